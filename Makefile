@@ -1,0 +1,52 @@
+# One command runs the product on demo data (make run), one runs the tests (make test).
+# Both install what they need into .venv first.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PG_URL ?= postgres://postgres@127.0.0.1:5432
+
+.PHONY: setup run test test-sqlite test-postgres lint bench migrate demo clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+migrate: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py migrate --database secmaster --noinput
+
+## run: migrate both databases, load demo data when the security master is empty, create a
+## local user if none exists, then serve the site and a task worker until Ctrl-C.
+run: migrate
+	$(PY) manage.py make_demo_data --if-empty
+	$(PY) manage.py ensure_local_user
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py serve --host $(HOST) --port $(PORT)
+
+## test: the whole suite on SQLite files (browser and worker tests included).
+test: setup
+	bash .ci/install-browser
+	$(PY) -m ruff check .
+	$(PY) -m pytest --create-db -q $(PYTEST_ARGS)
+
+## test-postgres: the suite again with both databases on the local PostgreSQL server.
+test-postgres: setup
+	DATABASE_URL=$(PG_URL)/ost SECMASTER_DATABASE_URL=$(PG_URL)/ost_secmaster \
+		$(PY) -m pytest --create-db -q $(PYTEST_ARGS)
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+bench: setup
+	$(PY) bench/ingest.py
+	$(PY) bench/backtest.py
+
+clean:
+	rm -rf $(VENV) test_*.db test_*.db-wal test_*.db-shm

@@ -1,0 +1,297 @@
+"""Runs and their recorded events, one table per event kind, named as in the original schema.
+
+Timestamps are UTC nanoseconds; prices are floats. Deleting a run deletes all of its rows
+(every event table has a foreign key to ``runs`` with ON DELETE CASCADE semantics).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+class Run(models.Model):
+    """One backtest: its configuration, lifecycle and progress."""
+
+    run_id = models.CharField(primary_key=True, max_length=64)
+    name = models.TextField()
+    ts_start = models.BigIntegerField(help_text="Creation time, UTC ns")
+    ts_end = models.BigIntegerField(null=True, blank=True, help_text="End time, UTC ns")
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    config = models.JSONField(null=True, blank=True)
+    metadata = models.JSONField(null=True, blank=True)
+    progress = models.FloatField(default=0.0, help_text="0-100")
+    heartbeat_ns = models.BigIntegerField(
+        null=True, blank=True, help_text="Last sign of life from the executing worker, UTC ns"
+    )
+    worker = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        db_table = "runs"
+        ordering = ["-ts_start"]
+        indexes = [
+            models.Index(fields=["-ts_start"], name="idx_runs_ts_start"),
+            models.Index(fields=["status"], name="idx_runs_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=RunStatus.values), name="runs_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(progress__gte=0, progress__lte=100), name="runs_progress_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} {self.name} ({self.status})"
+
+
+class RunEvent(models.Model):
+    """Columns every event row carries."""
+
+    id = models.BigAutoField(primary_key=True)
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, db_column="run_id", related_name="+")
+    ts_event_ns = models.BigIntegerField()
+    ts_created_ns = models.BigIntegerField()
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__} {self.run_id} @ {self.ts_event_ns}"
+
+
+class BrokerResponse(RunEvent):
+    ts_broker_ns = models.BigIntegerField()
+
+    class Meta:
+        abstract = True
+
+
+# Index names are limited to 30 characters, so tables go by a short name here.
+def _run_ts_index(short: str) -> models.Index:
+    return models.Index(fields=["run", "ts_event_ns"], name=f"idx_{short}_run_ts")
+
+
+def _run_symbol_ts_index(short: str) -> models.Index:
+    return models.Index(fields=["run", "symbol", "ts_event_ns"], name=f"idx_{short}_run_sym_ts")
+
+
+def _order_index(short: str, field: str) -> models.Index:
+    return models.Index(fields=[field], name=f"idx_{short}_order_id")
+
+
+class RecordedBar(RunEvent):
+    symbol = models.TextField()
+    bar_period = models.TextField()
+    open = models.FloatField()
+    high = models.FloatField()
+    low = models.FloatField()
+    close = models.FloatField()
+    volume = models.BigIntegerField(null=True)
+
+    class Meta:
+        db_table = "bars"
+        indexes = [_run_symbol_ts_index("bars")]
+
+
+class ProcessedBar(RunEvent):
+    """A bar with the indicator values the strategy computed on it (JSON object text)."""
+
+    symbol = models.TextField()
+    bar_period = models.TextField()
+    open = models.FloatField()
+    high = models.FloatField()
+    low = models.FloatField()
+    close = models.FloatField()
+    volume = models.BigIntegerField(null=True)
+    indicators = models.TextField()
+
+    class Meta:
+        db_table = "bars_processed"
+        indexes = [_run_symbol_ts_index("barsp")]
+
+
+class OrderSubmission(RunEvent):
+    system_order_id = models.TextField()
+    symbol = models.TextField()
+    order_type = models.TextField()
+    side = models.TextField()
+    quantity = models.FloatField()
+    limit_price = models.FloatField(null=True)
+    stop_price = models.FloatField(null=True)
+    action = models.TextField(null=True)
+    signal = models.TextField(null=True)
+
+    class Meta:
+        db_table = "order_submissions"
+        indexes = [
+            _run_ts_index("osub"),
+            _order_index("osub", "system_order_id"),
+        ]
+
+
+class OrderModification(RunEvent):
+    system_order_id = models.TextField()
+    symbol = models.TextField()
+    quantity = models.FloatField(null=True)
+    limit_price = models.FloatField(null=True)
+    stop_price = models.FloatField(null=True)
+
+    class Meta:
+        db_table = "order_modifications"
+        indexes = [
+            _run_ts_index("omod"),
+            _order_index("omod", "system_order_id"),
+        ]
+
+
+class OrderCancellation(RunEvent):
+    system_order_id = models.TextField()
+    symbol = models.TextField()
+
+    class Meta:
+        db_table = "order_cancellations"
+        indexes = [
+            _run_ts_index("ocan"),
+            _order_index("ocan", "system_order_id"),
+        ]
+
+
+class AcceptedResponse(BrokerResponse):
+    associated_order_id = models.TextField()
+    broker_order_id = models.TextField(null=True)
+
+    class Meta:
+        abstract = True
+
+
+class RejectedResponse(BrokerResponse):
+    associated_order_id = models.TextField()
+    rejection_reason = models.TextField()
+    rejection_message = models.TextField()
+
+    class Meta:
+        abstract = True
+
+
+class OrderAccepted(AcceptedResponse):
+    class Meta:
+        db_table = "orders_accepted"
+        verbose_name_plural = "orders accepted"
+        indexes = [
+            _run_ts_index("oacc"),
+            _order_index("oacc", "associated_order_id"),
+        ]
+
+
+class OrderRejected(RejectedResponse):
+    class Meta:
+        db_table = "orders_rejected"
+        verbose_name_plural = "orders rejected"
+        indexes = [
+            _run_ts_index("orej"),
+            _order_index("orej", "associated_order_id"),
+        ]
+
+
+class CancellationAccepted(AcceptedResponse):
+    class Meta:
+        db_table = "cancellations_accepted"
+        verbose_name_plural = "cancellations accepted"
+        indexes = [
+            _run_ts_index("cacc"),
+            _order_index("cacc", "associated_order_id"),
+        ]
+
+
+class CancellationRejected(RejectedResponse):
+    class Meta:
+        db_table = "cancellations_rejected"
+        verbose_name_plural = "cancellations rejected"
+        indexes = [
+            _run_ts_index("crej"),
+            _order_index("crej", "associated_order_id"),
+        ]
+
+
+class ModificationAccepted(AcceptedResponse):
+    class Meta:
+        db_table = "modifications_accepted"
+        verbose_name_plural = "modifications accepted"
+        indexes = [
+            _run_ts_index("macc"),
+            _order_index("macc", "associated_order_id"),
+        ]
+
+
+class ModificationRejected(RejectedResponse):
+    class Meta:
+        db_table = "modifications_rejected"
+        verbose_name_plural = "modifications rejected"
+        indexes = [
+            _run_ts_index("mrej"),
+            _order_index("mrej", "associated_order_id"),
+        ]
+
+
+class Fill(BrokerResponse):
+    associated_order_id = models.TextField()
+    broker_order_id = models.TextField(null=True)
+    symbol = models.TextField()
+    fill_id = models.TextField()
+    broker_fill_id = models.TextField(null=True)
+    side = models.TextField(help_text="BUY or SELL")
+    quantity_filled = models.FloatField()
+    fill_price = models.FloatField()
+    commission = models.FloatField()
+    exchange = models.TextField()
+
+    class Meta:
+        db_table = "fills"
+        indexes = [
+            _run_ts_index("fills"),
+            _run_symbol_ts_index("fills"),
+            _order_index("fills", "associated_order_id"),
+        ]
+
+
+class Expiration(BrokerResponse):
+    associated_order_id = models.TextField()
+    broker_order_id = models.TextField(null=True)
+    symbol = models.TextField()
+
+    class Meta:
+        db_table = "expirations"
+        indexes = [
+            _run_ts_index("expirations"),
+            _order_index("expirations", "associated_order_id"),
+        ]
+
+
+EVENT_MODELS: tuple[type[RunEvent], ...] = (
+    RecordedBar,
+    ProcessedBar,
+    OrderSubmission,
+    OrderModification,
+    OrderCancellation,
+    OrderAccepted,
+    OrderRejected,
+    CancellationAccepted,
+    CancellationRejected,
+    ModificationAccepted,
+    ModificationRejected,
+    Fill,
+    Expiration,
+)

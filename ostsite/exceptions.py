@@ -1,0 +1,57 @@
+"""One error format for the whole API: ``{"error": "...", "fields": {...}}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from ostsite.errors import ServiceError
+
+
+def _flatten(detail: Any) -> str:
+    if isinstance(detail, list):
+        return "; ".join(_flatten(item) for item in detail)
+    if isinstance(detail, dict):
+        return "; ".join(f"{key}: {_flatten(value)}" for key, value in detail.items())
+    return str(detail)
+
+
+def _fields_of(detail: Any) -> dict[str, str]:
+    if isinstance(detail, dict):
+        return {str(key): _flatten(value) for key, value in detail.items()}
+    return {}
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    """Render service errors and DRF errors in the house format; let the rest propagate."""
+    if isinstance(exc, ServiceError):
+        body: dict[str, Any] = {"error": exc.message}
+        if exc.fields:
+            body["fields"] = exc.fields
+        return Response(body, status=exc.status)
+
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "Not found.")
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _fields_of(exc.detail)
+        message = (
+            "Invalid input: " + "; ".join(f"{k}: {v}" for k, v in fields.items())
+            if fields
+            else _flatten(exc.detail)
+        )
+        response.data = {"error": message, "fields": fields} if fields else {"error": message}
+        response.status_code = status.HTTP_400_BAD_REQUEST
+    else:
+        response.data = {"error": _flatten(getattr(exc, "detail", str(exc)))}
+    return response

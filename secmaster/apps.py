@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SecmasterConfig(AppConfig):
+    name = "secmaster"
+    verbose_name = "Security master"
