@@ -1,0 +1,44 @@
+"""The boundaries of the engine: where bars come from and where events go.
+
+Implementations that touch a database live outside the engine (``backtests.feeds`` and
+``backtests.recording``); in-memory ones for tests live beside these protocols.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+from backtests.engine.events import BarReceived, Event
+
+
+class Datafeed(Protocol):
+    """A finite stream of bars for the subscribed symbols and one bar period.
+
+    Bars arrive in time order, every symbol of one timestamp before the next timestamp,
+    symbols of one timestamp in a stable order (sorted by symbol). ``batches`` yields lists
+    of bars so the consumer can check for cancellation between batches; a batch may end in
+    the middle of a timestamp.
+    """
+
+    def total_bars(self) -> int:
+        """How many bars ``batches`` will yield in all (for progress reporting)."""
+        ...
+
+    def batches(self) -> Iterator[Sequence[BarReceived]]: ...
+
+
+class Recorder(Protocol):
+    """Receives every event of a run; writes them in batches, never one query per event.
+
+    ``records_bars`` is False for the ``trades`` recording level: the orchestrator then
+    neither builds nor sends ``BarReceived``/``BarProcessed`` events to the recorder.
+    """
+
+    records_bars: bool
+
+    def record(self, event: Event) -> None: ...
+
+    def flush(self) -> None:
+        """Write everything buffered so far."""
+        ...
