@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from backtests.engine.enums import (
     ActionType,
@@ -29,12 +30,16 @@ class Event:
 
 
 # --- Market ------------------------------------------------------------------------------
+# Bars are the hot path (one or two per bar of data), so they are NamedTuples: immutable,
+# slotted and about four times cheaper to build than a frozen dataclass. The rarer order
+# events below are frozen dataclasses with an inheritance tree.
 
 
-@_event
-class BarReceived(Event):
+class BarReceived(NamedTuple):
     """One OHLCV bar of one symbol as the datafeed delivers it (prices as floats)."""
 
+    ts_event_ns: int
+    ts_created_ns: int
     symbol: str
     bar_period: BarPeriod
     open: float
@@ -44,11 +49,23 @@ class BarReceived(Event):
     volume: int | None
 
 
-@_event
-class BarProcessed(BarReceived):
+class BarProcessed(NamedTuple):
     """A bar after a strategy's indicators were updated, with their values (name -> value)."""
 
+    ts_event_ns: int
+    ts_created_ns: int
+    symbol: str
+    bar_period: BarPeriod
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: int | None
     indicators: Mapping[str, float]
+
+    @classmethod
+    def from_bar(cls, bar: BarReceived, indicators: Mapping[str, float]) -> BarProcessed:
+        return cls(*bar, indicators)
 
 
 # --- Requests (strategy -> broker) -------------------------------------------------------
@@ -155,3 +172,6 @@ class OrderExpired(BrokerResponse):
 
     broker_order_id: str | None
     symbol: str
+
+
+AnyEvent = Event | BarReceived | BarProcessed

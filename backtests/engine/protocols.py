@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from backtests.engine.events import BarReceived, Event
+from backtests.engine.events import AnyEvent, BarReceived
 
 
 class Datafeed(Protocol):
@@ -37,7 +37,7 @@ class Recorder(Protocol):
 
     records_bars: bool
 
-    def record(self, event: Event) -> None: ...
+    def record(self, event: AnyEvent) -> None: ...
 
     def flush(self) -> None:
         """Write everything buffered so far."""
