@@ -33,12 +33,12 @@ run: migrate
 test: setup
 	bash .ci/install-browser
 	$(PY) -m ruff check .
-	$(PY) -m pytest --create-db -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 ## test-postgres: the suite again with both databases on the local PostgreSQL server.
 test-postgres: setup
 	DATABASE_URL=$(PG_URL)/ost SECMASTER_DATABASE_URL=$(PG_URL)/ost_secmaster \
-		$(PY) -m pytest --create-db -q $(PYTEST_ARGS)
+		$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: setup
 	$(PY) -m ruff check .

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -123,6 +124,12 @@ TEMPLATES = [
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
+# Test databases are named per test process, so two test runs on one machine never share
+# (or delete) each other's databases. SQLite test databases are real files, never ":memory:",
+# so worker processes started by the tests can open them.
+_TEST_SUFFIX = f"{os.getpid()}"
+_SQLITE_TEST_DIR = Path(tempfile.gettempdir()) / f"ost-tests-{_TEST_SUFFIX}"
+
 
 def _database(url_var: str, path_var: str, default_path: str) -> dict:
     url = os.environ.get(url_var, "")
@@ -131,7 +138,7 @@ def _database(url_var: str, path_var: str, default_path: str) -> dict:
             config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
         except ValueError as exc:
             raise ImproperlyConfigured(f"{url_var} is not a database URL: {exc}") from exc
-        config.setdefault("TEST", {})
+        config["TEST"] = {"NAME": f"test_{config['NAME']}_{_TEST_SUFFIX}"}
         return config
     path = _env_path(path_var, default_path)
     return {
@@ -143,7 +150,7 @@ def _database(url_var: str, path_var: str, default_path: str) -> dict:
             "transaction_mode": "IMMEDIATE",
         },
         # Tests use real files too (never ":memory:"), so worker processes can share them.
-        "TEST": {"NAME": str(path.with_name(f"test_{path.name}"))},
+        "TEST": {"NAME": str(_SQLITE_TEST_DIR / f"test_{path.name}")},
     }
 
 

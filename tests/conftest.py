@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 
 ALL_DATABASES = ["default", "secmaster"]
+
+
+def _sqlite_test_dirs() -> set[Path]:
+    return {
+        Path(db["TEST"]["NAME"]).parent
+        for db in settings.DATABASES.values()
+        if db["ENGINE"].endswith("sqlite3")
+    }
+
+
+# SQLite test databases are files in a per-process temporary folder (see settings).
+for _folder in _sqlite_test_dirs():
+    _folder.mkdir(parents=True, exist_ok=True)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    for folder in _sqlite_test_dirs():
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
