@@ -1,0 +1,221 @@
+"""JSON API of the security master and the symbol presets, with the API root and token login.
+
+Views are thin: an input serializer checks the request, one selector or service does the
+work, and the answer is returned in the shape the original dashboard used. Errors are raised
+as ``ostsite.errors`` types and rendered by the project's exception handler as
+``{"error": "...", "fields": {...}}``.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.decorators import api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from secmaster import selectors
+from secmaster.api import serializers as io
+from secmaster.services import presets as preset_services
+
+ERROR_400 = OpenApiResponse(io.ApiErrorSerializer, description="Invalid input; fields names it.")
+ERROR_401 = OpenApiResponse(io.ApiErrorSerializer, description="Not logged in.")
+ERROR_404 = OpenApiResponse(io.ApiErrorSerializer, description="No preset has that name.")
+ERROR_409 = OpenApiResponse(io.ApiErrorSerializer, description="The name is taken.")
+
+NAME_PARAMETER = OpenApiParameter(
+    "name", OpenApiTypes.STR, OpenApiParameter.PATH, description="Any text; may contain '/'."
+)
+
+
+def _validated(serializer_class: type[serializers.Serializer], data: object) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+# --- API root ---------------------------------------------------------------------------
+
+# Routes of the backtests app, as documented in the design (section 6); listed as text so
+# the root does not depend on which of them are installed yet.
+BACKTEST_ROUTES = {
+    "runs": "GET, DELETE /api/runs",
+    "run_roundtrips": "GET /api/runs/{run_id}/roundtrips",
+    "run_trade_chart": "GET /api/runs/{run_id}/chart.png",
+    "run_trade_journey": "GET /api/runs/{run_id}/trade-journey.png",
+    "run_pnl_summary": "GET /api/runs/{run_id}/pnl-summary.png",
+    "strategies": "GET /api/strategies",
+    "strategy": "GET /api/strategies/{id}",
+    "backtest_run": "POST /api/backtest/run",
+    "backtest_status": "GET /api/backtest/status/{run_id}",
+    "backtest_running": "GET /api/backtest/running",
+}
+SECMASTER_ROUTES = {
+    "publishers": "GET /api/secmaster/publishers?rtype=",
+    "publisher_datasets": "GET /api/secmaster/publishers/{name}/datasets?rtype=",
+    "symbols_coverage": "GET /api/secmaster/symbols_coverage?publisher_id=&rtype=",
+    "presets": "GET, POST /api/presets",
+    "preset": "GET, PUT, DELETE /api/presets/{name}",
+}
+SITE_ROUTES = {
+    "token": "POST /api/auth/token",
+    "schema": "GET /api/schema/",
+    "health": "GET /health",
+}
+
+
+@extend_schema(
+    operation_id="api_root",
+    summary="API root",
+    responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="Route name -> route.")},
+)
+@api_view(["GET"])
+def api_root(request: Request) -> Response:
+    """The main routes of the JSON API, grouped by app, as "METHODS /path" strings."""
+    return Response(
+        {"secmaster": SECMASTER_ROUTES, "backtests": BACKTEST_ROUTES, "site": SITE_ROUTES}
+    )
+
+
+# --- Security master --------------------------------------------------------------------
+
+
+class PublisherListView(APIView):
+    """Publisher names, sorted and distinct; with ``rtype``, only those holding that bar type."""
+
+    @extend_schema(
+        operation_id="secmaster_publishers_list",
+        parameters=[io.RtypeQuerySerializer],
+        responses={200: io.PublisherListSerializer, 400: ERROR_400, 401: ERROR_401},
+    )
+    def get(self, request: Request) -> Response:
+        query = _validated(io.RtypeQuerySerializer, request.query_params)
+        return Response({"publishers": selectors.publisher_name_list(**query)})
+
+
+class PublisherDatasetListView(APIView):
+    """The datasets of one publisher (by name), sorted; an unknown name gives an empty list."""
+
+    @extend_schema(
+        operation_id="secmaster_publisher_datasets_list",
+        parameters=[io.RtypeQuerySerializer, NAME_PARAMETER],
+        responses={200: io.DatasetListSerializer, 400: ERROR_400, 401: ERROR_401},
+    )
+    def get(self, request: Request, name: str) -> Response:
+        query = _validated(io.RtypeQuerySerializer, request.query_params)
+        return Response({"datasets": selectors.publisher_dataset_list(name=name, **query)})
+
+
+class SymbolCoverageListView(APIView):
+    """Which symbols have bars of which type, and from when to when (UTC nanoseconds).
+
+    Ordered by symbol, then rtype, then publisher id.
+    """
+
+    @extend_schema(
+        operation_id="secmaster_symbols_coverage_list",
+        parameters=[io.CoverageQuerySerializer],
+        responses={200: io.CoverageListSerializer, 400: ERROR_400, 401: ERROR_401},
+    )
+    def get(self, request: Request) -> Response:
+        query = _validated(io.CoverageQuerySerializer, request.query_params)
+        return Response({"symbols": selectors.coverage_list(**query)})
+
+
+# --- Presets ----------------------------------------------------------------------------
+
+
+class PresetListView(APIView):
+    """List preset names (sorted) or create a preset.
+
+    Names and symbols are stripped of surrounding whitespace; case is kept; a symbol may
+    appear only once (a repeat is refused with 400, not dropped).
+    """
+
+    @extend_schema(
+        operation_id="presets_list", responses={200: io.PresetListSerializer, 401: ERROR_401}
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"presets": selectors.preset_name_list()})
+
+    @extend_schema(
+        operation_id="presets_create",
+        request=io.PresetCreateSerializer,
+        responses={201: io.PresetStatusSerializer, 400: ERROR_400, 401: ERROR_401, 409: ERROR_409},
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(io.PresetCreateSerializer, request.data)
+        preset = preset_services.preset_create(name=data["name"], symbols=data["symbols"])
+        return Response({"status": "created", "name": preset.name}, status=status.HTTP_201_CREATED)
+
+
+class PresetDetailView(APIView):
+    """Read, replace the symbols of, or delete one preset. Presets cannot be renamed."""
+
+    @extend_schema(
+        operation_id="presets_retrieve",
+        parameters=[NAME_PARAMETER],
+        responses={200: io.PresetSerializer, 401: ERROR_401, 404: ERROR_404},
+    )
+    def get(self, request: Request, name: str) -> Response:
+        preset = selectors.preset_get(name=name)
+        return Response({"name": preset.name, "symbols": preset.symbols})
+
+    @extend_schema(
+        operation_id="presets_update",
+        parameters=[NAME_PARAMETER],
+        request=io.PresetUpdateSerializer,
+        responses={200: io.PresetStatusSerializer, 400: ERROR_400, 401: ERROR_401, 404: ERROR_404},
+    )
+    def put(self, request: Request, name: str) -> Response:
+        data = _validated(io.PresetUpdateSerializer, request.data)
+        preset = preset_services.preset_update(
+            name=name, symbols=data["symbols"], body_name=data.get("name")
+        )
+        return Response({"status": "updated", "name": preset.name})
+
+    @extend_schema(
+        operation_id="presets_destroy",
+        parameters=[NAME_PARAMETER],
+        responses={200: io.PresetStatusSerializer, 401: ERROR_401, 404: ERROR_404},
+    )
+    def delete(self, request: Request, name: str) -> Response:
+        preset_services.preset_delete(name=name)
+        return Response({"status": "deleted", "name": name})
+
+
+# --- Token login for scripts ------------------------------------------------------------
+
+
+class TokenObtainView(ObtainAuthToken):
+    """Trade a username and password for the user's API token (created on first use).
+
+    Scripts send the token in the Authorization header instead of logging in::
+
+        curl -X POST -H 'Content-Type: application/json' \\
+             -d '{"username": "alice", "password": "..."}' http://127.0.0.1:8000/api/auth/token
+        # -> {"token": "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"}
+        curl -H 'Authorization: Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b' \\
+             http://127.0.0.1:8000/api/presets
+
+    The same token is returned on every call; an administrator revokes it in the admin
+    (Auth Token > Tokens) or creates one with ``manage.py drf_create_token <username>``.
+    Wrong credentials answer 400 with the reason.
+    """
+
+    @extend_schema(
+        operation_id="auth_token_create",
+        summary="Obtain an API token",
+        request=AuthTokenSerializer,
+        responses={
+            200: inline_serializer("TokenAnswer", fields={"token": serializers.CharField()}),
+            400: ERROR_400,
+        },
+        auth=[],
+    )
+    def post(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().post(request, *args, **kwargs)

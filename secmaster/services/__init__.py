@@ -1,0 +1,1 @@
+"""Writes to the security master: one module per concern (presets, ingestion, coverage)."""
