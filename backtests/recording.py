@@ -1,0 +1,306 @@
+"""Engine events -> rows of the runs database, written in batches.
+
+``OrmRecorder`` buffers one list of row tuples per event table and writes them all with
+``executemany`` on the "default" connection, in one transaction per batch, whenever
+``batch_rows`` rows are pending and at ``flush()``. The database therefore only ever holds a
+prefix of the run's events, never half a batch. If the run row disappears (the run was
+deleted while executing), the failed batch and everything after it are discarded instead of
+raising, and ``run_deleted`` turns True.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from json import encoder as _json_encoder
+
+from django.db import IntegrityError, connections, transaction
+
+from backtests.engine import events as ev
+from backtests.engine.enums import BarPeriod
+from backtests.models import Run
+
+DEFAULT_BATCH_ROWS = 10_000
+RECORD_FULL = "full"
+RECORD_TRADES = "trades"
+
+_BAR = ("symbol", "bar_period", "open", "high", "low", "close", "volume")
+_ACCEPTED = ("ts_broker_ns", "associated_order_id", "broker_order_id")
+_REJECTED = ("ts_broker_ns", "associated_order_id", "rejection_reason", "rejection_message")
+
+# table -> its columns after run_id, ts_event_ns, ts_created_ns (row builders follow this order)
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "bars": _BAR,
+    "bars_processed": (*_BAR, "indicators"),
+    "order_submissions": (
+        "system_order_id",
+        "symbol",
+        "order_type",
+        "side",
+        "quantity",
+        "limit_price",
+        "stop_price",
+        "action",
+        "signal",
+    ),
+    "order_modifications": ("system_order_id", "symbol", "quantity", "limit_price", "stop_price"),
+    "order_cancellations": ("system_order_id", "symbol"),
+    "orders_accepted": _ACCEPTED,
+    "orders_rejected": _REJECTED,
+    "cancellations_accepted": _ACCEPTED,
+    "cancellations_rejected": _REJECTED,
+    "modifications_accepted": _ACCEPTED,
+    "modifications_rejected": _REJECTED,
+    "fills": (
+        "ts_broker_ns",
+        "associated_order_id",
+        "broker_order_id",
+        "symbol",
+        "fill_id",
+        "broker_fill_id",
+        "side",
+        "quantity_filled",
+        "fill_price",
+        "commission",
+        "exchange",
+    ),
+    "expirations": ("ts_broker_ns", "associated_order_id", "broker_order_id", "symbol"),
+}
+
+_PERIOD_NAMES = {p: p.name for p in BarPeriod}
+
+_c_encoder = getattr(_json_encoder, "c_make_encoder", None)
+_fast_encode = (
+    _c_encoder(
+        None, None, _json_encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True
+    )
+    if _c_encoder is not None
+    else None
+)
+
+
+def indicators_json(values: Mapping[str, float]) -> str:
+    """JSON object text of indicator values; NaN and infinities become null."""
+    try:
+        total = sum(values.values())
+        if total - total == 0.0 and _fast_encode is not None:  # every value finite
+            return "".join(_fast_encode(values, 0))
+    except TypeError:
+        pass
+    return json.dumps({k: _finite_or_none(v) for k, v in values.items()})
+
+
+def _finite_or_none(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _enum_name(value: object) -> str | None:
+    return None if value is None else value.name  # type: ignore[attr-defined]
+
+
+class OrmRecorder:
+    """Writes one run's events to the runs database; implements the engine's Recorder."""
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        record: str = RECORD_FULL,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        using: str = "default",
+    ) -> None:
+        if record not in (RECORD_FULL, RECORD_TRADES):
+            raise ValueError(f"record must be {RECORD_FULL!r} or {RECORD_TRADES!r}, got {record!r}")
+        self.run_id = run_id
+        self.records_bars = record == RECORD_FULL
+        self.batch_rows = batch_rows
+        self.using = using
+        self.run_deleted = False
+        self.rows_written = 0
+        self._pending = 0
+        self._buffers: dict[str, list[tuple]] = {table: [] for table in TABLE_COLUMNS}
+        self._sql = {
+            table: "INSERT INTO {} (run_id, ts_event_ns, ts_created_ns, {}) VALUES ({})".format(
+                table, ", ".join(columns), ", ".join(["%s"] * (len(columns) + 3))
+            )
+            for table, columns in TABLE_COLUMNS.items()
+        }
+        self._handlers: dict[type, Callable[[object], None]] = self._build_handlers()
+
+    # --- Recorder protocol ----------------------------------------------------------------
+
+    def record(self, event: ev.AnyEvent) -> None:
+        """Buffer one event's row; writes a batch when enough rows are pending."""
+        self._handlers[type(event)](event)
+        self._pending += 1
+        if self._pending >= self.batch_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every buffered row in one transaction (or discard them if the run is gone)."""
+        batches = [(self._sql[t], rows) for t, rows in self._buffers.items() if rows]
+        count = self._pending
+        for rows in self._buffers.values():
+            rows.clear()
+        self._pending = 0
+        if not batches or self.run_deleted:
+            return
+        try:
+            with transaction.atomic(using=self.using), connections[self.using].cursor() as cursor:
+                for sql, rows in batches:
+                    cursor.executemany(sql, rows)
+        except IntegrityError:
+            if Run.objects.using(self.using).filter(run_id=self.run_id).exists():
+                raise
+            self.run_deleted = True
+            return
+        self.rows_written += count
+
+    # --- row builders ---------------------------------------------------------------------
+
+    def _build_handlers(self) -> dict[type, Callable[[object], None]]:
+        run_id = self.run_id
+        buf = self._buffers
+        names = _PERIOD_NAMES
+        bars, processed = buf["bars"].append, buf["bars_processed"].append
+
+        def bar(b):
+            bars((run_id, b[0], b[1], b[2], names[b[3]], b[4], b[5], b[6], b[7], b[8]))
+
+        def bar_processed(b):
+            processed(
+                (
+                    run_id,
+                    b[0],
+                    b[1],
+                    b[2],
+                    names[b[3]],
+                    b[4],
+                    b[5],
+                    b[6],
+                    b[7],
+                    b[8],
+                    indicators_json(b[9]),
+                )
+            )
+
+        def skip(_event):
+            self._pending -= 1
+
+        def submission(e):
+            buf["order_submissions"].append(
+                (
+                    run_id,
+                    e.ts_event_ns,
+                    e.ts_created_ns,
+                    e.system_order_id,
+                    e.symbol,
+                    e.order_type.name,
+                    e.side.name,
+                    e.quantity,
+                    e.limit_price,
+                    e.stop_price,
+                    _enum_name(e.action),
+                    e.signal,
+                )
+            )
+
+        def modification(e):
+            buf["order_modifications"].append(
+                (
+                    run_id,
+                    e.ts_event_ns,
+                    e.ts_created_ns,
+                    e.system_order_id,
+                    e.symbol,
+                    e.quantity,
+                    e.limit_price,
+                    e.stop_price,
+                )
+            )
+
+        def cancellation(e):
+            buf["order_cancellations"].append(
+                (run_id, e.ts_event_ns, e.ts_created_ns, e.system_order_id, e.symbol)
+            )
+
+        def accepted(table):
+            append = buf[table].append
+            return lambda e: append(
+                (
+                    run_id,
+                    e.ts_event_ns,
+                    e.ts_created_ns,
+                    e.ts_broker_ns,
+                    e.associated_order_id,
+                    e.broker_order_id,
+                )
+            )
+
+        def rejected(table):
+            append = buf[table].append
+            return lambda e: append(
+                (
+                    run_id,
+                    e.ts_event_ns,
+                    e.ts_created_ns,
+                    e.ts_broker_ns,
+                    e.associated_order_id,
+                    e.rejection_reason.name,
+                    e.rejection_message,
+                )
+            )
+
+        def fill(e):
+            buf["fills"].append(
+                (
+                    run_id,
+                    e.ts_event_ns,
+                    e.ts_created_ns,
+                    e.ts_broker_ns,
+                    e.associated_order_id,
+                    e.broker_order_id,
+                    e.symbol,
+                    e.fill_id,
+                    e.broker_fill_id,
+                    e.side.name,
+                    e.quantity_filled,
+                    e.fill_price,
+                    e.commission,
+                    e.exchange,
+                )
+            )
+
+        def expiration(e):
+            buf["expirations"].append(
+                (
+                    run_id,
+                    e.ts_event_ns,
+                    e.ts_created_ns,
+                    e.ts_broker_ns,
+                    e.associated_order_id,
+                    e.broker_order_id,
+                    e.symbol,
+                )
+            )
+
+        return {
+            ev.BarReceived: bar if self.records_bars else skip,
+            ev.BarProcessed: bar_processed if self.records_bars else skip,
+            ev.OrderSubmissionRequest: submission,
+            ev.OrderModificationRequest: modification,
+            ev.OrderCancellationRequest: cancellation,
+            ev.OrderAccepted: accepted("orders_accepted"),
+            ev.OrderRejected: rejected("orders_rejected"),
+            ev.CancellationAccepted: accepted("cancellations_accepted"),
+            ev.CancellationRejected: rejected("cancellations_rejected"),
+            ev.ModificationAccepted: accepted("modifications_accepted"),
+            ev.ModificationRejected: rejected("modifications_rejected"),
+            ev.FillEvent: fill,
+            ev.OrderExpired: expiration,
+        }

@@ -1,0 +1,1 @@
+"""Services of the backtests app: backtest specs and the run lifecycle."""

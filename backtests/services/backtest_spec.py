@@ -1,0 +1,332 @@
+"""What a backtest runs: validated up front, stored as the run's config JSON.
+
+``backtest_spec_build`` takes raw values (a POST body, command-line strings or a stored config)
+and either returns a ``BacktestSpec`` or raises ``InvalidInput`` naming every wrong field, so no
+run is ever created from a request that could not execute.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+
+from backtests.engine.enums import BarPeriod
+from backtests.feeds import DEFAULT_SYMBOL_TYPE, NS_PER_DAY, date_start_ns
+from ostsite.errors import InvalidInput
+from secmaster.models import Publisher, SymbolCoverage
+
+RECORD_LEVELS = ("full", "trades")
+
+STRATEGY_NOT_STRING = "strategy must be a strategy id (a string)"
+STRATEGY_UNKNOWN = "unknown strategy {strategy!r}; known: {known}"
+PARAMS_NOT_OBJECT = "strategy_params must be an object of parameter name -> value"
+PARAMS_BAR_PERIOD_CONFLICT = (
+    "strategy_params.bar_period {given!r} disagrees with rtype {rtype} ({period}); "
+    "the bar period comes from rtype"
+)
+RTYPE_INVALID = "rtype must be one of {valid}"
+PUBLISHER_INVALID = "publisher_id must be an integer"
+PUBLISHER_UNKNOWN = "publisher_id {publisher_id} does not exist"
+SYMBOLS_NOT_LIST = "symbols must be a non-empty list of strings"
+SYMBOLS_EMPTY = "symbols must name at least one symbol"
+SYMBOL_NOT_STRING = "symbol #{index} is not a non-empty string"
+SYMBOLS_NO_COVERAGE = "no {period} bars of {publisher} for: {symbols}"
+DATE_INVALID = "{field} must be a date YYYY-MM-DD, got {value!r}"
+DATES_REVERSED = "end_date {end} is before start_date {start}"
+START_AFTER_DATA = "start_date {start} is after the last bar of these symbols ({last})"
+END_BEFORE_DATA = "end_date {end} is before the first bar of these symbols ({first})"
+RECORD_INVALID = "record must be one of: full, trades"
+COMMISSION_INVALID = "{field} must be a finite number >= 0"
+
+_registry_lock = threading.Lock()
+_user_code_errors: list[str] | None = None
+
+
+def strategy_classes() -> dict[str, type]:
+    """The strategy registry, after importing the user's strategy and indicator files once."""
+    global _user_code_errors
+    from backtests.engine.registry import discover_user_code, strategy_registry
+
+    with _registry_lock:
+        if _user_code_errors is None:
+            _user_code_errors = discover_user_code(
+                strategies_dir=settings.OST_STRATEGIES_DIR,
+                indicators_dir=settings.OST_INDICATORS_DIR,
+            )
+    return strategy_registry()
+
+
+def user_code_errors() -> list[str]:
+    """Messages of user files that failed to import (empty before discovery)."""
+    return list(_user_code_errors or [])
+
+
+@dataclass(frozen=True)
+class BacktestSpec:
+    """Everything a run needs, validated; ``params`` are resolved (defaults filled, coerced)."""
+
+    strategy_id: str
+    params: Mapping[str, Any]
+    symbols: tuple[str, ...]
+    bar_period: BarPeriod
+    publisher_id: int
+    publisher_name: str
+    dataset: str
+    start_date: date | None
+    end_date: date | None
+    record: str
+    commission_per_unit: float
+    minimum_commission: float
+
+    def to_config(self) -> dict:
+        """The runs.config JSON (enum values as their names)."""
+        return {
+            "strategy": self.strategy_id,
+            "strategy_params": {k: _json_value(v) for k, v in self.params.items()},
+            "symbols": list(self.symbols),
+            "rtype": self.bar_period.rtype,
+            "bar_period": self.bar_period.name,
+            "publisher_id": self.publisher_id,
+            "publisher": self.publisher_name,
+            "dataset": self.dataset,
+            "start_date": self.start_date.isoformat() if self.start_date else None,
+            "end_date": self.end_date.isoformat() if self.end_date else None,
+            "record": self.record,
+            "commission_per_unit": self.commission_per_unit,
+            "minimum_commission": self.minimum_commission,
+        }
+
+    def default_name(self) -> str:
+        """E.g. ``SMACrossover AAPL,MSFT 2024-01-02..2024-01-31``."""
+        shown = ",".join(self.symbols[:5])
+        if len(self.symbols) > 5:
+            shown += f" +{len(self.symbols) - 5} more"
+        start = self.start_date.isoformat() if self.start_date else "first"
+        end = self.end_date.isoformat() if self.end_date else "last"
+        return f"{self.strategy_id} {shown} {start}..{end}"
+
+
+def _json_value(value: Any) -> Any:
+    return value.name if isinstance(value, enum.Enum) else value
+
+
+def backtest_spec_from_config(config: Mapping[str, Any]) -> BacktestSpec:
+    """Rebuild (and re-validate) the spec a run was created with."""
+    if not isinstance(config, Mapping):
+        raise InvalidInput("the run has no valid config")
+    return backtest_spec_build(
+        strategy=config.get("strategy"),
+        strategy_params=config.get("strategy_params"),
+        symbols=config.get("symbols"),
+        rtype=config.get("rtype"),
+        publisher_id=config.get("publisher_id"),
+        start_date=config.get("start_date"),
+        end_date=config.get("end_date"),
+        record=config.get("record", "full"),
+        commission_per_unit=config.get("commission_per_unit", 0),
+        minimum_commission=config.get("minimum_commission", 0),
+    )
+
+
+def backtest_spec_build(
+    *,
+    strategy: Any,
+    strategy_params: Any,
+    symbols: Any,
+    rtype: Any,
+    publisher_id: Any,
+    start_date: Any = None,
+    end_date: Any = None,
+    record: Any = "full",
+    commission_per_unit: Any = 0,
+    minimum_commission: Any = 0,
+) -> BacktestSpec:
+    """Validate every field of a backtest request; ``InvalidInput`` names each wrong one."""
+    errors: dict[str, str] = {}
+
+    period = _clean_rtype(rtype, errors)
+    publisher = _clean_publisher(publisher_id, errors)
+    symbol_list = _clean_symbols(symbols, errors)
+    start = _clean_date("start_date", start_date, errors)
+    end = _clean_date("end_date", end_date, errors)
+    if start and end and end < start:
+        errors["end_date"] = DATES_REVERSED.format(start=start, end=end)
+    if record not in RECORD_LEVELS:
+        errors["record"] = RECORD_INVALID
+    per_unit = _clean_money("commission_per_unit", commission_per_unit, errors)
+    minimum = _clean_money("minimum_commission", minimum_commission, errors)
+    strategy_id, params = _clean_strategy(strategy, strategy_params, period, rtype, errors)
+
+    if period and publisher and symbol_list:
+        _check_coverage(publisher, period, symbol_list, start, end, errors)
+
+    if errors:
+        raise InvalidInput("; ".join(errors.values()), fields=errors)
+    return BacktestSpec(
+        strategy_id=strategy_id,
+        params=params,
+        symbols=tuple(symbol_list),
+        bar_period=period,
+        publisher_id=publisher.publisher_id,
+        publisher_name=publisher.name,
+        dataset=publisher.dataset,
+        start_date=start,
+        end_date=end,
+        record=record,
+        commission_per_unit=per_unit,
+        minimum_commission=minimum,
+    )
+
+
+def _as_int(raw: Any) -> int | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
+        return int(raw.strip())
+    return None
+
+
+def _clean_rtype(raw: Any, errors: dict[str, str]) -> BarPeriod | None:
+    value = _as_int(raw)
+    if value is None or value not in {p.rtype for p in BarPeriod}:
+        valid = ", ".join(f"{p.rtype} ({p.name})" for p in BarPeriod)
+        errors["rtype"] = RTYPE_INVALID.format(valid=valid)
+        return None
+    return BarPeriod.from_rtype(value)
+
+
+def _clean_publisher(raw: Any, errors: dict[str, str]) -> Publisher | None:
+    value = _as_int(raw)
+    if value is None:
+        errors["publisher_id"] = PUBLISHER_INVALID
+        return None
+    publisher = Publisher.objects.filter(publisher_id=value).first()
+    if publisher is None:
+        errors["publisher_id"] = PUBLISHER_UNKNOWN.format(publisher_id=value)
+    return publisher
+
+
+def _clean_symbols(raw: Any, errors: dict[str, str]) -> list[str]:
+    if not isinstance(raw, list | tuple):
+        errors["symbols"] = SYMBOLS_NOT_LIST
+        return []
+    if not raw:
+        errors["symbols"] = SYMBOLS_EMPTY
+        return []
+    cleaned: list[str] = []
+    for index, symbol in enumerate(raw, start=1):
+        if not isinstance(symbol, str) or not symbol.strip() or "\x00" in symbol:
+            errors["symbols"] = SYMBOL_NOT_STRING.format(index=index)
+            return []
+        if symbol.strip() not in cleaned:
+            cleaned.append(symbol.strip())
+    return cleaned
+
+
+def _clean_date(field: str, raw: Any, errors: dict[str, str]) -> date | None:
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, date):
+        return raw
+    if isinstance(raw, str) and len(raw.strip()) == 10:  # YYYY-MM-DD only, not 20240102
+        try:
+            return date.fromisoformat(raw.strip())
+        except ValueError:
+            pass
+    errors[field] = DATE_INVALID.format(field=field, value=raw)
+    return None
+
+
+def _clean_money(field: str, raw: Any, errors: dict[str, str]) -> float:
+    value: float | None = None
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        value = float(raw)
+    elif isinstance(raw, str):
+        try:
+            value = float(raw)
+        except ValueError:
+            value = None
+    if value is None or not math.isfinite(value) or value < 0:
+        errors[field] = COMMISSION_INVALID.format(field=field)
+        return 0.0
+    return value
+
+
+def _clean_strategy(
+    raw: Any, raw_params: Any, period: BarPeriod | None, rtype: Any, errors: dict[str, str]
+) -> tuple[str, dict[str, Any]]:
+    from backtests.engine.strategies.base import ParamError
+
+    if not isinstance(raw, str) or not raw:
+        errors["strategy"] = STRATEGY_NOT_STRING
+        return "", {}
+    registry = strategy_classes()
+    cls = registry.get(raw)
+    if cls is None:
+        errors["strategy"] = STRATEGY_UNKNOWN.format(strategy=raw, known=", ".join(registry))
+        return raw, {}
+    if raw_params is None:
+        raw_params = {}
+    if not isinstance(raw_params, Mapping):
+        errors["strategy_params"] = PARAMS_NOT_OBJECT
+        return raw, {}
+    given = dict(raw_params)
+    if period is not None:
+        wanted = given.get("bar_period")
+        if wanted is not None and _json_value(wanted) not in (period.name, period.rtype):
+            errors["strategy_params"] = PARAMS_BAR_PERIOD_CONFLICT.format(
+                given=_json_value(wanted), rtype=rtype, period=period.name
+            )
+            return raw, {}
+        given["bar_period"] = period.name
+    else:
+        given.pop("bar_period", None)
+    try:
+        return raw, cls.resolve_params(given)
+    except ParamError as exc:
+        errors["strategy_params"] = str(exc)
+        return raw, {}
+
+
+def _check_coverage(
+    publisher: Publisher,
+    period: BarPeriod,
+    symbols: list[str],
+    start: date | None,
+    end: date | None,
+    errors: dict[str, str],
+) -> None:
+    rows = SymbolCoverage.objects.filter(
+        publisher_id=publisher.publisher_id,
+        rtype=period.rtype,
+        symbol_type=DEFAULT_SYMBOL_TYPE,
+        symbol__in=symbols,
+    ).values_list("symbol", "min_ts", "max_ts")
+    found = {symbol: (lo, hi) for symbol, lo, hi in rows}
+    missing = [s for s in symbols if s not in found]
+    if missing:
+        errors["symbols"] = SYMBOLS_NO_COVERAGE.format(
+            period=period.name,
+            publisher=f"{publisher.name}/{publisher.dataset}",
+            symbols=", ".join(missing),
+        )
+        return
+    first = min(lo for lo, _ in found.values())
+    last = max(hi for _, hi in found.values())
+    if start is not None and date_start_ns(start) > last:
+        errors["start_date"] = START_AFTER_DATA.format(start=start, last=_ns_date(last))
+    if end is not None and date_start_ns(end) + NS_PER_DAY <= first:
+        errors["end_date"] = END_BEFORE_DATA.format(end=end, first=_ns_date(first))
+
+
+def _ns_date(ns: int) -> date:
+    return date.fromordinal(date(1970, 1, 1).toordinal() + ns // NS_PER_DAY)

@@ -1,0 +1,91 @@
+"""Background execution of backtests: submit (create + enqueue) and stale-run recovery.
+
+A backtest is executed by a django-q2 worker (``manage.py qcluster``). The run row is created
+as ``queued`` and the task is enqueued only once that row is committed, so a worker never
+picks up a run id it cannot read. The queue is the ORM broker on the default database, or
+Redis when ``REDIS_URL`` is set (see ``Q_CLUSTER`` in the settings).
+
+Stale runs (left ``running`` by a worker that died) are failed:
+- when a worker process starts (``backtests.tasks`` listens to django-q2's ``post_spawn``),
+- before ``manage.py serve`` starts its worker,
+- and, for the web side, lazily on the first run/backtest API call a web process answers
+  (``stale_runs_recover_once``). ``AppConfig.ready`` must not touch the database, and a lazy
+  one-shot check needs no middleware and still runs before any run list or status is shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from django.db import transaction
+from django_q.tasks import async_task
+
+from backtests.models import Run, RunStatus
+from backtests.services.backtest_spec import BacktestSpec
+from backtests.services.runs import run_create, runs_fail_stale
+from ostsite.errors import ServiceError
+
+logger = logging.getLogger(__name__)
+
+RUN_TASK = "backtests.tasks.run_backtest_task"
+TASK_GROUP = "backtests"
+QUEUE_UNAVAILABLE = "The task queue cannot be reached, the run was not started: {error}"
+
+
+class QueueUnavailable(ServiceError):
+    """The broker refused the task (Redis down, database locked...)."""
+
+    status = 503
+
+
+def run_enqueue(*, run_id: str) -> str:
+    """Put one run on the task queue; returns the django-q2 task id."""
+    return async_task(RUN_TASK, run_id, task_name=f"backtest-{run_id}", group=TASK_GROUP)
+
+
+def _enqueue_or_fail(run_id: str) -> None:
+    try:
+        run_enqueue(run_id=run_id)
+    except Exception as exc:  # any broker error: the run must not stay queued forever
+        message = QUEUE_UNAVAILABLE.format(error=exc)
+        logger.exception("enqueue of run %s failed", run_id)
+        run = Run.objects.filter(run_id=run_id).first()
+        if run is not None:
+            run.status = RunStatus.FAILED
+            run.ts_end = time.time_ns()
+            run.metadata = {**(run.metadata or {}), "error": message}
+            run.save(update_fields=["status", "ts_end", "metadata"])
+        raise QueueUnavailable(message) from exc
+
+
+def backtest_submit(*, spec: BacktestSpec, name: str | None = None) -> Run:
+    """Create a queued run for ``spec`` and enqueue its execution once the row is committed.
+
+    Raises ``QueueUnavailable`` (503) when the broker refuses the task; the run is then
+    marked failed with the reason in ``metadata["error"]``.
+    """
+    with transaction.atomic(using="default"):
+        run = run_create(spec=spec, name=name)
+        transaction.on_commit(lambda: _enqueue_or_fail(run.run_id), using="default")
+    return run
+
+
+_recovered = False
+_recover_lock = threading.Lock()
+
+
+def stale_runs_recover_once() -> int:
+    """Fail runs left running by dead workers, once per process; returns how many."""
+    global _recovered
+    if _recovered:
+        return 0
+    with _recover_lock:
+        if _recovered:
+            return 0
+        count = runs_fail_stale()
+        _recovered = True
+    if count:
+        logger.warning("marked %d stale run(s) as failed", count)
+    return count

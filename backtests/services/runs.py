@@ -1,0 +1,303 @@
+"""The lifecycle of a run: create, execute, cancel, delete, and reap runs of dead workers.
+
+A run moves queued -> running -> completed | failed | cancelled. ``run_execute`` does the work
+in the calling process; while it runs it writes progress and a heartbeat to the run row at most
+every ``MONITOR_INTERVAL_SECONDS`` and, with the same statement, notices a cancellation (the
+status changed) or a deletion (the row is gone) so it stops within a second.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+
+from backtests.feeds import SecmasterDatafeed
+from backtests.models import ACTIVE_STATUSES, Run, RunStatus
+from backtests.recording import OrmRecorder
+from backtests.services.backtest_spec import BacktestSpec, backtest_spec_from_config
+from ostsite.errors import Conflict, InvalidInput, NotFound
+
+MONITOR_INTERVAL_SECONDS = 0.25
+TRACEBACK_TAIL_CHARS = 4000
+
+RUN_NOT_FOUND = "run {run_id!r} does not exist"
+RUN_NOT_QUEUED = "run {run_id!r} is {status}; only a queued run can be executed"
+RUN_ALREADY_FINISHED = "run {run_id!r} already finished ({status}); it cannot be cancelled"
+RUN_IDS_INVALID = "run_ids must be a list of run id strings"
+STALE_RUN_ERROR = "the worker stopped responding (no heartbeat for more than {seconds:g} s)"
+INTERRUPTED_ERROR = "interrupted"
+
+
+def _new_run_id() -> str:
+    return secrets.token_hex(6)
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _get_run(run_id: str) -> Run:
+    if not isinstance(run_id, str) or "\x00" in run_id:
+        raise NotFound(RUN_NOT_FOUND.format(run_id=run_id))
+    try:
+        return Run.objects.get(run_id=run_id)
+    except Run.DoesNotExist:
+        raise NotFound(RUN_NOT_FOUND.format(run_id=run_id)) from None
+
+
+def run_create(*, spec: BacktestSpec, name: str | None = None) -> Run:
+    """A new queued run of ``spec`` (the caller enqueues or executes it)."""
+    return Run.objects.create(
+        run_id=_new_run_id(),
+        name=(name or "").strip() or spec.default_name(),
+        ts_start=time.time_ns(),
+        status=RunStatus.QUEUED,
+        config=spec.to_config(),
+        metadata={},
+    )
+
+
+class _RunMonitor:
+    """Throttled progress + heartbeat writes that double as the cancellation check."""
+
+    def __init__(self, run_id: str, on_progress: Callable[[float], None] | None) -> None:
+        self.run_id = run_id
+        self.on_progress = on_progress
+        self.fraction = 0.0
+        self.stop = False
+        self.deleted = False
+        self._last = time.monotonic()
+
+    def progress(self, fraction: float) -> None:
+        self.fraction = fraction
+        if self.on_progress is not None:
+            self.on_progress(fraction)
+        self._tick()
+
+    def should_cancel(self) -> bool:
+        self._tick()
+        return self.stop
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        if self.stop or now - self._last < MONITOR_INTERVAL_SECONDS:
+            return
+        self._last = now
+        percent = round(min(max(self.fraction * 100.0, 0.0), 100.0), 2)
+        updated = Run.objects.filter(run_id=self.run_id, status=RunStatus.RUNNING).update(
+            progress=percent, heartbeat_ns=time.time_ns()
+        )
+        if not updated:
+            self.stop = True
+            self.deleted = not Run.objects.filter(run_id=self.run_id).exists()
+
+
+def _claim(run: Run) -> bool:
+    """queued -> running, atomically; False if someone else changed the status first."""
+    return bool(
+        Run.objects.filter(run_id=run.run_id, status=RunStatus.QUEUED).update(
+            status=RunStatus.RUNNING,
+            worker=_worker_name(),
+            heartbeat_ns=time.time_ns(),
+            progress=0.0,
+        )
+    )
+
+
+def _finish(
+    run_id: str, status: str, metadata: dict[str, Any], *, progress: float | None = None
+) -> Run | None:
+    """Write the final state if the run is still running; the row as it is now (None if gone)."""
+    fields: dict[str, Any] = {"status": status, "ts_end": time.time_ns(), "metadata": metadata}
+    if progress is not None:
+        fields["progress"] = progress
+    Run.objects.filter(run_id=run_id, status=RunStatus.RUNNING).update(**fields)
+    return Run.objects.filter(run_id=run_id).first()
+
+
+def _error_metadata(exc: BaseException) -> dict[str, Any]:
+    tail = "".join(traceback.format_exception(exc))[-TRACEBACK_TAIL_CHARS:]
+    return {"error": f"{type(exc).__name__}: {exc}", "traceback": tail}
+
+
+def _indicator_metadata(strategy: Any) -> list[dict[str, str]]:
+    return [
+        {
+            "name": ind.name,
+            "placement": ind.plot.placement,
+            "color": ind.plot.color,
+            "style": ind.plot.style,
+        }
+        for ind in strategy.indicators
+    ]
+
+
+def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = None) -> Run:
+    """Execute a queued run here and now; returns the run in its final state.
+
+    A cancelled run is returned untouched; a run in any other non-queued state is a Conflict.
+    If the row is deleted while executing, the work stops, nothing more is written, and the
+    last known Run object is returned with status ``cancelled`` (not saved).
+    """
+    from backtests.engine.broker import SimulatedBroker
+    from backtests.engine.orchestrator import Orchestrator
+    from backtests.engine.registry import get_strategy
+
+    run = _get_run(run_id)
+    if run.status == RunStatus.CANCELLED:
+        return run
+    if run.status != RunStatus.QUEUED or not _claim(run):
+        run = _get_run(run_id)
+        if run.status == RunStatus.CANCELLED:
+            return run
+        raise Conflict(RUN_NOT_QUEUED.format(run_id=run_id, status=run.status))
+
+    monitor = _RunMonitor(run_id, on_progress)
+    recorder: OrmRecorder | None = None
+    strategy = None
+    try:
+        spec = backtest_spec_from_config(run.config or {})
+        strategy_cls = get_strategy(spec.strategy_id)
+        strategy = strategy_cls(symbols=spec.symbols, params=spec.to_config()["strategy_params"])
+        recorder = OrmRecorder(run_id=run_id, record=spec.record)
+        orchestrator = Orchestrator(
+            strategy=strategy,
+            datafeed=SecmasterDatafeed(
+                symbols=spec.symbols,
+                bar_period=spec.bar_period,
+                publisher_id=spec.publisher_id,
+                start_date=spec.start_date,
+                end_date=spec.end_date,
+            ),
+            broker=SimulatedBroker(
+                commission_per_unit=spec.commission_per_unit,
+                minimum_commission=spec.minimum_commission,
+            ),
+            recorder=recorder,
+            on_progress=monitor.progress,
+            should_cancel=monitor.should_cancel,
+        )
+        started = time.perf_counter()
+        outcome = orchestrator.run()
+        recorder.flush()
+        elapsed = time.perf_counter() - started
+    except KeyboardInterrupt:
+        _flush_quietly(recorder)
+        _finish(run_id, RunStatus.CANCELLED, {"error": INTERRUPTED_ERROR})
+        raise
+    except Exception as exc:
+        metadata = _error_metadata(exc)
+        flush_error = _flush_quietly(recorder)
+        if flush_error:
+            metadata["flush_error"] = flush_error
+        if strategy is not None:
+            metadata["indicators"] = _safe_indicators(strategy)
+        return _finish(run_id, RunStatus.FAILED, metadata) or _gone(run)
+
+    if recorder.run_deleted or monitor.deleted:
+        return _gone(run)
+    metadata = {
+        "indicators": _indicator_metadata(strategy),
+        "bars": outcome.bars,
+        "orders": outcome.orders,
+        "fills": outcome.fills,
+        "net_pnl": outcome.net_pnl,
+        "gross_pnl": outcome.gross_pnl,
+        "bars_per_second": round(outcome.bars / elapsed, 1) if elapsed > 0 else 0.0,
+        "duration_seconds": round(elapsed, 3),
+        "rows_recorded": recorder.rows_written,
+    }
+    if outcome.status == "cancelled":
+        # Someone else set the status; keep it, add what the run did until it stopped.
+        Run.objects.filter(run_id=run_id).update(metadata=metadata)
+        return Run.objects.filter(run_id=run_id).first() or _gone(run)
+    return _finish(run_id, RunStatus.COMPLETED, metadata, progress=100.0) or _gone(run)
+
+
+def _flush_quietly(recorder: OrmRecorder | None) -> str | None:
+    """Write what is buffered after a failure; the error text if that fails too."""
+    if recorder is None:
+        return None
+    try:
+        recorder.flush()
+    except Exception as exc:  # the run is failing anyway; report, do not mask the first error
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _safe_indicators(strategy: Any) -> list[dict[str, str]]:
+    try:
+        return _indicator_metadata(strategy)
+    except Exception:  # a half-built strategy may have no indicators to describe
+        return []
+
+
+def _gone(run: Run) -> Run:
+    run.status = RunStatus.CANCELLED
+    return run
+
+
+def run_cancel(*, run_id: str) -> Run:
+    """queued/running -> cancelled (a running worker notices within a second)."""
+    with transaction.atomic():
+        run = _get_run(run_id)
+        run = Run.objects.select_for_update().get(pk=run.pk)
+        if run.status in (RunStatus.COMPLETED, RunStatus.FAILED):
+            raise Conflict(RUN_ALREADY_FINISHED.format(run_id=run_id, status=run.status))
+        if run.status != RunStatus.CANCELLED:
+            run.status = RunStatus.CANCELLED
+            run.ts_end = time.time_ns()
+            run.save(update_fields=["status", "ts_end"])
+    return run
+
+
+def runs_delete(*, run_ids: list[str]) -> int:
+    """Delete these runs and all their events; running ones are cancelled first. Unknown ids
+    are ignored. Returns how many runs were deleted."""
+    if not isinstance(run_ids, list | tuple) or not all(isinstance(r, str) for r in run_ids):
+        raise InvalidInput(RUN_IDS_INVALID, fields={"run_ids": RUN_IDS_INVALID})
+    if not run_ids:
+        return 0
+    with transaction.atomic():
+        # Locking the rows makes a worker's concurrent batch (whose foreign-key check needs
+        # the run row) wait, then fail cleanly once the row is gone.
+        locked = list(
+            Run.objects.select_for_update()
+            .filter(run_id__in=run_ids)
+            .values_list("run_id", flat=True)
+        )
+        Run.objects.filter(run_id__in=locked, status__in=ACTIVE_STATUSES).update(
+            status=RunStatus.CANCELLED, ts_end=time.time_ns()
+        )
+        _, per_model = Run.objects.filter(run_id__in=locked).delete()
+    return per_model.get(Run._meta.label, 0)
+
+
+def runs_fail_stale(*, older_than_seconds: float = 30) -> int:
+    """Mark runs left ``running`` without a heartbeat for that long as failed (dead worker)."""
+    cutoff = time.time_ns() - int(older_than_seconds * 1_000_000_000)
+    count = 0
+    with transaction.atomic():
+        stale = (
+            Run.objects.select_for_update()
+            .filter(status=RunStatus.RUNNING)
+            .filter(Q(heartbeat_ns__lt=cutoff) | Q(heartbeat_ns__isnull=True))
+        )
+        for run in stale:
+            run.metadata = {
+                **(run.metadata or {}),
+                "error": STALE_RUN_ERROR.format(seconds=older_than_seconds),
+            }
+            run.status = RunStatus.FAILED
+            run.ts_end = time.time_ns()
+            run.save(update_fields=["metadata", "status", "ts_end"])
+            count += 1
+    return count
