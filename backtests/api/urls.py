@@ -1,1 +1,40 @@
-urlpatterns: list = []
+"""Backtests API routes (included under "api/"; no trailing slashes, as in the seeds)."""
+
+from django.urls import path
+
+from backtests.api import chart_views, views
+
+urlpatterns = [
+    path("runs", views.RunsView.as_view(), name="api-runs"),
+    path(
+        "runs/<str:run_id>/roundtrips", views.RunRoundtripsView.as_view(), name="api-run-roundtrips"
+    ),
+    path("runs/<str:run_id>/metrics", views.RunMetricsView.as_view(), name="api-run-metrics"),
+    path("runs/<str:run_id>/symbols", views.RunSymbolsView.as_view(), name="api-run-symbols"),
+    path("runs/<str:run_id>/chart.png", chart_views.TradeChartView.as_view(), name="api-run-chart"),
+    path(
+        "runs/<str:run_id>/trade-journey.png",
+        chart_views.TradeJourneyView.as_view(),
+        name="api-run-trade-journey",
+    ),
+    path(
+        "runs/<str:run_id>/pnl-summary.png",
+        chart_views.PnlSummaryView.as_view(),
+        name="api-run-pnl-summary",
+    ),
+    path("runs/<str:run_id>/equity.png", chart_views.EquityView.as_view(), name="api-run-equity"),
+    path("strategies", views.StrategiesView.as_view(), name="api-strategies"),
+    path("strategies/<str:strategy_id>", views.StrategyDetailView.as_view(), name="api-strategy"),
+    path("backtest/run", views.BacktestRunView.as_view(), name="api-backtest-run"),
+    path("backtest/running", views.BacktestRunningView.as_view(), name="api-backtest-running"),
+    path(
+        "backtest/status/<str:run_id>",
+        views.BacktestStatusView.as_view(),
+        name="api-backtest-status",
+    ),
+    path(
+        "backtest/<str:run_id>/cancel",
+        views.BacktestCancelView.as_view(),
+        name="api-backtest-cancel",
+    ),
+]

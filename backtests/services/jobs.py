@@ -16,6 +16,8 @@ Stale runs (left ``running`` by a worker that died) are failed:
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 
@@ -31,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 RUN_TASK = "backtests.tasks.run_backtest_task"
 TASK_GROUP = "backtests"
+WORKER_GONE_ERROR = "the worker process {worker} is gone (stopped or killed mid-run)"
 QUEUE_UNAVAILABLE = "The task queue cannot be reached, the run was not started: {error}"
 
 
@@ -72,6 +75,48 @@ def backtest_submit(*, spec: BacktestSpec, name: str | None = None) -> Run:
     return run
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def runs_fail_orphaned() -> int:
+    """Fail runs ``running`` on a worker process of this machine that no longer exists.
+
+    Complements ``runs_fail_stale`` (heartbeat age, any machine): right after a local worker
+    was killed its heartbeat is still fresh, but its process id is already gone.
+    """
+    host = socket.gethostname()
+    count = 0
+    for run in Run.objects.filter(status=RunStatus.RUNNING).only("run_id", "worker"):
+        worker_host, _, pid = run.worker.rpartition(":")
+        if worker_host != host or not pid.isdigit() or _pid_alive(int(pid)):
+            continue
+        with transaction.atomic(using="default"):
+            locked = Run.objects.select_for_update().filter(run_id=run.run_id).first()
+            if locked is None or locked.status != RunStatus.RUNNING or locked.worker != run.worker:
+                continue
+            locked.status = RunStatus.FAILED
+            locked.ts_end = time.time_ns()
+            locked.metadata = {
+                **(locked.metadata or {}),
+                "error": WORKER_GONE_ERROR.format(worker=run.worker),
+            }
+            locked.save(update_fields=["status", "ts_end", "metadata"])
+            count += 1
+    return count
+
+
+def runs_recover() -> int:
+    """Fail runs of dead workers: local ones by process id, others by heartbeat age."""
+    return runs_fail_orphaned() + runs_fail_stale()
+
+
 _recovered = False
 _recover_lock = threading.Lock()
 
@@ -84,7 +129,7 @@ def stale_runs_recover_once() -> int:
     with _recover_lock:
         if _recovered:
             return 0
-        count = runs_fail_stale()
+        count = runs_recover()
         _recovered = True
     if count:
         logger.warning("marked %d stale run(s) as failed", count)

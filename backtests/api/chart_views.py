@@ -1,0 +1,104 @@
+"""PNG charts of a run. Success: image/png bytes; errors: the JSON error format."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from backtests.api import serializers as s
+from backtests.api.negotiation import FirstRendererNegotiation
+from backtests.api.views import RUN_ID_PARAM, SYMBOL_PARAM, run_get, run_symbol_check, validated
+
+PNG_RESPONSES: dict[Any, Any] = {
+    (200, "image/png"): OpenApiTypes.BINARY,
+    400: s.ErrorSerializer,
+    401: s.ErrorSerializer,
+    404: s.ErrorSerializer,
+}
+
+
+def png_response(image: bytes) -> HttpResponse:
+    response = HttpResponse(image, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=60"
+    return response
+
+
+class PNGView(APIView):
+    """Negotiation never answers 406: images ignore Accept, errors are always JSON."""
+
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = FirstRendererNegotiation
+
+
+class TradeChartView(PNGView):
+    @extend_schema(
+        parameters=[RUN_ID_PARAM, s.TradeChartQuerySerializer],
+        responses=PNG_RESPONSES,
+        operation_id="run_trade_chart_png",
+        summary="Price chart of one round trip",
+    )
+    def get(self, request: Request, run_id: str) -> HttpResponse:
+        from backtests.charts import trade_chart_png
+
+        run = run_get(run_id)
+        query = validated(s.TradeChartQuerySerializer, request.query_params)
+        symbol = run_symbol_check(run, query["symbol"])
+        image = trade_chart_png(
+            run.run_id,
+            symbol=symbol,
+            start_ns=query["start_ns"],
+            end_ns=query["end_ns"],
+            direction=query["direction"],
+            pnl=query["pnl"],
+        )
+        return png_response(image)
+
+
+def run_chart_response(request: Request, run_id: str, chart_name: str) -> HttpResponse:
+    """A whole-run chart from ``backtests.charts``, optionally for one symbol."""
+    from backtests import charts
+
+    run = run_get(run_id)
+    symbol = validated(s.SymbolQuerySerializer, request.query_params).get("symbol")
+    symbol = run_symbol_check(run, symbol)
+    return png_response(getattr(charts, chart_name)(run.run_id, symbol=symbol))
+
+
+RUN_CHART_SCHEMA: dict[str, Any] = {
+    "parameters": [RUN_ID_PARAM, SYMBOL_PARAM],
+    "responses": PNG_RESPONSES,
+}
+
+
+class TradeJourneyView(PNGView):
+    @extend_schema(
+        operation_id="run_trade_journey_png",
+        summary="Trade journey of the run's round trips",
+        **RUN_CHART_SCHEMA,
+    )
+    def get(self, request: Request, run_id: str) -> HttpResponse:
+        return run_chart_response(request, run_id, "trade_journey_png")
+
+
+class PnlSummaryView(PNGView):
+    @extend_schema(
+        operation_id="run_pnl_summary_png",
+        summary="P&L summary of the run's round trips",
+        **RUN_CHART_SCHEMA,
+    )
+    def get(self, request: Request, run_id: str) -> HttpResponse:
+        return run_chart_response(request, run_id, "pnl_summary_png")
+
+
+class EquityView(PNGView):
+    @extend_schema(
+        operation_id="run_equity_png", summary="Equity curve of the run", **RUN_CHART_SCHEMA
+    )
+    def get(self, request: Request, run_id: str) -> HttpResponse:
+        return run_chart_response(request, run_id, "equity_png")

@@ -1,0 +1,198 @@
+"""Input validation and output shapes of the backtests API (shapes as in the seed docs)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rest_framework import serializers
+
+MAX_RUNS_LIMIT = 1000
+DEFAULT_RUNS_LIMIT = 50
+
+RUN_IDS_NOT_LIST = "run_ids must be a list of run id strings"
+RUN_ID_NOT_STRING = "run_ids[{index}] is not a string"
+NOT_A_STRING = "must be a string"
+NOT_FINITE = "must be a finite number"
+MAX_NAME_LENGTH = 200
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers and booleans instead of turning them into text."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(NOT_A_STRING)
+        return super().to_internal_value(data)
+
+
+class FiniteFloatField(serializers.FloatField):
+    """A FloatField that refuses NaN and infinities."""
+
+    def to_internal_value(self, data: Any) -> float:
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            raise serializers.ValidationError(NOT_FINITE)
+        return value
+
+
+# --- inputs ----------------------------------------------------------------------------
+
+
+class RunsQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(
+        min_value=1, max_value=MAX_RUNS_LIMIT, default=DEFAULT_RUNS_LIMIT, required=False
+    )
+
+
+class RunsDeleteSerializer(serializers.Serializer):
+    run_ids = serializers.JSONField(help_text="List of run ids (strings) to delete.")
+
+    def validate_run_ids(self, value: Any) -> list[str]:
+        if not isinstance(value, list):
+            raise serializers.ValidationError(RUN_IDS_NOT_LIST)
+        for index, item in enumerate(value):
+            if not isinstance(item, str):
+                raise serializers.ValidationError(RUN_ID_NOT_STRING.format(index=index))
+        return list(dict.fromkeys(value))
+
+
+class SymbolQuerySerializer(serializers.Serializer):
+    symbol = StrictCharField(required=False, allow_blank=False)
+
+
+class TradeChartQuerySerializer(serializers.Serializer):
+    symbol = StrictCharField()
+    start_ns = serializers.IntegerField()
+    end_ns = serializers.IntegerField()
+    direction = serializers.ChoiceField(choices=["LONG", "SHORT"])
+    pnl = FiniteFloatField()
+
+
+class BacktestNameSerializer(serializers.Serializer):
+    name = StrictCharField(
+        required=False, allow_null=True, allow_blank=True, max_length=MAX_NAME_LENGTH
+    )
+
+
+class BacktestRunRequestSerializer(serializers.Serializer):
+    """Documents the body; the values are validated by ``backtest_spec_build``."""
+
+    strategy = serializers.CharField()
+    strategy_params = serializers.DictField(required=False)
+    symbols = serializers.ListField(child=serializers.CharField())
+    rtype = serializers.IntegerField()
+    publisher_id = serializers.IntegerField()
+    start_date = serializers.DateField(required=False, allow_null=True)
+    end_date = serializers.DateField(required=False, allow_null=True)
+    record = serializers.ChoiceField(choices=["full", "trades"], required=False)
+    commission_per_unit = serializers.FloatField(required=False)
+    minimum_commission = serializers.FloatField(required=False)
+    name = serializers.CharField(required=False, allow_null=True)
+
+
+# --- outputs ---------------------------------------------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField()
+    fields = serializers.DictField(child=serializers.CharField(), required=False)
+
+
+class RunSerializer(serializers.Serializer):
+    run_id = serializers.CharField()
+    name = serializers.CharField()
+    ts_start = serializers.IntegerField(help_text="UTC ns")
+    ts_end = serializers.IntegerField(allow_null=True, help_text="UTC ns")
+    status = serializers.CharField()
+    config = serializers.JSONField(allow_null=True)
+    metadata = serializers.JSONField(allow_null=True)
+    progress = serializers.FloatField(help_text="0-100")
+
+
+class RunListSerializer(serializers.Serializer):
+    runs = RunSerializer(many=True)
+
+
+class RunsDeletedSerializer(serializers.Serializer):
+    deleted = serializers.IntegerField()
+
+
+class RoundtripSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    direction = serializers.CharField()
+    duration_bars = serializers.IntegerField()
+    max_position = serializers.FloatField()
+    high_watermark = serializers.FloatField()
+    low_watermark = serializers.FloatField()
+    max_drawdown = serializers.FloatField()
+    pnl_before_commission = serializers.FloatField()
+    pnl_after_commission = serializers.FloatField()
+    entry_ts = serializers.IntegerField()
+    exit_ts = serializers.IntegerField()
+
+
+class RoundtripListSerializer(serializers.Serializer):
+    roundtrips = RoundtripSerializer(many=True)
+
+
+class RunSymbolsSerializer(serializers.Serializer):
+    symbols = serializers.ListField(child=serializers.CharField(), help_text="From the config")
+    traded = serializers.ListField(
+        child=serializers.CharField(), help_text="Symbols with at least one fill"
+    )
+
+
+class StrategyItemSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+
+
+class StrategyListSerializer(serializers.Serializer):
+    strategies = StrategyItemSerializer(many=True)
+
+
+class ParamSchemaSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField()
+    default = serializers.JSONField()
+    min = serializers.FloatField(allow_null=True)
+    max = serializers.FloatField(allow_null=True)
+    step = serializers.FloatField(allow_null=True)
+    choices = serializers.ListField(child=serializers.JSONField(), allow_null=True)
+
+
+class StrategySchemaSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    parameters = ParamSchemaSerializer(many=True)
+
+
+class BacktestSubmittedSerializer(serializers.Serializer):
+    run_id = serializers.CharField()
+    status = serializers.CharField()
+
+
+class BacktestStatusSerializer(serializers.Serializer):
+    run_id = serializers.CharField()
+    status = serializers.CharField()
+    progress = serializers.FloatField(help_text="0-100")
+    error = serializers.CharField(required=False, help_text="Failed runs only")
+
+
+class RunningRunSerializer(serializers.Serializer):
+    run_id = serializers.CharField()
+    name = serializers.CharField()
+    status = serializers.CharField()
+    progress = serializers.FloatField()
+    ts_start = serializers.IntegerField()
+    config = serializers.JSONField(allow_null=True)
+
+
+class RunningListSerializer(serializers.Serializer):
+    runs = RunningRunSerializer(many=True)
+
+
+class BacktestCancelledSerializer(serializers.Serializer):
+    run_id = serializers.CharField()
+    status = serializers.CharField()

@@ -1,0 +1,267 @@
+"""Backtests JSON API: runs, their analysis, strategies and background backtests.
+
+Views are thin: validate with a serializer, call one service or selector, shape the answer.
+Analysis, charts and the engine registry are imported where used, so loading the URLconf
+does not import matplotlib or the user's strategy files.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backtests.api import serializers as s
+from backtests.models import ACTIVE_STATUSES, Fill, Run, RunStatus
+from backtests.services.jobs import stale_runs_recover_once
+from ostsite.errors import InvalidInput, NotFound
+
+RUN_NOT_FOUND = "Run not found: {run_id}"
+SYMBOL_NOT_IN_RUN = "Symbol {symbol!r} is not part of run {run_id}"
+STRATEGY_NOT_FOUND = "Strategy not found: {strategy_id}"
+BODY_NOT_OBJECT = "The request body must be a JSON object"
+
+ERRORS = {400: s.ErrorSerializer, 401: s.ErrorSerializer, 404: s.ErrorSerializer}
+RUN_ID_PARAM = OpenApiParameter("run_id", OpenApiTypes.STR, OpenApiParameter.PATH)
+SYMBOL_PARAM = OpenApiParameter(
+    "symbol", OpenApiTypes.STR, description="Only this symbol (one of the run's symbols)"
+)
+
+
+def validated(serializer_class: type[s.serializers.Serializer], data: Any) -> dict[str, Any]:
+    """Run an input serializer; a DRF ValidationError becomes a 400 naming the fields."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def run_get(run_id: str) -> Run:
+    run = Run.objects.filter(run_id=run_id).first()
+    if run is None:
+        raise NotFound(RUN_NOT_FOUND.format(run_id=run_id))
+    return run
+
+
+def run_symbols(run: Run) -> list[str]:
+    config = run.config if isinstance(run.config, dict) else {}
+    symbols = config.get("symbols") or []
+    return [symbol for symbol in symbols if isinstance(symbol, str)]
+
+
+def run_symbol_check(run: Run, symbol: str | None) -> str | None:
+    """``symbol`` when it belongs to the run (None or "" means all symbols); else 404."""
+    if not symbol:
+        return None
+    if symbol not in run_symbols(run):
+        raise NotFound(SYMBOL_NOT_IN_RUN.format(symbol=symbol, run_id=run.run_id))
+    return symbol
+
+
+def run_as_dict(run: Run) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "name": run.name,
+        "ts_start": run.ts_start,
+        "ts_end": run.ts_end,
+        "status": run.status,
+        "config": run.config,
+        "metadata": run.metadata,
+        "progress": run.progress,
+    }
+
+
+class RunsAPIView(APIView):
+    """Base of views that show run state: fail stale runs once per web process first."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        stale_runs_recover_once()
+
+
+class RunsView(RunsAPIView):
+    @extend_schema(
+        operation_id="runs_list",
+        parameters=[s.RunsQuerySerializer],
+        responses={200: s.RunListSerializer, **ERRORS},
+        summary="Recent runs, newest first",
+    )
+    def get(self, request: Request) -> Response:
+        limit = validated(s.RunsQuerySerializer, request.query_params)["limit"]
+        runs = Run.objects.order_by("-ts_start", "-run_id")[:limit]
+        return Response({"runs": [run_as_dict(run) for run in runs]})
+
+    @extend_schema(
+        request=s.RunsDeleteSerializer,
+        responses={200: s.RunsDeletedSerializer, **ERRORS},
+        summary="Delete runs and their events (running ones are cancelled first)",
+    )
+    def delete(self, request: Request) -> Response:
+        from backtests.services.runs import runs_delete
+
+        if not isinstance(request.data, dict):
+            raise InvalidInput(BODY_NOT_OBJECT)
+        run_ids = validated(s.RunsDeleteSerializer, request.data)["run_ids"]
+        return Response({"deleted": runs_delete(run_ids=run_ids)})
+
+
+class RunRoundtripsView(APIView):
+    @extend_schema(
+        parameters=[RUN_ID_PARAM, SYMBOL_PARAM],
+        responses={200: s.RoundtripListSerializer, **ERRORS},
+        summary="Round-trip trades of a run",
+    )
+    def get(self, request: Request, run_id: str) -> Response:
+        from backtests.analysis.roundtrips import roundtrips_for_run
+
+        run = run_get(run_id)
+        symbol = validated(s.SymbolQuerySerializer, request.query_params).get("symbol")
+        symbol = run_symbol_check(run, symbol)
+        return Response({"roundtrips": roundtrips_for_run(run.run_id, symbol=symbol)})
+
+
+class RunMetricsView(APIView):
+    @extend_schema(
+        parameters=[RUN_ID_PARAM, SYMBOL_PARAM],
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+        summary="Performance metrics of a run",
+    )
+    def get(self, request: Request, run_id: str) -> Response:
+        from backtests.analysis.metrics import metrics_for_run
+
+        run = run_get(run_id)
+        symbol = validated(s.SymbolQuerySerializer, request.query_params).get("symbol")
+        symbol = run_symbol_check(run, symbol)
+        return Response(metrics_for_run(run.run_id, symbol=symbol))
+
+
+class RunSymbolsView(APIView):
+    @extend_schema(
+        parameters=[RUN_ID_PARAM],
+        responses={200: s.RunSymbolsSerializer, **ERRORS},
+        summary="Symbols of a run, and those that traded",
+    )
+    def get(self, request: Request, run_id: str) -> Response:
+        run = run_get(run_id)
+        traded = (
+            Fill.objects.filter(run_id=run.run_id)
+            .order_by("symbol")
+            .values_list("symbol", flat=True)
+            .distinct()
+        )
+        return Response({"symbols": run_symbols(run), "traded": list(traded)})
+
+
+class StrategiesView(APIView):
+    @extend_schema(
+        operation_id="strategies_list",
+        responses={200: s.StrategyListSerializer, 401: s.ErrorSerializer},
+        summary="Registered strategies",
+    )
+    def get(self, request: Request) -> Response:
+        from backtests.services.backtest_spec import strategy_classes
+
+        items = [{"id": key, "name": cls.name} for key, cls in strategy_classes().items()]
+        return Response({"strategies": items})
+
+
+class StrategyDetailView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("strategy_id", OpenApiTypes.STR, OpenApiParameter.PATH)],
+        responses={200: s.StrategySchemaSerializer, **ERRORS},
+        summary="Parameter schema of a strategy",
+    )
+    def get(self, request: Request, strategy_id: str) -> Response:
+        from backtests.services.backtest_spec import strategy_classes
+
+        cls = strategy_classes().get(strategy_id)
+        if cls is None:
+            raise NotFound(STRATEGY_NOT_FOUND.format(strategy_id=strategy_id))
+        return Response(cls.schema())
+
+
+class BacktestRunView(APIView):
+    @extend_schema(
+        request=s.BacktestRunRequestSerializer,
+        responses={200: s.BacktestSubmittedSerializer, 503: s.ErrorSerializer, **ERRORS},
+        summary="Validate a backtest and queue it for a worker",
+    )
+    def post(self, request: Request) -> Response:
+        from backtests.services.backtest_spec import backtest_spec_build
+        from backtests.services.jobs import backtest_submit
+
+        body = request.data
+        if not isinstance(body, dict):
+            raise InvalidInput(BODY_NOT_OBJECT)
+        name = validated(s.BacktestNameSerializer, {"name": body.get("name")})["name"]
+        spec = backtest_spec_build(
+            strategy=body.get("strategy"),
+            strategy_params=body.get("strategy_params", {}),
+            symbols=body.get("symbols"),
+            rtype=body.get("rtype"),
+            publisher_id=body.get("publisher_id"),
+            start_date=body.get("start_date"),
+            end_date=body.get("end_date"),
+            record=body.get("record", "full"),
+            commission_per_unit=body.get("commission_per_unit", 0),
+            minimum_commission=body.get("minimum_commission", 0),
+        )
+        run = backtest_submit(spec=spec, name=name or None)
+        return Response({"run_id": run.run_id, "status": RunStatus.QUEUED.value})
+
+
+class BacktestStatusView(RunsAPIView):
+    @extend_schema(
+        parameters=[RUN_ID_PARAM],
+        responses={200: s.BacktestStatusSerializer, **ERRORS},
+        summary="Status and progress of a run",
+    )
+    def get(self, request: Request, run_id: str) -> Response:
+        run = run_get(run_id)
+        body: dict[str, Any] = {
+            "run_id": run.run_id,
+            "status": run.status,
+            "progress": run.progress,
+        }
+        if run.status == RunStatus.FAILED:
+            body["error"] = str((run.metadata or {}).get("error") or "unknown error")
+        return Response(body)
+
+
+class BacktestRunningView(RunsAPIView):
+    @extend_schema(
+        operation_id="backtest_running_list",
+        responses={200: s.RunningListSerializer, 401: s.ErrorSerializer},
+        summary="Queued and running runs",
+    )
+    def get(self, request: Request) -> Response:
+        runs = Run.objects.filter(status__in=ACTIVE_STATUSES).order_by("-ts_start", "-run_id")
+        items = [
+            {
+                "run_id": run.run_id,
+                "name": run.name,
+                "status": run.status,
+                "progress": run.progress,
+                "ts_start": run.ts_start,
+                "config": run.config,
+            }
+            for run in runs
+        ]
+        return Response({"runs": items})
+
+
+class BacktestCancelView(APIView):
+    @extend_schema(
+        request=None,
+        parameters=[RUN_ID_PARAM],
+        responses={200: s.BacktestCancelledSerializer, 409: s.ErrorSerializer, **ERRORS},
+        summary="Cancel a queued or running run",
+    )
+    def post(self, request: Request, run_id: str) -> Response:
+        from backtests.services.runs import run_cancel
+
+        run = run_cancel(run_id=run_id)
+        return Response({"run_id": run.run_id, "status": run.status})

@@ -1,0 +1,48 @@
+"""django-q2 tasks: an interface only, the work lives in ``backtests.services.runs``.
+
+``backtests.apps.BacktestsConfig.ready`` imports this module so the ``post_spawn`` receiver
+below is connected in every process, including the worker processes of ``manage.py qcluster``
+(connecting a receiver touches no database; the receiver itself runs later, in the worker).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import connections
+from django.dispatch import receiver
+from django_q.signals import post_spawn
+
+logger = logging.getLogger(__name__)
+
+RUN_GONE = "deleted before it started"
+
+
+def run_backtest_task(run_id: str) -> str:
+    """Execute one queued run in this worker; returns its final status."""
+    from backtests.services.runs import run_execute
+    from ostsite.errors import NotFound
+
+    try:
+        return str(run_execute(run_id=run_id).status)
+    except NotFound:
+        # The run was deleted while it waited in the queue: nothing to do.
+        logger.info("run %s %s", run_id, RUN_GONE)
+        return RUN_GONE
+
+
+@receiver(post_spawn, dispatch_uid="backtests.fail_stale_runs_on_worker_start")
+def fail_stale_runs_on_worker_start(sender: object, proc_name: str = "", **kwargs: object) -> None:
+    """A (re)started worker fails runs that a dead worker left ``running``."""
+    from backtests.services.jobs import runs_recover
+
+    try:
+        count = runs_recover()
+    except Exception:  # a worker must start even when the check cannot run
+        logger.exception("stale-run check failed in %s", proc_name)
+        return
+    finally:
+        # The worker opens its own connections per task; do not keep this one idle.
+        connections.close_all()
+    if count:
+        logger.warning("%s marked %d stale run(s) as failed", proc_name, count)
