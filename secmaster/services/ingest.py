@@ -1,0 +1,313 @@
+"""Ingest Databento downloads into the security master.
+
+Accepted inputs: batch zips (``.dbn.zst``/``.dbn`` members with ``metadata.json`` and
+``symbology.json``), single ``.dbn``/``.dbn.zst`` files (dataset and symbol mappings from their
+own DBN metadata), and folders of those (recursively, in sorted order).
+
+Each file is one transaction on the secmaster database: a file that fails half-way leaves the
+database as it was, and a zip is stored whole or not at all. Bars already stored are left alone,
+so ingesting the same file twice changes nothing. Symbol coverage is rebuilt at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from django.db import transaction
+
+from ostsite.errors import InvalidInput
+from secmaster.dbn_reading import (
+    OHLCV_SCHEMA_RTYPES,
+    CountingReader,
+    DbnOhlcvReader,
+    MappingInterval,
+)
+from secmaster.models import Publisher
+from secmaster.services.bars import BarWriter
+from secmaster.services.coverage import coverage_rebuild
+from secmaster.services.symbology import symbology_parse, symbology_store
+
+DB = "secmaster"
+DBN_SUFFIXES = (".dbn.zst", ".dbn")
+FILE_SUFFIXES = (".zip", *DBN_SUFFIXES)
+
+MSG_PATH_MISSING = "no such file or folder: {path}"
+MSG_UNSUPPORTED = "{path}: not a Databento file (expected .zip, .dbn or .dbn.zst)"
+MSG_EMPTY_FOLDER = "{path}: the folder holds no .zip, .dbn or .dbn.zst files"
+MSG_NO_PATHS = "no paths given"
+MSG_EMPTY_OPTION = "{option} must not be empty"
+MSG_UNREADABLE = "{path}: cannot be read: {error}"
+MSG_BAD_ZIP = "{path}: not a readable zip archive: {error}"
+MSG_ZIP_NO_DBN = "{path}: the zip holds no .dbn or .dbn.zst files"
+MSG_ZIP_DUPLICATE = "{path}: the zip holds more than one {name}: {members}"
+MSG_METADATA_JSON = "{source}: invalid JSON: {error}"
+MSG_METADATA_ROOT = "{source}: expected an object with a 'query' object"
+MSG_METADATA_DATASET = "{source}: 'query.dataset' must be a non-empty string, got {value!r}"
+MSG_METADATA_SCHEMA = (
+    "{source}: schema '{schema}' is not an OHLCV schema (expected one of {expected})"
+)
+MSG_NO_DATASET = "{source}: no dataset in the DBN metadata; pass --dataset"
+MSG_DATASET_MISMATCH = (
+    "{source}: dataset {found!r} differs from {expected!r}; pass --dataset to override"
+)
+
+ProgressCallback = Callable[[int, int, int], None]
+"""Called as progress(bytes_done, bytes_total, records_so_far) while files are read."""
+
+
+class IngestError(InvalidInput):
+    """An input file or option is unusable; the message names the file and the fault."""
+
+
+@dataclass
+class IngestSummary:
+    """What one ingest call did."""
+
+    files: int = 0
+    records: int = 0
+    new_bars: int = 0
+    symbols: set[str] = field(default_factory=set)
+    coverage_rows: int = 0
+    elapsed_seconds: float = 0.0
+
+    @property
+    def bars_per_second(self) -> float:
+        return self.records / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
+
+    def line(self) -> str:
+        """The one-line summary the command prints."""
+        return (
+            f"Ingested {self.files} file(s): {self.records:,} records, {self.new_bars:,} new bars,"
+            f" {len(self.symbols)} symbols in {self.elapsed_seconds:.1f} s"
+            f" ({self.bars_per_second:,.0f} bars/s)"
+        )
+
+
+def databento_files(paths: Sequence[Path]) -> list[Path]:
+    """Expand folders (recursively, sorted) and check that every path exists and is usable."""
+    if not paths:
+        raise IngestError(MSG_NO_PATHS)
+    files: list[Path] = []
+    for path in paths:
+        if not path.exists():
+            raise IngestError(MSG_PATH_MISSING.format(path=path))
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*") if p.is_file() and p.name.endswith(FILE_SUFFIXES)
+            )
+            if not found:
+                raise IngestError(MSG_EMPTY_FOLDER.format(path=path))
+            files.extend(found)
+        elif path.name.endswith(FILE_SUFFIXES):
+            files.append(path)
+        else:
+            raise IngestError(MSG_UNSUPPORTED.format(path=path))
+    return files
+
+
+def ingest_databento_paths(
+    paths: Sequence[Path],
+    *,
+    publisher_name: str = "databento",
+    symbol_type: str = "raw_symbol",
+    dataset: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> IngestSummary:
+    """Ingest files and folders; each file commits on its own, then coverage is rebuilt.
+
+    Raises IngestError (or another InvalidInput) naming the file at fault; files before it stay
+    committed, the failing file leaves no trace.
+    """
+    for option, value in (("--publisher", publisher_name), ("--symbol-type", symbol_type)):
+        if not value or not value.strip():
+            raise IngestError(MSG_EMPTY_OPTION.format(option=option))
+    if dataset is not None and not dataset.strip():
+        raise IngestError(MSG_EMPTY_OPTION.format(option="--dataset"))
+    files = databento_files([Path(p) for p in paths])
+    started = time.perf_counter()
+    summary = IngestSummary()
+    ingester = _Ingester(publisher_name, symbol_type, dataset, summary, progress)
+    try:
+        for path in files:
+            try:
+                with transaction.atomic(using=DB):
+                    if path.name.endswith(".zip"):
+                        ingester.ingest_zip(path)
+                    else:
+                        ingester.ingest_dbn_file(path)
+            except OSError as exc:
+                raise IngestError(MSG_UNREADABLE.format(path=path, error=exc)) from exc
+            summary.files += 1
+    finally:
+        if summary.files:
+            summary.coverage_rows = coverage_rebuild()
+        summary.elapsed_seconds = time.perf_counter() - started
+    return summary
+
+
+def _venue(dataset: str) -> str | None:
+    return dataset.split(".", 1)[0] if "." in dataset else None
+
+
+class _Ingester:
+    def __init__(
+        self,
+        publisher_name: str,
+        symbol_type: str,
+        dataset_override: str | None,
+        summary: IngestSummary,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.publisher_name = publisher_name
+        self.symbol_type = symbol_type
+        self.dataset_override = dataset_override
+        self.summary = summary
+        self.progress = progress
+        self._bytes_done = 0
+        self._bytes_total = 0
+
+    def _publisher_id(self, dataset: str) -> int:
+        publisher, _ = Publisher.objects.using(DB).get_or_create(
+            name=self.publisher_name, dataset=dataset, defaults={"venue": _venue(dataset)}
+        )
+        return publisher.publisher_id
+
+    def _store_symbology(
+        self, publisher_id: int, intervals: Iterable[MappingInterval], source: str
+    ) -> None:
+        self.summary.symbols |= symbology_store(
+            publisher_id=publisher_id,
+            symbol_type=self.symbol_type,
+            intervals=intervals,
+            source=source,
+        )
+
+    def _stream_bars(
+        self, reader: DbnOhlcvReader, counter: CountingReader, writer: BarWriter
+    ) -> None:
+        base = self._bytes_done
+        for block in reader:
+            writer.write(block)
+            self.summary.records += len(block)
+            if self.progress is not None:
+                self.progress(base + counter.bytes_read, self._bytes_total, self.summary.records)
+        self._bytes_done = base + counter.bytes_read
+
+    def ingest_dbn_file(self, path: Path) -> None:
+        self._bytes_done, self._bytes_total = 0, path.stat().st_size
+        with path.open("rb") as raw:
+            counter = CountingReader(raw)
+            reader = DbnOhlcvReader(counter, str(path))
+            dataset = self.dataset_override or reader.header.dataset
+            if not dataset:
+                raise IngestError(MSG_NO_DATASET.format(source=path))
+            publisher_id = self._publisher_id(dataset)
+            self._store_symbology(publisher_id, reader.header.mappings, str(path))
+            writer = BarWriter(publisher_id)
+            try:
+                self._stream_bars(reader, counter, writer)
+            finally:
+                writer.close()
+        self.summary.new_bars += writer.new_bars
+
+    def ingest_zip(self, path: Path) -> None:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                self._ingest_archive(path, archive)
+        except zipfile.BadZipFile as exc:
+            raise IngestError(MSG_BAD_ZIP.format(path=path, error=exc)) from exc
+
+    def _ingest_archive(self, path: Path, archive: zipfile.ZipFile) -> None:
+        infos = [i for i in archive.infolist() if not i.is_dir()]
+        members = sorted(
+            (i for i in infos if i.filename.endswith(DBN_SUFFIXES)), key=lambda i: i.filename
+        )
+        if not members:
+            raise IngestError(MSG_ZIP_NO_DBN.format(path=path))
+        metadata_member = _single_member(path, infos, "metadata.json")
+        symbology_member = _single_member(path, infos, "symbology.json")
+        dataset = self.dataset_override
+        if metadata_member is not None:
+            source = f"{path}!{metadata_member.filename}"
+            found = _metadata_dataset(
+                archive.read(metadata_member), source, required=self.dataset_override is None
+            )
+            dataset = dataset or found
+        symbology = None
+        if symbology_member is not None:
+            source = f"{path}!{symbology_member.filename}"
+            symbology = (symbology_parse(archive.read(symbology_member), source=source), source)
+
+        self._bytes_done, self._bytes_total = 0, sum(m.file_size for m in members)
+        publisher_id: int | None = None
+        writer: BarWriter | None = None
+        header_mappings: list[MappingInterval] = []
+        try:
+            for member in members:
+                name = f"{path}!{member.filename}"
+                with archive.open(member) as stream:
+                    counter = CountingReader(stream)
+                    reader = DbnOhlcvReader(counter, name)
+                    if dataset is None:
+                        dataset = reader.header.dataset or None
+                        if dataset is None:
+                            raise IngestError(MSG_NO_DATASET.format(source=name))
+                    elif not self.dataset_override and reader.header.dataset not in ("", dataset):
+                        raise IngestError(
+                            MSG_DATASET_MISMATCH.format(
+                                source=name, found=reader.header.dataset, expected=dataset
+                            )
+                        )
+                    if publisher_id is None:
+                        publisher_id = self._publisher_id(dataset)
+                        if symbology is not None:
+                            self._store_symbology(publisher_id, symbology[0], symbology[1])
+                        writer = BarWriter(publisher_id)
+                    header_mappings.extend(reader.header.mappings)
+                    self._stream_bars(reader, counter, writer)
+            if symbology is None and header_mappings:
+                self._store_symbology(publisher_id, header_mappings, str(path))
+        finally:
+            if writer is not None:
+                writer.close()
+        self.summary.new_bars += writer.new_bars
+
+
+def _single_member(
+    path: Path, infos: list[zipfile.ZipInfo], basename: str
+) -> zipfile.ZipInfo | None:
+    found = [i for i in infos if PurePosixPath(i.filename).name == basename]
+    if len(found) > 1:
+        raise IngestError(
+            MSG_ZIP_DUPLICATE.format(
+                path=path, name=basename, members=", ".join(sorted(i.filename for i in found))
+            )
+        )
+    return found[0] if found else None
+
+
+def _metadata_dataset(raw: bytes, source: str, *, required: bool = True) -> str | None:
+    """The dataset named by a batch download's metadata.json; refuses non-OHLCV schemas."""
+    try:
+        document = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise IngestError(MSG_METADATA_JSON.format(source=source, error=exc)) from exc
+    if not isinstance(document, dict) or not isinstance(document.get("query"), dict):
+        raise IngestError(MSG_METADATA_ROOT.format(source=source))
+    query = document["query"]
+    dataset = query.get("dataset")
+    if (required or dataset is not None) and (not isinstance(dataset, str) or not dataset.strip()):
+        raise IngestError(MSG_METADATA_DATASET.format(source=source, value=dataset))
+    schema = query.get("schema")
+    if schema is not None and schema not in OHLCV_SCHEMA_RTYPES:
+        raise IngestError(
+            MSG_METADATA_SCHEMA.format(
+                source=source, schema=schema, expected=", ".join(OHLCV_SCHEMA_RTYPES)
+            )
+        )
+    return dataset
