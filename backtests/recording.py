@@ -145,11 +145,17 @@ class OrmRecorder:
         """Write every buffered row in one transaction (or discard them if the run is gone)."""
         batches = [(self._sql[t], rows) for t, rows in self._buffers.items() if rows]
         count = self._pending
-        for rows in self._buffers.values():
-            rows.clear()
-        self._pending = 0
-        if not batches or self.run_deleted:
-            return
+        try:
+            if batches and not self.run_deleted and self._write(batches):
+                self.rows_written += count
+        finally:
+            # Written, discarded or failed (rolled back): never written twice.
+            for rows in self._buffers.values():
+                rows.clear()
+            self._pending = 0
+
+    def _write(self, batches: list[tuple[str, list[tuple]]]) -> bool:
+        """True once written; False if the run row is gone (the batch rolled back)."""
         try:
             with transaction.atomic(using=self.using), connections[self.using].cursor() as cursor:
                 for sql, rows in batches:
@@ -158,8 +164,8 @@ class OrmRecorder:
             if Run.objects.using(self.using).filter(run_id=self.run_id).exists():
                 raise
             self.run_deleted = True
-            return
-        self.rows_written += count
+            return False
+        return True
 
     # --- row builders ---------------------------------------------------------------------
 

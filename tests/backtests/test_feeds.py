@@ -1,0 +1,177 @@
+"""SecmasterDatafeed: order, symbology resolution, date filters, prices, chunking."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from backtests.engine.enums import BarPeriod
+from backtests.engine.events import BarReceived
+from backtests.feeds import SecmasterDatafeed
+from tests.backtests.market_data import P, ingest_bars, ns
+
+pytestmark = pytest.mark.django_db(databases=["default", "secmaster"])
+
+D = dt.date.fromisoformat
+
+
+def _bar(inst: int, moment: str, price: float, volume: int = 10) -> tuple:
+    p = int(round(price * P))
+    return (inst, ns(moment), p, p + P, p - P, p, volume)
+
+
+def _all(feed: SecmasterDatafeed) -> list[BarReceived]:
+    return [bar for batch in feed.batches() for bar in batch]
+
+
+def _feed(publisher_id: int, symbols, **kwargs) -> SecmasterDatafeed:
+    return SecmasterDatafeed(
+        symbols=symbols, bar_period=BarPeriod.MINUTE, publisher_id=publisher_id, **kwargs
+    )
+
+
+def test_batches_two_symbols_come_in_time_then_symbol_order(tmp_path):
+    mappings = {
+        "MSFT": [("2024-01-02", "2024-01-03", 20)],
+        "AAPL": [("2024-01-02", "2024-01-03", 10)],
+    }
+    bars = [
+        _bar(20, "2024-01-02T14:31", 300),
+        _bar(10, "2024-01-02T14:32", 101),
+        _bar(20, "2024-01-02T14:30", 299),
+        _bar(10, "2024-01-02T14:30", 100),
+        _bar(10, "2024-01-02T14:31", 100.5),
+    ]
+    publisher = ingest_bars(tmp_path, bars=bars, mappings=mappings)
+
+    got = [(b.ts_event_ns, b.symbol) for b in _all(_feed(publisher, ["MSFT", "AAPL"]))]
+
+    assert got == [
+        (ns("2024-01-02T14:30"), "AAPL"),
+        (ns("2024-01-02T14:30"), "MSFT"),
+        (ns("2024-01-02T14:31"), "AAPL"),
+        (ns("2024-01-02T14:31"), "MSFT"),
+        (ns("2024-01-02T14:32"), "AAPL"),
+    ]
+
+
+def test_batches_symbol_moves_instrument_each_bar_from_the_interval_of_its_date(tmp_path):
+    # XYZ is instrument 1 until 2024-01-04, then instrument 2; both trade every day.
+    mappings = {"XYZ": [("2024-01-02", "2024-01-04", 1), ("2024-01-04", "2024-01-06", 2)]}
+    bars = []
+    for day in ("02", "03", "04", "05"):
+        bars.append(_bar(1, f"2024-01-{day}T15:00", 10))
+        bars.append(_bar(2, f"2024-01-{day}T15:00", 20))
+    publisher = ingest_bars(tmp_path, bars=bars, mappings=mappings)
+
+    got = [(b.ts_event_ns, b.open) for b in _all(_feed(publisher, ["XYZ"]))]
+
+    assert got == [
+        (ns("2024-01-02T15:00"), 10.0),
+        (ns("2024-01-03T15:00"), 10.0),
+        (ns("2024-01-04T15:00"), 20.0),
+        (ns("2024-01-05T15:00"), 20.0),
+    ]
+
+
+def test_batches_date_filters_are_whole_days_with_inclusive_end(tmp_path):
+    mappings = {"AAPL": [("2024-01-01", "2024-01-10", 10)]}
+    moments = [
+        "2024-01-02T23:59",
+        "2024-01-03T00:00",
+        "2024-01-03T12:00",
+        "2024-01-04T23:59",
+        "2024-01-05T00:00",
+    ]
+    publisher = ingest_bars(tmp_path, bars=[_bar(10, m, 50) for m in moments], mappings=mappings)
+
+    feed = _feed(publisher, ["AAPL"], start_date=D("2024-01-03"), end_date=D("2024-01-04"))
+    got = [b.ts_event_ns for b in _all(feed)]
+
+    assert got == [ns("2024-01-03T00:00"), ns("2024-01-03T12:00"), ns("2024-01-04T23:59")]
+    assert feed.total_bars() == 3
+
+
+def test_batches_open_ended_dates_give_everything(tmp_path):
+    mappings = {"AAPL": [("2024-01-01", "2024-01-10", 10)]}
+    moments = ["2024-01-02T10:00", "2024-01-05T10:00", "2024-01-09T10:00"]
+    publisher = ingest_bars(tmp_path, bars=[_bar(10, m, 50) for m in moments], mappings=mappings)
+
+    assert len(_all(_feed(publisher, ["AAPL"], start_date=D("2024-01-05")))) == 2
+    assert len(_all(_feed(publisher, ["AAPL"], end_date=D("2024-01-05")))) == 2
+    assert len(_all(_feed(publisher, ["AAPL"]))) == 3
+
+
+def test_batches_fixed_point_prices_become_floats(tmp_path):
+    mappings = {"AAPL": [("2024-01-02", "2024-01-03", 10)]}
+    bar = (
+        10,
+        ns("2024-01-02T14:30"),
+        100_250_000_000,
+        101_000_000_001,
+        123_456_789,
+        100_5 * 10**8,
+        777,
+    )
+    publisher = ingest_bars(tmp_path, bars=[bar], mappings=mappings)
+
+    (got,) = _all(_feed(publisher, ["AAPL"]))
+
+    assert got == BarReceived(
+        ts_event_ns=ns("2024-01-02T14:30"),
+        ts_created_ns=ns("2024-01-02T14:30"),
+        symbol="AAPL",
+        bar_period=BarPeriod.MINUTE,
+        open=100.25,
+        high=101.000000001,
+        low=0.123456789,
+        close=100.5,
+        volume=777,
+    )
+    assert type(got) is BarReceived
+
+
+def test_batches_leave_out_other_symbols_rtypes_and_publishers(tmp_path):
+    mappings = {
+        "AAPL": [("2024-01-02", "2024-01-03", 10)],
+        "MSFT": [("2024-01-02", "2024-01-03", 20)],
+    }
+    minute = [_bar(10, "2024-01-02T14:30", 1), _bar(20, "2024-01-02T14:30", 2)]
+    publisher = ingest_bars(tmp_path, bars=minute, mappings=mappings)
+    ingest_bars(tmp_path, bars=[_bar(10, "2024-01-02T14:00", 3)], mappings=mappings, rtype=34)
+    ingest_bars(tmp_path, bars=minute, mappings=mappings, dataset="DBEQ.BASIC")
+
+    got = _all(_feed(publisher, ["AAPL"]))
+
+    assert [(b.symbol, b.open, b.bar_period) for b in got] == [("AAPL", 1.0, BarPeriod.MINUTE)]
+
+
+def test_batches_small_chunks_split_the_same_stream(tmp_path):
+    mappings = {
+        "AAPL": [("2024-01-02", "2024-01-03", 10)],
+        "MSFT": [("2024-01-02", "2024-01-03", 20)],
+    }
+    bars = [_bar(i, f"2024-01-02T14:{m:02d}", 10 + m) for m in range(5) for i in (10, 20)]
+    publisher = ingest_bars(tmp_path, bars=bars, mappings=mappings)
+
+    batches = list(_feed(publisher, ["AAPL", "MSFT"], chunk_size=3).batches())
+
+    assert [len(b) for b in batches] == [3, 3, 3, 1]
+    assert [bar for b in batches for bar in b] == _all(_feed(publisher, ["AAPL", "MSFT"]))
+
+
+def test_total_bars_counts_what_batches_yield(tmp_path):
+    mappings = {"XYZ": [("2024-01-02", "2024-01-04", 1), ("2024-01-04", "2024-01-06", 2)]}
+    bars = [_bar(i, f"2024-01-0{d}T15:00", 10) for d in (2, 3, 4, 5) for i in (1, 2)]
+    publisher = ingest_bars(tmp_path, bars=bars, mappings=mappings)
+
+    feed = _feed(publisher, ["XYZ"])
+
+    assert feed.total_bars() == 4
+    assert len(_all(feed)) == 4
+
+
+def test_feed_without_symbols_is_refused():
+    with pytest.raises(ValueError, match="at least one symbol"):
+        SecmasterDatafeed(symbols=[], bar_period=BarPeriod.MINUTE, publisher_id=1)
