@@ -1,0 +1,372 @@
+"""The simulated broker: validates requests and fills pending orders against bars.
+
+Per bar of an order's symbol, in this order: market orders fill at the open; stop orders
+trigger when high >= stop (buy) or low <= stop (sell) and fill at the worse of stop and
+open; triggered stop-limit orders become limit orders evaluated on the same bar; limit
+orders fill when low <= limit (buy) or high >= limit (sell) at the better of limit and
+open. Commission = max(quantity × per-unit rate, minimum per order). Orders fill whole.
+
+No look-ahead: an order, or its latest modification, made while the run processes
+timestamp t only takes part in bars with ts_event_ns > t. Invalid requests are answered
+with a rejection event carrying a reason and a precise message, never an exception.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from backtests.engine.enums import OrderType, RejectionReason, TradeSide
+from backtests.engine.events import (
+    BarReceived,
+    CancellationAccepted,
+    CancellationRejected,
+    FillEvent,
+    ModificationAccepted,
+    ModificationRejected,
+    OrderAccepted,
+    OrderCancellationRequest,
+    OrderExpired,
+    OrderModificationRequest,
+    OrderRejected,
+    OrderSubmissionRequest,
+)
+
+_MARKET, _STOP, _STOP_LIMIT, _LIMIT = 0, 1, 2, 3
+_BOOK_INDEX = {
+    OrderType.MARKET: _MARKET,
+    OrderType.STOP: _STOP,
+    OrderType.STOP_LIMIT: _STOP_LIMIT,
+    OrderType.LIMIT: _LIMIT,
+}
+_NEEDS_LIMIT = (OrderType.LIMIT, OrderType.STOP_LIMIT)
+_NEEDS_STOP = (OrderType.STOP, OrderType.STOP_LIMIT)
+
+
+class _Order:
+    __slots__ = (
+        "order_id",
+        "broker_id",
+        "symbol",
+        "order_type",
+        "side",
+        "quantity",
+        "limit_price",
+        "stop_price",
+        "eligible_after_ns",
+        "seq",
+    )
+
+    def __init__(self, request: OrderSubmissionRequest, broker_id: str, seq: int) -> None:
+        self.order_id = request.system_order_id
+        self.broker_id = broker_id
+        self.symbol = request.symbol
+        self.order_type = request.order_type
+        self.side = request.side
+        self.quantity = request.quantity
+        self.limit_price = request.limit_price
+        self.stop_price = request.stop_price
+        self.eligible_after_ns = request.ts_event_ns
+        self.seq = seq
+
+
+def _positive(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
+
+
+def _check_prices(
+    order_type: OrderType, limit_price: Any, stop_price: Any
+) -> tuple[RejectionReason, str] | None:
+    name = order_type.name
+    if order_type in _NEEDS_LIMIT:
+        if not _positive(limit_price):
+            return (
+                RejectionReason.INVALID_LIMIT_PRICE,
+                f"{name} order needs a positive finite limit_price, got {limit_price!r}",
+            )
+    elif limit_price is not None:
+        return (
+            RejectionReason.INVALID_LIMIT_PRICE,
+            f"{name} order takes no limit_price, got {limit_price!r}",
+        )
+    if order_type in _NEEDS_STOP:
+        if not _positive(stop_price):
+            return (
+                RejectionReason.INVALID_STOP_PRICE,
+                f"{name} order needs a positive finite stop_price, got {stop_price!r}",
+            )
+    elif stop_price is not None:
+        return (
+            RejectionReason.INVALID_STOP_PRICE,
+            f"{name} order takes no stop_price, got {stop_price!r}",
+        )
+    return None
+
+
+def unknown_order_message(order_id: str) -> str:
+    return (
+        f"no pending order {order_id!r} (never accepted, or already filled, cancelled or expired)"
+    )
+
+
+class SimulatedBroker:
+    """Fills orders against bars with the rules above; one instance per run."""
+
+    def __init__(
+        self, *, commission_per_unit: float = 0.0, minimum_commission: float = 0.0
+    ) -> None:
+        if not (math.isfinite(commission_per_unit) and commission_per_unit >= 0):
+            raise ValueError(
+                f"commission_per_unit must be a finite number >= 0, got {commission_per_unit!r}"
+            )
+        if not (math.isfinite(minimum_commission) and minimum_commission >= 0):
+            raise ValueError(
+                f"minimum_commission must be a finite number >= 0, got {minimum_commission!r}"
+            )
+        self.commission_per_unit = float(commission_per_unit)
+        self.minimum_commission = float(minimum_commission)
+        self._orders: dict[str, _Order] = {}
+        # symbol -> four dicts of pending orders (market, stop, stop-limit, limit); a symbol
+        # is present only while it has pending orders, so the run can skip the broker cheaply.
+        self.books: dict[str, tuple[dict[str, _Order], ...]] = {}
+        self._broker_seq = 0
+        self._fill_seq = 0
+        self._publish: Callable[[Any], None] = _unbound
+
+    def bind(self, publish: Callable[[Any], None]) -> None:
+        """Where responses and fills go (the run's dispatcher, or a list in tests)."""
+        self._publish = publish
+
+    def commission(self, quantity: float) -> float:
+        return max(quantity * self.commission_per_unit, self.minimum_commission)
+
+    def pending_count(self) -> int:
+        return len(self._orders)
+
+    # --- requests ----------------------------------------------------------------------
+
+    def on_submission(self, request: OrderSubmissionRequest) -> None:
+        problem = None
+        if not _positive(request.quantity):
+            problem = (
+                RejectionReason.INVALID_QUANTITY,
+                f"quantity must be a positive finite number, got {request.quantity!r}",
+            )
+        elif not isinstance(request.order_type, OrderType):
+            problem = RejectionReason.UNKNOWN, f"unknown order type {request.order_type!r}"
+        elif not isinstance(request.side, TradeSide):
+            problem = RejectionReason.UNKNOWN, f"unknown side {request.side!r}"
+        else:
+            problem = _check_prices(request.order_type, request.limit_price, request.stop_price)
+        if problem is None and request.system_order_id in self._orders:
+            problem = (
+                RejectionReason.UNKNOWN,
+                f"order id {request.system_order_id!r} is already pending",
+            )
+        ts = request.ts_event_ns
+        if problem is not None:
+            self._publish(
+                OrderRejected(
+                    ts_event_ns=ts,
+                    ts_created_ns=ts,
+                    ts_broker_ns=ts,
+                    associated_order_id=request.system_order_id,
+                    rejection_reason=problem[0],
+                    rejection_message=problem[1],
+                )
+            )
+            return
+        self._broker_seq += 1
+        order = _Order(request, f"B{self._broker_seq:06d}", self._broker_seq)
+        self._orders[order.order_id] = order
+        book = self.books.get(order.symbol)
+        if book is None:
+            book = self.books[order.symbol] = ({}, {}, {}, {})
+        book[_BOOK_INDEX[order.order_type]][order.order_id] = order
+        self._publish(
+            OrderAccepted(
+                ts_event_ns=ts,
+                ts_created_ns=ts,
+                ts_broker_ns=ts,
+                associated_order_id=order.order_id,
+                broker_order_id=order.broker_id,
+            )
+        )
+
+    def on_modification(self, request: OrderModificationRequest) -> None:
+        order = self._orders.get(request.system_order_id)
+        problem = None
+        if order is None:
+            problem = RejectionReason.UNKNOWN_ORDER, unknown_order_message(request.system_order_id)
+        elif request.quantity is not None and not _positive(request.quantity):
+            problem = (
+                RejectionReason.INVALID_QUANTITY,
+                f"quantity must be a positive finite number, got {request.quantity!r}",
+            )
+        elif request.limit_price is not None and order.order_type not in _NEEDS_LIMIT:
+            problem = (
+                RejectionReason.ORDER_NOT_MODIFIABLE,
+                f"{order.order_type.name} order {order.order_id} has no limit price to modify",
+            )
+        elif request.stop_price is not None and order.order_type not in _NEEDS_STOP:
+            problem = (
+                RejectionReason.ORDER_NOT_MODIFIABLE,
+                f"{order.order_type.name} order {order.order_id} has no stop price to modify",
+            )
+        else:
+            problem = _check_prices(
+                order.order_type,
+                order.limit_price if request.limit_price is None else request.limit_price,
+                order.stop_price if request.stop_price is None else request.stop_price,
+            )
+        ts = request.ts_event_ns
+        if problem is not None:
+            self._publish(
+                ModificationRejected(
+                    ts_event_ns=ts,
+                    ts_created_ns=ts,
+                    ts_broker_ns=ts,
+                    associated_order_id=request.system_order_id,
+                    rejection_reason=problem[0],
+                    rejection_message=problem[1],
+                )
+            )
+            return
+        if request.quantity is not None:
+            order.quantity = request.quantity
+        if request.limit_price is not None:
+            order.limit_price = request.limit_price
+        if request.stop_price is not None:
+            order.stop_price = request.stop_price
+        order.eligible_after_ns = max(order.eligible_after_ns, ts)
+        self._publish(
+            ModificationAccepted(
+                ts_event_ns=ts,
+                ts_created_ns=ts,
+                ts_broker_ns=ts,
+                associated_order_id=order.order_id,
+                broker_order_id=order.broker_id,
+            )
+        )
+
+    def on_cancellation(self, request: OrderCancellationRequest) -> None:
+        ts = request.ts_event_ns
+        order = self._remove(request.system_order_id)
+        if order is None:
+            self._publish(
+                CancellationRejected(
+                    ts_event_ns=ts,
+                    ts_created_ns=ts,
+                    ts_broker_ns=ts,
+                    associated_order_id=request.system_order_id,
+                    rejection_reason=RejectionReason.UNKNOWN_ORDER,
+                    rejection_message=unknown_order_message(request.system_order_id),
+                )
+            )
+            return
+        self._publish(
+            CancellationAccepted(
+                ts_event_ns=ts,
+                ts_created_ns=ts,
+                ts_broker_ns=ts,
+                associated_order_id=order.order_id,
+                broker_order_id=order.broker_id,
+            )
+        )
+
+    # --- bars --------------------------------------------------------------------------
+
+    def on_bar(self, bar: BarReceived) -> None:
+        """Trigger and fill this symbol's eligible pending orders against ``bar``."""
+        book = self.books.get(bar[2])
+        if book is None:
+            return
+        ts, open_, high, low = bar[0], bar[4], bar[5], bar[6]
+        market, stops, stop_limits, limits = book
+        if market:
+            for order in list(market.values()):
+                if order.eligible_after_ns < ts and order.order_id in self._orders:
+                    self._fill(order, open_, ts)
+        if stops:
+            for order in list(stops.values()):
+                if order.eligible_after_ns < ts and order.order_id in self._orders:
+                    stop = order.stop_price
+                    if order.side is TradeSide.BUY:
+                        if high >= stop:
+                            self._fill(order, max(stop, open_), ts)
+                    elif low <= stop:
+                        self._fill(order, min(stop, open_), ts)
+        if stop_limits:
+            for order in list(stop_limits.values()):
+                if order.eligible_after_ns >= ts or order.order_id not in self._orders:
+                    continue
+                stop = order.stop_price
+                if high >= stop if order.side is TradeSide.BUY else low <= stop:
+                    del stop_limits[order.order_id]  # triggered: a limit order from now on
+                    limits[order.order_id] = order
+        if limits:
+            for order in list(limits.values()):
+                if order.eligible_after_ns < ts and order.order_id in self._orders:
+                    limit = order.limit_price
+                    if order.side is TradeSide.BUY:
+                        if low <= limit:
+                            self._fill(order, min(limit, open_), ts)
+                    elif high >= limit:
+                        self._fill(order, max(limit, open_), ts)
+
+    def expire_all(self, ts_ns: int) -> None:
+        """End of data: every pending order expires, in submission order."""
+        for order in sorted(self._orders.values(), key=lambda o: o.seq):
+            self._remove(order.order_id)
+            self._publish(
+                OrderExpired(
+                    ts_event_ns=ts_ns,
+                    ts_created_ns=ts_ns,
+                    ts_broker_ns=ts_ns,
+                    associated_order_id=order.order_id,
+                    broker_order_id=order.broker_id,
+                    symbol=order.symbol,
+                )
+            )
+
+    def _fill(self, order: _Order, price: float, ts: int) -> None:
+        self._remove(order.order_id)
+        self._fill_seq += 1
+        self._publish(
+            FillEvent(
+                ts_event_ns=ts,
+                ts_created_ns=ts,
+                ts_broker_ns=ts,
+                associated_order_id=order.order_id,
+                broker_order_id=order.broker_id,
+                symbol=order.symbol,
+                fill_id=f"F{self._fill_seq:06d}",
+                broker_fill_id=None,
+                side=order.side,
+                quantity_filled=order.quantity,
+                fill_price=price,
+                commission=max(order.quantity * self.commission_per_unit, self.minimum_commission),
+            )
+        )
+
+    def _remove(self, order_id: str) -> _Order | None:
+        order = self._orders.pop(order_id, None)
+        if order is None:
+            return None
+        book = self.books[order.symbol]
+        for orders in book:
+            if orders.pop(order_id, None) is not None:
+                break
+        if not any(book):
+            del self.books[order.symbol]
+        return order
+
+
+def _unbound(event: Any) -> None:
+    raise RuntimeError("SimulatedBroker.bind(publish) must be called before requests are sent")

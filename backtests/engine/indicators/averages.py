@@ -1,0 +1,67 @@
+"""Moving averages of one bar field (close by default)."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from backtests.engine.events import BarReceived
+from backtests.engine.indicators.base import NAN, Indicator, source_index
+
+
+def _label(base: str, args: str, source: str) -> str:
+    return f"{base}({args})" if source == "close" else f"{base}({args}, {source})"
+
+
+class SimpleMovingAverage(Indicator):
+    """Arithmetic mean of the last ``period`` values; NaN until the window is full.
+
+    The mean is ``sum(window) / period`` on every bar, exactly as the original engine
+    computes it: a running sum would drift by an ulp now and then and could flip a
+    crossover between two equal averages.
+    """
+
+    def __init__(self, period: int = 20, *, source: str = "close", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.period = max(1, int(period))
+        self.source = source
+        self._src = source_index(source)
+        self._windows: dict[str, deque[float]] = {}
+        self.name = _label("SMA", str(self.period), source)
+
+    def _compute(self, bar: BarReceived) -> float:
+        window = self._windows.get(bar[2])
+        if window is None:
+            window = self._windows[bar[2]] = deque(maxlen=self.period)
+        value = bar[self._src]
+        window.append(NAN if value is None else value)
+        if len(window) < self.period:
+            return NAN
+        return sum(window) / self.period
+
+
+class ExponentialMovingAverage(Indicator):
+    """EMA with alpha = 2 / (period + 1), seeded with the first value (pandas ``adjust=False``).
+
+    NaN for the first ``period - 1`` bars (warm-up), then the recursive average.
+    """
+
+    def __init__(self, period: int = 20, *, source: str = "close", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.period = max(1, int(period))
+        self.alpha = 2.0 / (self.period + 1)
+        self.source = source
+        self._src = source_index(source)
+        self._state: dict[str, list] = {}  # symbol -> [count, ema]
+        self.name = _label("EMA", str(self.period), source)
+
+    def _compute(self, bar: BarReceived) -> float:
+        value = bar[self._src]
+        if value is None:
+            value = NAN
+        state = self._state.get(bar[2])
+        if state is None:
+            state = self._state[bar[2]] = [1, float(value)]
+        else:
+            state[0] += 1
+            state[1] = (1.0 - self.alpha) * state[1] + self.alpha * value
+        return state[1] if state[0] >= self.period else NAN

@@ -1,0 +1,155 @@
+"""Runs one strategy over one datafeed with the simulated broker.
+
+Per bar: the broker fills the symbol's eligible pending orders (skipped when there are
+none), then the strategy's indicators update, then ``strategy.on_bar``. Order requests,
+broker responses and fills flow synchronously through a ``Dispatcher`` to the recorder,
+the broker, the strategy and the run's P&L tally, in that subscription order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from backtests.engine.broker import SimulatedBroker
+from backtests.engine.dispatcher import Dispatcher
+from backtests.engine.events import (
+    BarProcessed,
+    BrokerResponse,
+    Event,
+    FillEvent,
+    OrderCancellationRequest,
+    OrderModificationRequest,
+    OrderSubmissionRequest,
+)
+from backtests.engine.memory import NullRecorder
+from backtests.engine.positions import PositionBook
+from backtests.engine.protocols import Datafeed, Recorder
+from backtests.engine.strategies.base import StrategyBase
+
+COMPLETED = "completed"
+CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    status: str  # "completed" | "cancelled"
+    bars: int
+    orders: int  # submissions
+    fills: int
+    net_pnl: float  # realised P&L after commissions, all symbols
+    gross_pnl: float
+
+
+class _Tally:
+    """Counts submissions and fills and books realised P&L from fills."""
+
+    def __init__(self) -> None:
+        self.orders = 0
+        self.fills = 0
+        self.gross = 0.0
+        self.commission = 0.0
+        self.book = PositionBook()
+
+    def on_submission(self, event: OrderSubmissionRequest) -> None:
+        self.orders += 1
+
+    def on_fill(self, fill: FillEvent) -> None:
+        self.fills += 1
+        signed = fill.quantity_filled if fill.side.sign > 0 else -fill.quantity_filled
+        self.gross += self.book.apply(fill.symbol, signed, fill.fill_price)
+        self.commission += fill.commission
+
+
+class Orchestrator:
+    """Wires datafeed -> broker -> indicators -> strategy -> recorder and runs to the end."""
+
+    def __init__(
+        self,
+        *,
+        strategy: StrategyBase,
+        datafeed: Datafeed,
+        broker: SimulatedBroker,
+        recorder: Recorder | None = None,
+        on_progress: Callable[[float], None] | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+    ) -> None:
+        self.strategy = strategy
+        self.datafeed = datafeed
+        self.broker = broker
+        self.recorder = recorder if recorder is not None else NullRecorder()
+        self.on_progress = on_progress
+        self.should_cancel = should_cancel
+
+    def _wire(self, tally: _Tally) -> Dispatcher:
+        dispatcher = Dispatcher()
+        broker, strategy = self.broker, self.strategy
+        dispatcher.subscribe(Event, self.recorder.record)
+        dispatcher.subscribe(OrderSubmissionRequest, tally.on_submission)
+        dispatcher.subscribe(OrderSubmissionRequest, broker.on_submission)
+        dispatcher.subscribe(OrderModificationRequest, broker.on_modification)
+        dispatcher.subscribe(OrderCancellationRequest, broker.on_cancellation)
+        dispatcher.subscribe(FillEvent, tally.on_fill)
+        dispatcher.subscribe(BrokerResponse, strategy.on_broker_response)
+        broker.bind(dispatcher.publish)
+        strategy.bind(dispatcher.publish)
+        return dispatcher
+
+    def run(self) -> RunOutcome:
+        """Process every bar; strategy exceptions propagate to the caller."""
+        tally = _Tally()
+        self._wire(tally)
+        strategy, broker, recorder = self.strategy, self.broker, self.recorder
+        books = broker.books
+        broker_on_bar = broker.on_bar
+        push_bar = strategy.bar.push
+        updates = tuple(ind.update for ind in strategy.indicators)
+        indicators = tuple((ind.name, ind.latest) for ind in strategy.indicators)
+        on_bar = strategy.on_bar
+        symbols = frozenset(strategy.symbols)
+        records_bars = bool(recorder.records_bars)
+        record = recorder.record
+        on_progress, should_cancel = self.on_progress, self.should_cancel
+        total = max(1, self.datafeed.total_bars())
+        done = 0
+        last_ts = 0
+        status = COMPLETED
+
+        for batch in self.datafeed.batches():
+            if should_cancel is not None and should_cancel():
+                status = CANCELLED
+                break
+            for bar in batch:
+                symbol = bar[2]
+                if symbol not in symbols:
+                    continue
+                strategy._current = bar
+                if symbol in books:
+                    broker_on_bar(bar)
+                push_bar(bar)
+                for update in updates:
+                    update(bar)
+                if records_bars:
+                    record(bar)
+                    record(
+                        BarProcessed(*bar, {name: latest(symbol) for name, latest in indicators})
+                    )
+                on_bar(bar)
+                done += 1
+            if batch:
+                last_ts = batch[-1][0]
+            if on_progress is not None:
+                on_progress(min(1.0, done / total))
+
+        strategy._current = None  # no new orders once the data has ended
+        if status == COMPLETED:
+            broker.expire_all(last_ts)
+        recorder.flush()
+        return RunOutcome(
+            status=status,
+            bars=done,
+            orders=tally.orders,
+            fills=tally.fills,
+            net_pnl=tally.gross - tally.commission,
+            gross_pnl=tally.gross,
+        )

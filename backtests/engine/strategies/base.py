@@ -1,0 +1,323 @@
+"""The strategy base class: parameters, indicators, positions and order submission.
+
+A strategy only *submits* requests; the broker accepts, rejects and fills them and the
+strategy learns the outcome through broker responses (``on_fill``, ``on_order_rejected``).
+Everything runs synchronously inside the orchestrator's loop, so a strategy needs no locks.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+from backtests.engine.enums import ActionType, BarPeriod, OrderType, TradeSide
+from backtests.engine.events import (
+    BarReceived,
+    BrokerResponse,
+    CancellationAccepted,
+    FillEvent,
+    ModificationAccepted,
+    ModificationRejected,
+    OrderCancellationRequest,
+    OrderExpired,
+    OrderModificationRequest,
+    OrderRejected,
+    OrderSubmissionRequest,
+    Rejected,
+)
+from backtests.engine.indicators.base import DEFAULT_COLOR, Indicator
+from backtests.engine.positions import PositionBook
+from backtests.engine.strategies.history import BarHistory
+from backtests.engine.strategies.params import ParamError, ParamSpec
+
+__all__ = ["OpenOrder", "ParamError", "ParamSpec", "StrategyBase", "strategy_classes"]
+
+# Colours given to indicators that did not choose one, in registration order.
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+
+NOT_IN_A_BAR = (
+    "orders can only be submitted while a bar is processed (in on_bar or a response hook)"
+)
+
+_strategy_classes: dict[str, type[StrategyBase]] = {}
+
+
+def strategy_classes() -> dict[str, type[StrategyBase]]:
+    """The registered strategy classes by class name (registration order)."""
+    return dict(_strategy_classes)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOrder:
+    """An order the strategy submitted that has not filled, been cancelled or expired."""
+
+    order_id: str
+    symbol: str
+    order_type: OrderType
+    side: TradeSide
+    quantity: float
+    limit_price: float | None
+    stop_price: float | None
+    action: ActionType | None
+    signal: str | None
+
+
+class StrategyBase:
+    """Subclass, set ``name`` and ``parameters`` (with a ``bar_period``), implement ``on_bar``.
+
+    Subclasses register by class name (``class X(StrategyBase, register=False)`` opts out;
+    names starting with ``_`` are not registered).
+    """
+
+    name: ClassVar[str] = ""
+    parameters: ClassVar[dict[str, ParamSpec]] = {}
+    bar_history: ClassVar[int] = 256
+
+    def __init_subclass__(cls, register: bool = True, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__name__.startswith("_"):
+            return
+        spec = cls.parameters.get("bar_period")
+        if spec is None or not isinstance(spec.default, BarPeriod):
+            raise TypeError(
+                f"strategy {cls.__name__}: parameters must contain 'bar_period' "
+                "with a BarPeriod default"
+            )
+        if not cls.name:
+            cls.name = cls.__name__
+        if register:
+            _strategy_classes[cls.__name__] = cls
+
+    def __init__(self, *, symbols: Sequence[str], params: Mapping[str, Any] | None = None) -> None:
+        if (
+            isinstance(symbols, str)
+            or not symbols
+            or not all(isinstance(s, str) and s for s in symbols)
+        ):
+            raise ValueError(
+                f"symbols must be a non-empty list of non-empty strings, got {symbols!r}"
+            )
+        self.symbols: tuple[str, ...] = tuple(symbols)
+        self.params: dict[str, Any] = self.resolve_params(params or {})
+        for key, value in self.params.items():
+            setattr(self, key, value)
+        self.bar = BarHistory(self.bar_history)
+        self._book = PositionBook()
+        self._indicators: list[Indicator] = []
+        self._open: dict[str, OpenOrder] = {}
+        self._modifications: dict[str, OrderModificationRequest] = {}
+        self._order_seq = 0
+        self._current: BarReceived | None = None
+        self._publish: Callable[[Any], None] | None = None
+        self.setup()
+
+    # --- parameters ------------------------------------------------------------------
+
+    @classmethod
+    def resolve_params(cls, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate and coerce the given values and fill defaults for the others."""
+        if not isinstance(raw, Mapping):
+            raise ParamError("strategy_params", f"expected an object of name: value, got {raw!r}")
+        known = cls.parameters
+        for key in sorted(raw, key=str):
+            if key not in known:
+                raise ParamError(str(key), f"unknown parameter {key!r}; known: {', '.join(known)}")
+        return {
+            key: spec.coerce(key, raw[key]) if key in raw else spec.default
+            for key, spec in known.items()
+        }
+
+    @classmethod
+    def schema(cls) -> dict[str, Any]:
+        """``{"id", "name", "parameters": [...]}`` for the API and forms."""
+        return {
+            "id": cls.__name__,
+            "name": cls.name,
+            "parameters": [spec.to_schema(key) for key, spec in cls.parameters.items()],
+        }
+
+    @classmethod
+    def params_to_json(cls, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Resolved parameter values with enums as NAMES (for run configs)."""
+        return {k: v.name if isinstance(v, enum.Enum) else v for k, v in params.items()}
+
+    # --- hooks -------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Register indicators with ``add_indicator``; called at the end of ``__init__``."""
+
+    def on_bar(self, bar: BarReceived) -> None:
+        """Trade on ``bar`` (indicators are already updated)."""
+        raise NotImplementedError
+
+    def on_fill(self, fill: FillEvent) -> None:
+        """Called after a fill was booked into the position."""
+
+    def on_order_rejected(self, rejected: Rejected) -> None:
+        """Called when a submission, modification or cancellation was rejected."""
+
+    def on_order_expired(self, expired: OrderExpired) -> None:
+        """Called when a pending order expired (at the end of the data)."""
+
+    # --- state -------------------------------------------------------------------------
+
+    def add_indicator(self, indicator: Indicator) -> Indicator:
+        """Register ``indicator`` so it is updated on every bar before ``on_bar``."""
+        if any(existing.name == indicator.name for existing in self._indicators):
+            raise ValueError(f"an indicator named {indicator.name!r} is already registered")
+        if not indicator.color_given and indicator.plot.color == DEFAULT_COLOR:
+            indicator.plot = replace(
+                indicator.plot, color=PALETTE[len(self._indicators) % len(PALETTE)]
+            )
+        self._indicators.append(indicator)
+        return indicator
+
+    @property
+    def indicators(self) -> Sequence[Indicator]:
+        return tuple(self._indicators)
+
+    @property
+    def symbol(self) -> str:
+        """The symbol of the bar being processed ("" before the first bar)."""
+        return "" if self._current is None else self._current[2]
+
+    @property
+    def position(self) -> float:
+        """Signed position of the current symbol."""
+        return self._book.position(self.symbol)
+
+    @property
+    def avg_price(self) -> float:
+        """Average entry price of the current symbol's position (0.0 when flat)."""
+        return self._book.avg_price(self.symbol)
+
+    def position_of(self, symbol: str) -> float:
+        return self._book.position(symbol)
+
+    def avg_price_of(self, symbol: str) -> float:
+        return self._book.avg_price(symbol)
+
+    @property
+    def open_orders(self) -> Mapping[str, OpenOrder]:
+        """Orders not yet filled, cancelled or expired, by system order id."""
+        return MappingProxyType(self._open)
+
+    # --- requests ----------------------------------------------------------------------
+
+    def submit_order(
+        self,
+        order_type: OrderType,
+        side: TradeSide,
+        quantity: float,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        action: ActionType | None = None,
+        signal: str | None = None,
+    ) -> str:
+        """Submit an order for the current symbol; returns its system order id."""
+        bar = self._require_bar()
+        self._order_seq += 1
+        order_id = f"O{self._order_seq:06d}"
+        self._open[order_id] = OpenOrder(
+            order_id, bar[2], order_type, side, quantity, limit_price, stop_price, action, signal
+        )
+        self._publish(
+            OrderSubmissionRequest(
+                ts_event_ns=bar[0],
+                ts_created_ns=bar[0],
+                system_order_id=order_id,
+                symbol=bar[2],
+                order_type=order_type,
+                side=side,
+                quantity=quantity,
+                limit_price=limit_price,
+                stop_price=stop_price,
+                action=action,
+                signal=signal,
+            )
+        )
+        return order_id
+
+    def submit_modification(
+        self,
+        order_id: str,
+        quantity: float | None = None,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+    ) -> None:
+        """Ask the broker to change a pending order (``None`` keeps a value)."""
+        bar = self._require_bar()
+        order = self._open.get(order_id)
+        request = OrderModificationRequest(
+            ts_event_ns=bar[0],
+            ts_created_ns=bar[0],
+            system_order_id=order_id,
+            symbol=order.symbol if order else bar[2],
+            quantity=quantity,
+            limit_price=limit_price,
+            stop_price=stop_price,
+        )
+        self._modifications[order_id] = request
+        self._publish(request)
+
+    def submit_cancellation(self, order_id: str) -> None:
+        """Ask the broker to cancel a pending order."""
+        bar = self._require_bar()
+        order = self._open.get(order_id)
+        self._publish(
+            OrderCancellationRequest(
+                ts_event_ns=bar[0],
+                ts_created_ns=bar[0],
+                system_order_id=order_id,
+                symbol=order.symbol if order else bar[2],
+            )
+        )
+
+    def _require_bar(self) -> BarReceived:
+        if self._current is None or self._publish is None:
+            raise RuntimeError(NOT_IN_A_BAR)
+        return self._current
+
+    # --- wiring (called by the orchestrator) ---------------------------------------------
+
+    def bind(self, publish: Callable[[Any], None]) -> None:
+        """Connect the strategy's requests to the run's dispatcher."""
+        self._publish = publish
+
+    def on_broker_response(self, event: BrokerResponse) -> None:
+        """Keep open orders and positions in step with the broker, then call the hooks."""
+        order_id = event.associated_order_id
+        if isinstance(event, FillEvent):
+            self._open.pop(order_id, None)
+            signed = (
+                event.quantity_filled if event.side is TradeSide.BUY else -event.quantity_filled
+            )
+            self._book.apply(event.symbol, signed, event.fill_price)
+            self.on_fill(event)
+        elif isinstance(event, ModificationAccepted):
+            self._apply_modification(order_id)
+        elif isinstance(event, (CancellationAccepted, OrderExpired)):
+            self._open.pop(order_id, None)
+            if isinstance(event, OrderExpired):
+                self.on_order_expired(event)
+        elif isinstance(event, Rejected):
+            if isinstance(event, OrderRejected):
+                self._open.pop(order_id, None)
+            elif isinstance(event, ModificationRejected):
+                self._modifications.pop(order_id, None)
+            self.on_order_rejected(event)
+
+    def _apply_modification(self, order_id: str) -> None:
+        request = self._modifications.pop(order_id, None)
+        order = self._open.get(order_id)
+        if request is None or order is None:
+            return
+        self._open[order_id] = replace(
+            order,
+            quantity=order.quantity if request.quantity is None else request.quantity,
+            limit_price=order.limit_price if request.limit_price is None else request.limit_price,
+            stop_price=order.stop_price if request.stop_price is None else request.stop_price,
+        )
