@@ -1,0 +1,189 @@
+/* Shared helpers for the pages: JSON fetch with the session + CSRF token, error messages
+   from the API's {"error", "fields"} bodies, a tiny DOM builder and number/time formatting.
+   Plain script (no build step): everything hangs off window.OST. */
+(function () {
+  "use strict";
+
+  class ApiError extends Error {
+    constructor(message, status, fields) {
+      super(message);
+      this.name = "ApiError";
+      this.status = status;
+      this.fields = fields || {};
+    }
+  }
+
+  function cookie(name) {
+    const prefix = name + "=";
+    for (const part of document.cookie.split(";")) {
+      const item = part.trim();
+      if (item.startsWith(prefix)) return decodeURIComponent(item.slice(prefix.length));
+    }
+    return "";
+  }
+
+  function messageForStatus(status) {
+    if (status === 401 || status === 403) return "Your session has ended: reload the page and log in again.";
+    if (status === 404) return "Not found.";
+    if (status >= 500) return "The server failed (HTTP " + status + "). Try again; if it persists, check the server log.";
+    return "Request failed (HTTP " + status + ").";
+  }
+
+  /* Nanosecond timestamps exceed 2^53: integers that a double cannot hold exactly are kept as
+     their decimal text, so they go back to the API unchanged. */
+  const SOURCE_TEXT = (function () {
+    try { return JSON.parse("1", (k, v, ctx) => ctx && ctx.source) === "1"; } catch (e) { return false; }
+  })();
+
+  function parseJson(text) {
+    if (SOURCE_TEXT) {
+      return JSON.parse(text, (key, value, ctx) =>
+        typeof value === "number" && !Number.isSafeInteger(value) && ctx && /^-?\d+$/.test(ctx.source) ? ctx.source : value);
+    }
+    return JSON.parse(text.replace(/([:,[]\s*)(-?\d{16,})(?=\s*[,\]}])/g, '$1"$2"'));
+  }
+
+  /* Sends a request and resolves with the decoded JSON body; rejects with ApiError. */
+  async function request(method, url, body) {
+    const headers = { Accept: "application/json" };
+    const init = { method: method, credentials: "same-origin", headers: headers };
+    if (method !== "GET" && method !== "HEAD") headers["X-CSRFToken"] = cookie("csrftoken");
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(url, init);
+    } catch (err) {
+      throw new ApiError("Cannot reach the server: " + err.message, 0);
+    }
+    let data = null;
+    const type = response.headers.get("Content-Type") || "";
+    if (type.includes("json")) {
+      try { data = parseJson(await response.text()); } catch (err) { data = null; }
+    }
+    if (!response.ok) {
+      let message = data && (data.error || data.detail);
+      if (typeof message !== "string" || !message) message = messageForStatus(response.status);
+      const fields = data && typeof data.fields === "object" && data.fields ? data.fields : {};
+      throw new ApiError(message, response.status, fields);
+    }
+    return data === null ? {} : data;
+  }
+
+  const api = {
+    get: (url) => request("GET", url),
+    post: (url, body) => request("POST", url, body === undefined ? {} : body),
+    put: (url, body) => request("PUT", url, body),
+    del: (url, body) => request("DELETE", url, body),
+  };
+
+  /* el("div", {class: "x", text: "hi", onclick: fn}, [children]) */
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === undefined || value === null || value === false) continue;
+      if (key === "text") node.textContent = value;
+      else if (key === "class") node.className = value;
+      else if (key.startsWith("on") && typeof value === "function") node.addEventListener(key.slice(2), value);
+      else if (key === "dataset") Object.assign(node.dataset, value);
+      else if (value === true) node.setAttribute(key, "");
+      else node.setAttribute(key, String(value));
+    }
+    for (const child of [].concat(children || [])) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  /* Shows a status line: kind is "info" | "error" | "ok" | "loading"; empty text hides it. */
+  function say(node, text, kind) {
+    if (!node) return;
+    node.textContent = text || "";
+    node.hidden = !text;
+    node.className = "status status-" + (kind || "info");
+  }
+
+  function toNs(value) {
+    if (value === null || value === undefined || value === "") return null;
+    if (typeof value === "number") return value;
+    if (/^-?\d+$/.test(String(value))) return Number(value);
+    const ms = Date.parse(value);
+    return Number.isNaN(ms) ? null : ms * 1e6;
+  }
+
+  function pad(n) { return String(n).padStart(2, "0"); }
+
+  /* UTC "YYYY-MM-DD" of a nanosecond timestamp (or ISO string). */
+  function nsToDate(value) {
+    const ns = toNs(value);
+    if (ns === null) return "";
+    return new Date(ns / 1e6).toISOString().slice(0, 10);
+  }
+
+  /* UTC "YYYY-MM-DD HH:MM[:SS]" of a nanosecond timestamp. */
+  function nsToDateTime(value, seconds) {
+    const ns = toNs(value);
+    if (ns === null) return "";
+    const d = new Date(ns / 1e6);
+    const text = d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) +
+      " " + pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes());
+    return seconds ? text + ":" + pad(d.getUTCSeconds()) : text;
+  }
+
+  function dateToNs(text) {
+    const ms = Date.parse(text + "T00:00:00Z");
+    return Number.isNaN(ms) ? null : ms * 1e6;
+  }
+
+  function num(value, digits) {
+    if (value === null || value === undefined || value === "") return "—";
+    const n = Number(value);
+    if (!Number.isFinite(n)) return n > 0 ? "∞" : n < 0 ? "−∞" : "—";
+    const d = digits === undefined ? 2 : digits;
+    return n.toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
+  }
+
+  function signClass(value) {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n === 0) return "";
+    return n > 0 ? "pos" : "neg";
+  }
+
+  function duration(startNs, endNs) {
+    const a = toNs(startNs), b = toNs(endNs);
+    if (a === null || b === null) return "";
+    let s = Math.max(0, Math.round((b - a) / 1e9));
+    if (s < 60) return s + " s";
+    const m = Math.floor(s / 60); s %= 60;
+    if (m < 60) return m + " min " + s + " s";
+    return Math.floor(m / 60) + " h " + (m % 60) + " min";
+  }
+
+  function params(query) {
+    const out = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) {
+      if (v !== null && v !== undefined && v !== "") out.set(k, v);
+    }
+    const text = out.toString();
+    return text ? "?" + text : "";
+  }
+
+  /* A short label for a run: "SMA Crossover · AAPL, MSFT · 2026-11-23 00:58". */
+  function runLabel(run) {
+    const config = run.config || {};
+    const symbols = (config.symbols || []).slice(0, 3).join(", ") +
+      ((config.symbols || []).length > 3 ? " +" + (config.symbols.length - 3) : "");
+    return [run.name || config.strategy || run.run_id, symbols, nsToDateTime(run.ts_start)]
+      .filter(Boolean).join(" · ");
+  }
+
+  const RTYPE_PERIOD = { 32: "Second", 33: "Minute", 34: "Hour", 35: "Day" };
+
+  window.OST = {
+    ApiError, api, parseJson, el, say, cookie, toNs, nsToDate, nsToDateTime, dateToNs, num, signClass,
+    duration, params, runLabel, RTYPE_PERIOD,
+  };
+})();

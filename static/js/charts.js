@@ -1,0 +1,204 @@
+/* Shared by the analysis pages: PNG charts with loading/error states, completed-run pickers
+   and the sortable round-trip table. Exposes OST.charts. */
+(function () {
+  "use strict";
+  const { api, el, say, num, signClass, nsToDateTime, params } = window.OST;
+
+  /* Shows ``url`` in ``img``; ``status`` tells "Loading…" and, on failure, the API's message. */
+  function loadImage(img, url, status, link) {
+    const figure = img.closest("figure, section, .chart-box");
+    if (figure) figure.classList.add("is-loading");
+    say(status, "Loading chart…", "loading");
+    img.hidden = false;
+    img.onload = () => {
+      if (figure) figure.classList.remove("is-loading");
+      say(status, "", "info");
+    };
+    img.onerror = async () => {
+      if (figure) figure.classList.remove("is-loading");
+      img.hidden = true;
+      let message = "The chart could not be drawn.";
+      try {
+        await api.get(url);
+      } catch (err) {
+        message = "The chart could not be drawn: " + err.message;
+      }
+      say(status, message, "error");
+    };
+    img.src = url;
+    if (link) link.href = url;
+  }
+
+  /* A status line placed right after a figure's image, created on first use. */
+  function statusFor(img) {
+    const host = img.closest("figure, section") || img.parentNode;
+    let node = host.querySelector(":scope > .status");
+    if (!node) {
+      node = el("p", { class: "status", role: "status", hidden: true });
+      host.append(node);
+    }
+    return node;
+  }
+
+  async function completedRuns() {
+    const data = await api.get("/api/runs?limit=500");
+    return (data.runs || []).filter((run) => run.status === "completed");
+  }
+
+  /* Fills ``select`` with completed runs; picks ?run= (or the newest). Returns {runs, wanted}. */
+  async function fillRunPicker(select) {
+    const runs = await completedRuns();
+    const wanted = new URLSearchParams(window.location.search).get("run");
+    select.replaceChildren();
+    if (runs.length === 0) select.append(el("option", { value: "", text: "No completed runs" }));
+    for (const run of runs) select.append(el("option", { value: run.run_id, text: window.OST.runLabel(run) }));
+    select.disabled = runs.length === 0;
+    if (wanted && runs.some((r) => r.run_id === wanted)) select.value = wanted;
+    return { runs: runs, wanted: wanted };
+  }
+
+  function rememberRun(runId) {
+    const url = new URL(window.location.href);
+    if (runId) url.searchParams.set("run", runId); else url.searchParams.delete("run");
+    window.history.replaceState(null, "", url.pathname + url.search);
+  }
+
+  async function fillSymbolPicker(select, runId, allLabel) {
+    const data = await api.get("/api/runs/" + encodeURIComponent(runId) + "/symbols");
+    const traded = new Set(data.traded || []);
+    select.replaceChildren();
+    if (allLabel) select.append(el("option", { value: "", text: allLabel }));
+    for (const symbol of data.symbols || []) {
+      select.append(el("option", { value: symbol, text: symbol + (traded.has(symbol) ? "" : " (no trades)") }));
+    }
+    select.disabled = (data.symbols || []).length === 0;
+    return data;
+  }
+
+  function runSummary(run) {
+    const c = run.config || {};
+    const p = c.strategy_params || {};
+    const paramText = Object.entries(p).map(([k, v]) => k + "=" + v).join(", ");
+    return [
+      c.strategy + (paramText ? " (" + paramText + ")" : ""),
+      (c.symbols || []).join(", "),
+      (c.bar_period || "").toLowerCase() + " bars",
+      c.publisher && c.dataset ? c.publisher + " / " + c.dataset : "",
+      (c.start_date || "start") + " → " + (c.end_date || "end"),
+      "recorded: " + (c.record || "full"),
+    ].filter(Boolean).join(" · ");
+  }
+
+  function tradeChartUrl(runId, rt) {
+    return "/api/runs/" + encodeURIComponent(runId) + "/chart.png" + params({
+      symbol: rt.symbol, start_ns: rt.entry_ts, end_ns: rt.exit_ts, direction: rt.direction,
+      pnl: rt.pnl_after_commission,
+    });
+  }
+
+  /* ---------- round-trip table ---------- */
+
+  const COLUMNS = [
+    { key: "n", label: "#", num: true, fmt: (v) => String(v) },
+    { key: "symbol", label: "Symbol" },
+    { key: "direction", label: "Side" },
+    { key: "entry_ts", label: "Entry (UTC)", fmt: (v) => nsToDateTime(v, true), big: true },
+    { key: "exit_ts", label: "Exit (UTC)", fmt: (v) => nsToDateTime(v, true), big: true },
+    { key: "duration_bars", label: "Bars", num: true, fmt: (v) => num(v, 0) },
+    { key: "max_position", label: "Max pos.", num: true, fmt: (v) => num(v, 0) },
+    { key: "high_watermark", label: "High WM", num: true, money: true },
+    { key: "low_watermark", label: "Low WM", num: true, money: true },
+    { key: "max_drawdown", label: "Max DD", num: true, money: true },
+    { key: "pnl_before_commission", label: "P&L gross", num: true, money: true },
+    { key: "pnl_after_commission", label: "P&L net", num: true, money: true },
+  ];
+
+  function sortValue(row, column) {
+    const v = row[column.key];
+    if (column.big) return typeof v === "string" ? BigInt(v) : BigInt(Math.round(Number(v)));
+    return column.num ? Number(v) : String(v);
+  }
+
+  class RoundtripTable {
+    /* onPick(rt) is called when a row is clicked or activated with the keyboard. */
+    constructor(table, onPick) {
+      this.table = table;
+      this.onPick = onPick;
+      this.rows = [];
+      this.sortKey = "n";
+      this.ascending = true;
+      this.renderHead();
+    }
+
+    renderHead() {
+      const tr = this.table.tHead.rows[0];
+      tr.replaceChildren();
+      for (const column of COLUMNS) {
+        const button = el("button", { type: "button", class: "sort", text: column.label });
+        button.addEventListener("click", () => this.sortBy(column.key));
+        const th = el("th", { scope: "col", class: column.num ? "num" : "", dataset: { key: column.key } }, [button]);
+        tr.append(th);
+      }
+      this.markSorted();
+    }
+
+    markSorted() {
+      for (const th of this.table.tHead.rows[0].cells) {
+        const on = th.dataset.key === this.sortKey;
+        th.setAttribute("aria-sort", on ? (this.ascending ? "ascending" : "descending") : "none");
+      }
+    }
+
+    sortBy(key) {
+      if (this.sortKey === key) this.ascending = !this.ascending;
+      else { this.sortKey = key; this.ascending = true; }
+      this.markSorted();
+      this.renderBody();
+    }
+
+    set(roundtrips) {
+      this.rows = roundtrips.map((rt, i) => Object.assign({ n: i + 1 }, rt));
+      this.renderBody();
+    }
+
+    message(text) {
+      this.table.tBodies[0].replaceChildren(el("tr", {}, [el("td", { colspan: String(COLUMNS.length), class: "empty-cell", text: text })]));
+    }
+
+    renderBody() {
+      if (this.rows.length === 0) { this.message("No round trips: the strategy did not complete a trade here."); return; }
+      const column = COLUMNS.find((c) => c.key === this.sortKey);
+      const sign = this.ascending ? 1 : -1;
+      const sorted = this.rows.slice().sort((a, b) => {
+        const x = sortValue(a, column), y = sortValue(b, column);
+        return x < y ? -sign : x > y ? sign : a.n - b.n;
+      });
+      const body = this.table.tBodies[0];
+      body.replaceChildren();
+      for (const rt of sorted) {
+        const tr = el("tr", { tabindex: "0", class: "clickable", dataset: { n: rt.n }, "aria-label": "Trade " + rt.n + ": show chart" });
+        for (const c of COLUMNS) {
+          const value = rt[c.key];
+          const text = c.fmt ? c.fmt(value) : c.money ? num(value) : String(value);
+          tr.append(el("td", { class: (c.num ? "num " : "") + (c.money ? signClass(value) : ""), text: text }));
+        }
+        tr.addEventListener("click", () => this.pick(tr, rt));
+        tr.addEventListener("keydown", (event) => {
+          if (event.key === "Enter" || event.key === " ") { event.preventDefault(); this.pick(tr, rt); }
+        });
+        body.append(tr);
+      }
+    }
+
+    pick(tr, rt) {
+      this.table.querySelectorAll("tr.selected").forEach((row) => row.classList.remove("selected"));
+      tr.classList.add("selected");
+      this.onPick(rt);
+    }
+  }
+
+  window.OST.charts = {
+    loadImage, statusFor, completedRuns, fillRunPicker, rememberRun, fillSymbolPicker,
+    runSummary, tradeChartUrl, RoundtripTable,
+  };
+})();

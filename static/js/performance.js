@@ -1,0 +1,134 @@
+/* The performance page: a completed run's metrics, charts and round trips, per symbol. */
+(function () {
+  "use strict";
+  const { api, el, say, num, signClass, params } = window.OST;
+  const charts = window.OST.charts;
+  const $ = (id) => document.getElementById(id);
+
+  const state = { runs: [], runId: "", table: null, token: 0 };
+
+  // Known metrics, in display order: [key, label, format]. Others are appended as numbers.
+  const METRICS = [
+    ["net_pnl", "Net P&L", "money"],
+    ["gross_pnl", "Gross P&L", "money"],
+    ["trades", "Trades", "int"],
+    ["win_rate", "Win rate", "pct"],
+    ["profit_factor", "Profit factor", "ratio"],
+    ["expectancy", "Expectancy", "money"],
+    ["avg_win", "Average win", "money"],
+    ["avg_loss", "Average loss", "money"],
+    ["max_drawdown", "Max drawdown", "money"],
+    ["sharpe", "Sharpe ratio", "ratio"],
+    ["avg_duration_bars", "Avg. duration (bars)", "dec1"],
+    ["commission", "Commission", "money"],
+  ];
+  const SKIP = new Set(["per_symbol", "symbol", "run_id"]);
+
+  function formatMetric(value, kind) {
+    if (value === null || value === undefined) return "—";
+    if (kind === "int") return num(value, 0);
+    if (kind === "pct") return num(Number(value) <= 1 ? Number(value) * 100 : value, 1) + " %";
+    if (kind === "dec1") return num(value, 1);
+    return num(value, 2);
+  }
+
+  function label(key) {
+    const text = key.replace(/_/g, " ");
+    return text.charAt(0).toUpperCase() + text.slice(1);
+  }
+
+  function renderMetrics(metrics) {
+    const box = $("metrics");
+    box.replaceChildren();
+    const shown = new Set();
+    const card = (key, title, kind) => {
+      const value = metrics[key];
+      shown.add(key);
+      const colored = kind === "money" && key !== "commission";
+      box.append(el("div", { class: "metric", dataset: { metric: key } }, [
+        el("div", { class: "metric-label", text: title }),
+        el("div", { class: "metric-value " + (colored ? signClass(value) : ""), text: formatMetric(value, kind) }),
+      ]));
+    };
+    for (const [key, title, kind] of METRICS) if (key in metrics) card(key, title, kind);
+    for (const [key, value] of Object.entries(metrics)) {
+      if (shown.has(key) || SKIP.has(key) || typeof value !== "number") continue;
+      card(key, label(key), Number.isInteger(value) ? "int" : "ratio");
+    }
+    if (!box.children.length) box.append(el("p", { class: "muted", text: "No metrics for this selection." }));
+  }
+
+  function runUrl(path, symbol) {
+    return "/api/runs/" + encodeURIComponent(state.runId) + "/" + path + params({ symbol: symbol });
+  }
+
+  async function loadAnalysis() {
+    const token = ++state.token;
+    const symbol = $("symbol").value;
+    $("trade-panel").hidden = true;
+    $("metrics").replaceChildren(el("p", { class: "muted", text: "Loading metrics…" }));
+    state.table.message("Loading round trips…");
+    $("trade-count").textContent = "";
+    charts.loadImage($("pnl-summary"), runUrl("pnl-summary.png", symbol), charts.statusFor($("pnl-summary")), $("pnl-summary-link"));
+    charts.loadImage($("journey"), runUrl("trade-journey.png", symbol), charts.statusFor($("journey")), $("journey-link"));
+    charts.loadImage($("equity"), runUrl("equity.png", symbol), charts.statusFor($("equity")), $("equity-link"));
+    const [metrics, trips] = await Promise.allSettled([api.get(runUrl("metrics", symbol)), api.get(runUrl("roundtrips", symbol))]);
+    if (token !== state.token) return;
+    if (metrics.status === "fulfilled") renderMetrics(metrics.value);
+    else $("metrics").replaceChildren(el("p", { class: "status status-error", text: "Cannot load metrics: " + metrics.reason.message }));
+    if (trips.status === "fulfilled") {
+      const list = trips.value.roundtrips || [];
+      state.table.set(list);
+      $("trade-count").textContent = "(" + list.length + ")";
+    } else {
+      state.table.message("Cannot load round trips: " + trips.reason.message);
+    }
+  }
+
+  function showTrade(rt) {
+    const panel = $("trade-panel");
+    panel.hidden = false;
+    $("trade-heading").textContent = "Trade " + rt.n + " · " + rt.symbol + " · " + rt.direction +
+      " · net " + num(rt.pnl_after_commission);
+    const img = $("trade-chart");
+    img.alt = "Chart of trade " + rt.n + ": " + rt.symbol + " " + rt.direction;
+    charts.loadImage(img, charts.tradeChartUrl(state.runId, rt), $("trade-status"), $("trade-chart-link"));
+    panel.scrollIntoView({ behavior: "smooth", block: "nearest" });
+  }
+
+  async function selectRun() {
+    state.runId = $("run").value;
+    charts.rememberRun(state.runId);
+    $("analysis").hidden = !state.runId;
+    if (!state.runId) return;
+    const run = state.runs.find((r) => r.run_id === state.runId);
+    $("run-summary").textContent = run ? charts.runSummary(run) : "";
+    try {
+      await charts.fillSymbolPicker($("symbol"), state.runId, "All symbols");
+    } catch (err) {
+      say($("page-status"), "Cannot load the run's symbols: " + err.message, "error");
+    }
+    await loadAnalysis();
+  }
+
+  async function init() {
+    state.table = new charts.RoundtripTable($("roundtrips"), showTrade);
+    $("run").addEventListener("change", () => { say($("page-status"), ""); selectRun(); });
+    $("symbol").addEventListener("change", loadAnalysis);
+    $("trade-close").addEventListener("click", () => { $("trade-panel").hidden = true; });
+    try {
+      const { runs, wanted } = await charts.fillRunPicker($("run"));
+      state.runs = runs;
+      $("no-runs").hidden = runs.length > 0;
+      if (wanted && !runs.some((r) => r.run_id === wanted)) {
+        say($("page-status"), "Run " + wanted + " is not a completed run (it may still be running, have failed, or been deleted). Showing the newest completed run instead.", "error");
+      }
+      if (runs.length) await selectRun();
+    } catch (err) {
+      $("run").replaceChildren(el("option", { value: "", text: "Could not load runs" }));
+      say($("page-status"), "Cannot load runs: " + err.message, "error");
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", init);
+})();
