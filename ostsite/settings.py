@@ -220,8 +220,12 @@ OST_RUN_TIMEOUT_SECONDS = _env_int("OST_RUN_TIMEOUT_SECONDS", 6 * 3600)
 # queue). Unset, the queue lives in the default database (ORM broker).
 REDIS_URL = os.environ.get("REDIS_URL", "")
 
+# OST_QUEUE_NAME: name of the task queue (and signing salt of its tasks); give each site
+# sharing one Redis its own. Web processes and workers of one site must agree on it.
+OST_QUEUE_NAME = os.environ.get("OST_QUEUE_NAME") or "ost"
+
 Q_CLUSTER = {
-    "name": "ost",
+    "name": OST_QUEUE_NAME,
     "workers": OST_MAX_CONCURRENT_RUNS,
     "recycle": 50,
     "timeout": OST_RUN_TIMEOUT_SECONDS,
