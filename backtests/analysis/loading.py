@@ -22,6 +22,7 @@ import pandas as pd
 from django.db.models import OuterRef, Subquery
 
 from backtests.analysis.frames import BAR_COLUMNS, FILL_COLUMNS, empty_bars_frame, empty_fills_frame
+from backtests.feeds import DEFAULT_SYMBOL_TYPE
 from backtests.models import Fill, ProcessedBar, RecordedBar, Run
 from ostsite.errors import NotFound
 from secmaster.models import BAR_PERIOD_RTYPES, PRICE_SCALE, Instrument, OhlcvBar, SymbologyMapping
@@ -104,11 +105,13 @@ def secmaster_bars_frame(
     symbols: Sequence[str],
     start_ns: int,
     end_ns: int,
+    symbol_type: str = DEFAULT_SYMBOL_TYPE,
 ) -> pd.DataFrame:
     """Security master bars (BAR_COLUMNS, prices in currency) of ``symbols`` in [start, end].
 
     A bar belongs to a symbol when the symbology interval [start_date, end_date) that maps the
-    symbol to the bar's instrument holds the bar's UTC date, as the datafeed resolves it.
+    symbol (of ``symbol_type``) to the bar's instrument holds the bar's UTC date, as the
+    datafeed (backtests.feeds) resolves it.
     """
     if not symbols or end_ns < start_ns:
         return empty_bars_frame()
@@ -125,6 +128,7 @@ def secmaster_bars_frame(
     mappings = list(
         SymbologyMapping.objects.filter(
             publisher_id=publisher_id,
+            symbol_type=symbol_type,
             symbol__in=list(symbols),
             start_date__lte=last_day,
             end_date__gt=first_day,
