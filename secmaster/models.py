@@ -187,3 +187,69 @@ class SymbolPreset(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- Read-only admin views ----------------------------------------------------------------
+# Django's admin refuses models with a composite primary key. Migration 0002_admin_views
+# creates two SQL views (secmaster/admin_views.py) over ``symbology`` and ``symbol_coverage``
+# that add a single text key; these unmanaged models sit on them so the admin can list and
+# show the rows. Nothing writes through them (the admin registers them read-only).
+
+
+class SymbologyRow(models.Model):
+    """One ``symbology`` row, seen through the ``admin_symbology`` view."""
+
+    row_key = models.TextField(
+        primary_key=True, help_text="publisher:start_date:source_id:len(symbol):symbol:type"
+    )
+    publisher = models.ForeignKey(
+        Publisher,
+        on_delete=models.DO_NOTHING,
+        db_column="publisher_ref",
+        db_constraint=False,
+        related_name="+",
+    )
+    symbol = models.TextField()
+    symbol_type = models.TextField()
+    source_instrument_id = models.BigIntegerField()
+    start_date = models.DateField()
+    end_date = models.DateField()
+
+    class Meta:
+        managed = False
+        db_table = "admin_symbology"
+        ordering = ["publisher_id", "symbol", "start_date", "row_key"]
+        verbose_name = "symbology mapping"
+
+    def __str__(self) -> str:
+        return f"{self.symbol} -> {self.source_instrument_id} [{self.start_date}, {self.end_date})"
+
+
+class CoverageRow(models.Model):
+    """One ``symbol_coverage`` row, seen through the ``admin_symbol_coverage`` view."""
+
+    row_key = models.TextField(
+        primary_key=True, help_text="publisher:rtype:len(symbol):symbol:type"
+    )
+    publisher = models.ForeignKey(
+        Publisher,
+        on_delete=models.DO_NOTHING,
+        db_column="publisher_id",
+        db_constraint=False,
+        related_name="+",
+    )
+    symbol = models.TextField()
+    symbol_type = models.TextField()
+    rtype = models.SmallIntegerField(choices=Rtype.choices)
+    min_ts = models.BigIntegerField()
+    max_ts = models.BigIntegerField()
+
+    class Meta:
+        managed = False
+        db_table = "admin_symbol_coverage"
+        ordering = ["symbol", "rtype", "publisher_id", "row_key"]
+        verbose_name = "symbol coverage"
+        verbose_name_plural = "symbol coverage"
+
+    def __str__(self) -> str:
+        return f"{self.symbol} rtype {self.rtype}"

@@ -1,0 +1,120 @@
+"""Authentication of the security master API: anonymous 401, token for scripts, session."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from secmaster.models import SymbolPreset
+
+pytestmark = pytest.mark.django_db(databases=["default", "secmaster"])
+
+ROUTES = [
+    ("get", "/api/"),
+    ("get", "/api/secmaster/publishers"),
+    ("get", "/api/secmaster/publishers?rtype=33"),
+    ("get", "/api/secmaster/publishers/databento/datasets"),
+    ("get", "/api/secmaster/symbols_coverage?publisher_id=1&rtype=33"),
+    ("get", "/api/presets"),
+    ("post", "/api/presets"),
+    ("get", "/api/presets/tech"),
+    ("put", "/api/presets/tech"),
+    ("delete", "/api/presets/tech"),
+]
+
+
+@pytest.mark.parametrize(("method", "url"), ROUTES)
+def test_route_anonymous_answers_401_and_changes_nothing(anon_client, method, url):
+    SymbolPreset.objects.create(name="tech", symbols=["AAPL"])
+    body = {"name": "tech", "symbols": ["MSFT"]}
+    response = getattr(anon_client, method)(url, body if method in {"post", "put"} else None)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    assert "error" in response.json()
+    assert list(SymbolPreset.objects.values_list("name", "symbols")) == [("tech", ["AAPL"])]
+
+
+@pytest.mark.parametrize(("method", "url"), ROUTES)
+def test_route_with_bad_token_answers_401(anon_client, method, url):
+    anon_client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+    assert getattr(anon_client, method)(url).status_code == 401
+
+
+def test_token_obtain_with_password_returns_stable_token(anon_client, user):
+    credentials = {"username": "alice", "password": "correct-horse-42"}
+    first = anon_client.post("/api/auth/token", credentials, format="json")
+    assert first.status_code == 200
+    token = first.json()["token"]
+    assert token == Token.objects.get(user=user).key
+    second = anon_client.post("/api/auth/token", credentials)  # form-encoded works too
+    assert second.json() == {"token": token}
+
+
+def test_token_obtain_wrong_password_answers_400(anon_client, user):
+    response = anon_client.post(
+        "/api/auth/token", {"username": "alice", "password": "nope"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "error" in response.json()
+    assert not Token.objects.exists()
+
+
+def test_token_obtain_missing_fields_answers_400_naming_them(anon_client):
+    response = anon_client.post("/api/auth/token", {}, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {"username", "password"}
+
+
+def test_token_header_gives_access_without_session(anon_client, user):
+    token = anon_client.post(
+        "/api/auth/token", {"username": "alice", "password": "correct-horse-42"}, format="json"
+    ).json()["token"]
+    script = APIClient()
+    script.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    created = script.post("/api/presets", {"name": "tech", "symbols": ["AAPL"]}, format="json")
+    assert created.status_code == 201
+    assert script.get("/api/presets").json() == {"presets": ["tech"]}
+    assert script.get("/api/secmaster/publishers").json() == {"publishers": []}
+    assert script.delete("/api/presets/tech").status_code == 200
+
+
+def test_token_of_inactive_user_answers_401(user):
+    token = Token.objects.create(user=user)
+    user.is_active = False
+    user.save()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert client.get("/api/presets").status_code == 401
+
+
+def test_session_login_gives_access(client, user):
+    assert client.login(username="alice", password="correct-horse-42")
+    response = client.get("/api/presets")
+    assert response.status_code == 200
+    assert response.json() == {"presets": []}
+
+
+def test_session_post_without_csrf_token_is_refused(user):
+    browser = APIClient(enforce_csrf_checks=True)
+    browser.force_login(user)
+    response = browser.post("/api/presets", {"name": "tech", "symbols": ["A"]}, format="json")
+    assert response.status_code == 403
+    assert not SymbolPreset.objects.exists()
+
+
+def test_api_root_lists_routes_of_both_apps(api_client):
+    response = api_client.get("/api/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["secmaster"]["presets"] == "GET, POST /api/presets"
+    assert body["secmaster"]["symbols_coverage"].startswith("GET /api/secmaster/symbols_coverage")
+    assert body["backtests"]["runs"] == "GET, DELETE /api/runs"
+    assert body["backtests"]["backtest_run"] == "POST /api/backtest/run"
+    assert body["site"]["token"] == "POST /api/auth/token"
+
+
+def test_api_root_in_browser_renders_browsable_api(api_client):
+    response = api_client.get("/api/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert b"Django REST framework" in response.content
