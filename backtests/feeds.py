@@ -19,7 +19,9 @@ from backtests.engine.events import BarReceived
 
 SECMASTER_ALIAS = "secmaster"
 DEFAULT_SYMBOL_TYPE = "raw_symbol"
-DEFAULT_CHUNK_SIZE = 10_000
+DEFAULT_CHUNK_SIZE = (
+    1_000  # bars per batch: the orchestrator checks for cancellation between batches
+)
 PRICE_SCALE = 1e9
 NS_PER_DAY = 86_400_000_000_000
 

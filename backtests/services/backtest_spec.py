@@ -18,6 +18,8 @@ from typing import Any
 from django.conf import settings
 
 from backtests.engine.enums import BarPeriod
+from backtests.engine.registry import discover_user_code, strategy_registry
+from backtests.engine.strategies.base import ParamError
 from backtests.feeds import DEFAULT_SYMBOL_TYPE, NS_PER_DAY, date_start_ns
 from ostsite.errors import InvalidInput
 from secmaster.models import Publisher, SymbolCoverage
@@ -52,8 +54,6 @@ _user_code_errors: list[str] | None = None
 def strategy_classes() -> dict[str, type]:
     """The strategy registry, after importing the user's strategy and indicator files once."""
     global _user_code_errors
-    from backtests.engine.registry import discover_user_code, strategy_registry
-
     with _registry_lock:
         if _user_code_errors is None:
             _user_code_errors = discover_user_code(
@@ -264,8 +264,6 @@ def _clean_money(field: str, raw: Any, errors: dict[str, str]) -> float:
 def _clean_strategy(
     raw: Any, raw_params: Any, period: BarPeriod | None, rtype: Any, errors: dict[str, str]
 ) -> tuple[str, dict[str, Any]]:
-    from backtests.engine.strategies.base import ParamError
-
     if not isinstance(raw, str) or not raw:
         errors["strategy"] = STRATEGY_NOT_STRING
         return "", {}

@@ -19,6 +19,9 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 
+from backtests.engine.broker import SimulatedBroker
+from backtests.engine.orchestrator import Orchestrator
+from backtests.engine.registry import get_strategy
 from backtests.feeds import SecmasterDatafeed
 from backtests.models import ACTIVE_STATUSES, Run, RunStatus
 from backtests.recording import OrmRecorder
@@ -147,10 +150,6 @@ def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = No
     If the row is deleted while executing, the work stops, nothing more is written, and the
     last known Run object is returned with status ``cancelled`` (not saved).
     """
-    from backtests.engine.broker import SimulatedBroker
-    from backtests.engine.orchestrator import Orchestrator
-    from backtests.engine.registry import get_strategy
-
     run = _get_run(run_id)
     if run.status == RunStatus.CANCELLED:
         return run
