@@ -216,20 +216,26 @@ class StrategyBase:
         stop_price: float | None = None,
         action: ActionType | None = None,
         signal: str | None = None,
+        symbol: str | None = None,
     ) -> str:
-        """Submit an order for the current symbol; returns its system order id."""
+        """Submit an order (for the current symbol unless ``symbol`` names another of the
+        strategy's symbols); returns its system order id."""
         bar = self._require_bar()
+        if symbol is None:
+            symbol = bar[2]
+        elif symbol not in self.symbols:
+            raise ValueError(f"symbol {symbol!r} is not one of this strategy's symbols {self.symbols}")
         self._order_seq += 1
         order_id = f"O{self._order_seq:06d}"
         self._open[order_id] = OpenOrder(
-            order_id, bar[2], order_type, side, quantity, limit_price, stop_price, action, signal
+            order_id, symbol, order_type, side, quantity, limit_price, stop_price, action, signal
         )
         self._publish(
             OrderSubmissionRequest(
                 ts_event_ns=bar[0],
                 ts_created_ns=bar[0],
                 system_order_id=order_id,
-                symbol=bar[2],
+                symbol=symbol,
                 order_type=order_type,
                 side=side,
                 quantity=quantity,
