@@ -1,0 +1,94 @@
+"""Trade journey: how far each round trip went for and against the position before it exited.
+
+Per round trip (in the order they closed) a bar spans its low watermark (worst unrealised P&L)
+to its high watermark (best); a tick marks where it exited. Watermarks and exit are P&L before
+commission, as the round trips define them; a trade counts as a winner when its P&L after
+commission is positive. Dashed lines give the average exit of winners and of losers. Bar width
+grows with the trade's duration in bars.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.collections import LineCollection, PolyCollection
+from matplotlib.colors import to_rgba
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
+
+from backtests.charts import loading, style
+
+TITLE = "Trade journey"
+MIN_WIDTH, MAX_WIDTH = 0.25, 0.85
+
+
+def trade_journey_png(run_id: str, *, symbol: str | None = None) -> bytes:
+    """PNG of every round trip's best and worst excursion and its exit P&L."""
+    run = loading.run_get(run_id)
+    loading.symbol_check(run, symbol)
+    trades = loading.roundtrips_frame(run, symbol)
+    title = TITLE if symbol is None else f"{TITLE} · {symbol}"
+    if trades.empty:
+        return style.message_png(title, loading.no_trades_message(symbol))
+
+    n = len(trades)
+    x = np.arange(1, n + 1, dtype=float)
+    hwm = trades["high_watermark"].to_numpy(float)
+    lwm = trades["low_watermark"].to_numpy(float)
+    exit_pnl = trades["pnl_before_commission"].to_numpy(float)
+    winner = trades["pnl_after_commission"].to_numpy(float) > 0
+    duration = trades["duration_bars"].to_numpy(float)
+    longest = max(duration.max(), 1.0)
+    width = MIN_WIDTH + (MAX_WIDTH - MIN_WIDTH) * np.clip(duration / longest, 0, 1)
+
+    fig = style.new_figure()
+    (ax,), side = style.main_and_side(fig)
+    style.style_axes(ax, ylabel="P&L from entry (before commission)", money=True)
+    style.zero_line(ax)
+
+    colors = np.where(winner[:, None], to_rgba(style.UP_LIGHT, 0.75),
+                      to_rgba(style.DOWN_LIGHT, 0.8))
+    half = width / 2
+    rects = np.stack([np.column_stack([x - half, lwm]), np.column_stack([x - half, hwm]),
+                      np.column_stack([x + half, hwm]), np.column_stack([x + half, lwm])], axis=1)
+    ax.add_collection(PolyCollection(rects, facecolors=colors, edgecolors="none", zorder=2))
+    ticks = np.stack([np.column_stack([x - half, exit_pnl]),
+                      np.column_stack([x + half, exit_pnl])], axis=1)
+    ax.add_collection(LineCollection(ticks, colors=style.TEXT, linewidths=2.0, zorder=3))
+
+    handles = [Patch(color=style.UP_LIGHT, alpha=0.75, label="Winner: worst → best"),
+               Patch(color=style.DOWN_LIGHT, alpha=0.8, label="Loser: worst → best"),
+               Line2D([], [], color=style.TEXT, linewidth=2, label="Exit")]
+    for mask, color, what in ((winner, style.UP, "win"), (~winner, style.DOWN, "loss")):
+        if mask.any():
+            avg = float(exit_pnl[mask].mean())
+            handles.append(ax.axhline(avg, color=color, linestyle=(0, (6, 3)), linewidth=1.4,
+                                      zorder=4, label=f"Avg {what} exit {style.fmt_money(avg)}"))
+
+    top, bottom = float(max(hwm.max(), 0)), float(min(lwm.min(), 0))
+    pad = (top - bottom) * 0.06 or 1.0
+    ax.set_ylim(bottom - pad, top + pad)
+    ax.set_xlim(0.3, n + 0.7)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=12, integer=True, min_n_ticks=1))
+    ax.set_xlabel("Trade number (in order of exit)", fontsize=style.LABEL_SIZE, color=style.MUTED)
+    style.side_panel(side, _stats(hwm, lwm, exit_pnl, winner, duration), handles)
+    style.set_title(fig, f"{TITLE}{'' if symbol is None else ' · ' + symbol}",
+                    f"Best and worst unrealised P&L of each of {n:,} round trips, and where "
+                    "it exited")
+    return style.figure_png(fig)
+
+
+def _stats(hwm, lwm, exit_pnl, winner, duration) -> list[tuple[str, str]]:
+    def avg_bars(mask: np.ndarray) -> str:
+        return f"{duration[mask].mean():,.1f}" if mask.any() else "—"
+
+    return [
+        ("Trades", f"{len(hwm):,}"),
+        ("Avg best", style.fmt_money(float(hwm.mean()))),
+        ("Avg worst", style.fmt_money(float(lwm.mean()))),
+        ("Avg exit", style.fmt_money(float(exit_pnl.mean()))),
+        ("Best exit", style.fmt_money(float(exit_pnl.max()))),
+        ("Worst exit", style.fmt_money(float(exit_pnl.min()))),
+        ("Bars, winners", avg_bars(winner)),
+        ("Bars, losers", avg_bars(~winner)),
+    ]

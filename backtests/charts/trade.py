@@ -1,0 +1,234 @@
+"""One round trip on its price chart: bars with context, indicators, fills and the trade's
+unrealised P&L band with its high and low watermarks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from backtests.charts import loading, ohlc, style
+from ostsite.errors import InvalidInput
+
+CONTEXT_BARS = 50  # bars shown before the entry and after the exit
+MAX_INDICATOR_PANELS = 4
+MAX_FILL_LABELS = 8
+
+INVALID_TRADE = "Invalid trade chart request"
+DIRECTIONS = ("LONG", "SHORT")
+_LINESTYLES = {"line": "-", "dashed": (0, (5, 3)), "dots": "none"}
+
+
+def trade_chart_png(
+    run_id: str, *, symbol: str, start_ns: int, end_ns: int, direction: str, pnl: float
+) -> bytes:
+    """PNG of the trade of ``symbol`` held from ``start_ns`` to ``end_ns`` (UTC ns).
+
+    ``direction`` is LONG or SHORT, ``pnl`` the trade's net P&L (shown in the title).
+    Raises ``InvalidInput`` for bad arguments, ``NotFound`` for an unknown run or a symbol
+    the run did not trade.
+    """
+    direction = _validate(symbol, start_ns, end_ns, direction, pnl)
+    run = loading.run_get(run_id)
+    loading.symbol_check(run, symbol)
+    bars = loading.trade_window_bars(run, symbol, start_ns, end_ns, CONTEXT_BARS)
+    title = f"{symbol} · {direction}"
+    if len(bars) == 0:
+        return style.message_png(title, f"No bars for {symbol} around this trade")
+    fills = loading.fills_frame(run, symbol=symbol, start_ns=start_ns, end_ns=end_ns)
+    return _render(run, bars, fills, symbol, start_ns, end_ns, direction, pnl)
+
+
+def _validate(symbol: object, start_ns: object, end_ns: object, direction: object,
+              pnl: object) -> str:
+    fields: dict[str, str] = {}
+    if not isinstance(symbol, str) or not symbol.strip():
+        fields["symbol"] = "a non-empty symbol is required"
+    for name, value in (("start_ns", start_ns), ("end_ns", end_ns)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            fields[name] = "must be an integer (UTC nanoseconds)"
+        elif value < 0:
+            fields[name] = "must not be negative"
+    if not fields.get("start_ns") and not fields.get("end_ns") and start_ns > end_ns:  # type: ignore[operator]
+        fields["end_ns"] = "must not be before start_ns"
+    if not isinstance(direction, str) or direction.upper() not in DIRECTIONS:
+        fields["direction"] = "must be LONG or SHORT"
+    if isinstance(pnl, bool) or not isinstance(pnl, (int, float)) or not math.isfinite(pnl):
+        fields["pnl"] = "must be a finite number"
+    if fields:
+        raise InvalidInput(INVALID_TRADE, fields=fields)
+    return direction.upper()  # type: ignore[union-attr]
+
+
+def _render(run, bars: loading.Bars, fills: pd.DataFrame, symbol: str, start_ns: int,
+            end_ns: int, direction: str, pnl: float) -> bytes:
+    hints = loading.indicator_hints(run)
+    overlays, panels = _split_indicators(bars.indicators, hints)
+    panels = panels[:MAX_INDICATOR_PANELS]
+
+    fig = style.new_figure(height_px=style.HEIGHT_PX + style.PANEL_HEIGHT_PX * len(panels))
+    ratios = [4.0] + [1.25] * len(panels) + [1.6]
+    axes, side = style.main_and_side(fig, rows=len(ratios), height_ratios=ratios)
+    ax_price, ax_pnl = axes[0], axes[-1]
+    x = np.arange(len(bars), dtype=float)
+
+    entry_i = int(np.searchsorted(bars.ts, start_ns, side="left"))
+    exit_i = int(np.searchsorted(bars.ts, end_ns, side="right")) - 1
+    for ax in axes:
+        if entry_i <= exit_i:
+            ax.axvspan(entry_i - 0.5, exit_i + 0.5, color=style.TRADE_SPAN, zorder=0, lw=0)
+
+    style.style_axes(ax_price, ylabel="Price")
+    ohlc.draw_price_bars(ax_price, x, bars.open, bars.high, bars.low, bars.close)
+    for i, (name, values, hint) in enumerate(overlays):
+        _draw_indicator(ax_price, x, name, values, hint, i)
+    fill_x = _draw_fills(ax_price, bars, fills)
+
+    for j, (name, values, hint) in enumerate(panels):
+        ax = axes[1 + j]
+        style.style_axes(ax, ylabel=_short(name))
+        _draw_indicator(ax, x, name, values, hint, len(overlays) + j)
+
+    style.style_axes(ax_pnl, ylabel="Trade P&L", money=True)
+    hwm, lwm = _draw_pnl_band(ax_pnl, bars, fills, fill_x, entry_i, exit_i)
+    label = style.index_time_axis(ax_pnl, bars.ts)
+    ax_pnl.set_xlabel(label, fontsize=style.LABEL_SIZE, color=style.MUTED)
+    for ax in axes[:-1]:
+        ax.tick_params(labelbottom=False)
+
+    handles = ax_price.get_legend_handles_labels()[0] + ax_pnl.get_legend_handles_labels()[0]
+    facts = _facts(fills, direction, pnl, hwm, lwm, max(0, exit_i - entry_i + 1),
+                   end_ns - start_ns)
+    style.side_panel(side, facts, handles, heading="Trade")
+    _title(fig, bars, symbol, start_ns, end_ns, direction, pnl)
+    return style.figure_png(fig)
+
+
+def _split_indicators(indicators: dict[str, np.ndarray], hints: dict[str, dict]):
+    overlays, panels = [], []
+    for name, values in indicators.items():
+        if not np.isfinite(values).any():
+            continue
+        hint = hints.get(name, {})
+        (overlays if hint.get("placement") == "overlay" else panels).append((name, values, hint))
+    return overlays, panels
+
+
+def _draw_indicator(ax: Axes, x: np.ndarray, name: str, values: np.ndarray, hint: dict,
+                    index: int) -> None:
+    color = hint.get("color") or style.series_color(index)
+    kind = hint.get("style", "line")
+    ax.plot(
+        x, values, label=name, color=color, linewidth=1.5, alpha=0.95, zorder=4,
+        linestyle=_LINESTYLES.get(kind, "-"),
+        marker="o" if kind == "dots" else None, markersize=2.6,
+    )
+
+
+def _short(name: str, limit: int = 14) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
+def _fill_bar_index(bars: loading.Bars, fills: pd.DataFrame) -> np.ndarray:
+    """Index of the bar each fill happened in (the last bar that opened at or before it)."""
+    idx = np.searchsorted(bars.ts, fills["ts"].to_numpy(np.int64), side="right") - 1
+    return np.clip(idx, 0, len(bars) - 1)
+
+
+def _draw_fills(ax: Axes, bars: loading.Bars, fills: pd.DataFrame) -> np.ndarray:
+    if fills.empty:
+        return np.empty(0, dtype=int)
+    fill_x = _fill_bar_index(bars, fills)
+    buys = fills["signed"].to_numpy() > 0
+    price = fills["price"].to_numpy()
+    for mask, marker, color, label in ((buys, "^", style.UP, "Buy"),
+                                       (~buys, "v", style.DOWN, "Sell")):
+        if mask.any():
+            ax.scatter(fill_x[mask], price[mask], marker=marker, s=110, color=color,
+                       edgecolors="white", linewidths=1.2, zorder=6, label=label)
+    if len(fills) <= MAX_FILL_LABELS:
+        for xi, buy, row in zip(fill_x, buys, fills.itertuples(), strict=True):
+            ax.annotate(
+                f"{style.fmt_number(row.qty, decimals=0)} @ {style.fmt_number(row.price)}",
+                (xi, row.price), xytext=(0, -16 if buy else 16), textcoords="offset points",
+                ha="center", va="top" if buy else "bottom", fontsize=8, color=style.TEXT,
+                zorder=7, bbox={"boxstyle": "round,pad=0.25", "facecolor": "white",
+                                "edgecolor": style.GRID, "alpha": 0.9},
+            )
+    return fill_x
+
+
+def _draw_pnl_band(ax: Axes, bars: loading.Bars, fills: pd.DataFrame, fill_x: np.ndarray,
+                   entry_i: int, exit_i: int) -> tuple[float, float]:
+    """Best and worst mark-to-market P&L of the trade within each bar (before commission).
+
+    P&L so far = cash from fills + position x price; within a bar the price ranges over
+    [low, high], which bounds the band. Running extremes give the watermarks, returned as
+    (high watermark >= 0, low watermark <= 0).
+    """
+    style.zero_line(ax)
+    if fills.empty or entry_i > exit_i:
+        return 0.0, 0.0
+    n = len(bars)
+    signed = fills["signed"].to_numpy()
+    position = np.cumsum(np.bincount(fill_x, weights=signed, minlength=n))
+    cash = -np.cumsum(np.bincount(fill_x, weights=signed * fills["price"].to_numpy(),
+                                  minlength=n))
+    at_high, at_low = cash + position * bars.high, cash + position * bars.low
+    sl = slice(entry_i, exit_i + 1)
+    xs = np.arange(n, dtype=float)[sl]
+    best, worst = np.maximum(at_high, at_low)[sl], np.minimum(at_high, at_low)[sl]
+    ax.fill_between(xs, worst, best, color=style.BAND, alpha=0.45, linewidth=0,
+                    label="P&L range in bar", step="mid")
+    high = np.maximum.accumulate(np.maximum(best, 0.0))
+    low = np.minimum.accumulate(np.minimum(worst, 0.0))
+    ax.plot(xs, high, color=style.UP, linewidth=1.5, label="High watermark", drawstyle="steps-mid")
+    ax.plot(xs, low, color=style.DOWN, linewidth=1.5, label="Low watermark", drawstyle="steps-mid")
+    return float(high[-1]), float(low[-1])
+
+
+def _facts(fills: pd.DataFrame, direction: str, pnl: float, hwm: float, lwm: float,
+           held: int, span_ns: int) -> list[tuple[str, str]]:
+    def fill_text(row: pd.Series) -> str:
+        return f"{style.fmt_number(row['qty'], decimals=0)} @ {style.fmt_number(row['price'])}"
+
+    flat = not fills.empty and abs(float(fills["signed"].sum())) < 1e-9
+    gross = -float((fills["signed"] * fills["price"]).sum()) if flat else math.nan
+    return [
+        ("Direction", direction),
+        ("Net P&L", style.fmt_money(pnl)),
+        ("Gross P&L", style.fmt_money(gross) if flat else "—"),
+        ("Entry", fill_text(fills.iloc[0]) if not fills.empty else "—"),
+        ("Exit", fill_text(fills.iloc[-1]) if len(fills) > 1 else "—"),
+        ("Fills", f"{len(fills):,}"),
+        ("High watermark", style.fmt_money(hwm)),
+        ("Low watermark", style.fmt_money(lwm)),
+        ("Bars held", f"{held:,}"),
+        ("Duration", _duration(pd.Timedelta(span_ns, unit="ns"))),
+    ]
+
+
+def _title(fig, bars: loading.Bars, symbol: str, start_ns: int, end_ns: int,
+           direction: str, pnl: float) -> None:
+    result = "WIN" if pnl > 0 else "LOSS" if pnl < 0 else "BREAK-EVEN"
+    entry, exit_ = style.pd_utc(np.array([start_ns, end_ns]))
+    source = " · bars from the security master" if bars.source == "secmaster" else ""
+    style.set_title(
+        fig, f"{symbol} · {direction} trade",
+        f"{entry:%Y-%m-%d %H:%M} → {exit_:%Y-%m-%d %H:%M} UTC{source}",
+    )
+    color = style.UP if pnl > 0 else style.DOWN if pnl < 0 else style.MUTED
+    style.badge(fig, f"{result}  {style.fmt_money(pnl)}", color)
+
+
+def _duration(delta: pd.Timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s" if seconds % 60 else f"{seconds // 60} min"
+    if seconds < 86400:
+        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+    return f"{seconds / 86400:,.1f} days"
