@@ -328,3 +328,44 @@ def _check_coverage(
 
 def _ns_date(ns: int) -> date:
     return date.fromordinal(date(1970, 1, 1).toordinal() + ns // NS_PER_DAY)
+
+
+PUBLISHER_NONE = "the security master has no publishers; ingest data first"
+PUBLISHER_AMBIGUOUS = "several publishers exist; choose one with {how}: {choices}"
+PUBLISHER_NAME_UNKNOWN = "no publisher {what}; known: {choices}"
+
+
+def publisher_resolve(
+    *, name: str | None = None, dataset: str | None = None, publisher_id: Any = None
+) -> int:
+    """The id of the publisher the caller means: by id, by name (+ dataset), or the only one.
+
+    Raises ``InvalidInput`` (field ``publisher_id``) listing the candidates when the choice is
+    missing, unknown or ambiguous.
+    """
+    if publisher_id is not None:
+        value = _as_int(publisher_id)
+        if value is None:
+            raise InvalidInput(PUBLISHER_INVALID, fields={"publisher_id": PUBLISHER_INVALID})
+        return value
+    publishers = list(Publisher.objects.order_by("name", "dataset"))
+    if not publishers:
+        raise InvalidInput(PUBLISHER_NONE, fields={"publisher_id": PUBLISHER_NONE})
+    candidates = [
+        p
+        for p in publishers
+        if (name is None or p.name == name) and (dataset is None or p.dataset == dataset)
+    ]
+    if len(candidates) == 1:
+        return candidates[0].publisher_id
+
+    def listing(items: list[Publisher]) -> str:
+        return ", ".join(f"{p.name} {p.dataset} (id {p.publisher_id})" for p in items)
+
+    if not candidates:
+        what = " ".join(f"{k} {v!r}" for k, v in (("named", name), ("with dataset", dataset)) if v)
+        message = PUBLISHER_NAME_UNKNOWN.format(what=what, choices=listing(publishers))
+    else:
+        how = "--dataset" if name is not None else "--publisher and --dataset, or --publisher-id"
+        message = PUBLISHER_AMBIGUOUS.format(how=how, choices=listing(candidates))
+    raise InvalidInput(message, fields={"publisher_id": message})
