@@ -229,3 +229,33 @@ def ingest_paths(paths: Iterable[Path | str], **options):
     from secmaster.services.ingest import ingest_databento_paths
 
     return ingest_databento_paths([Path(p) for p in paths], **options)
+
+
+SNAPSHOT_QUERIES = {
+    "publishers": "SELECT name, dataset, venue FROM publishers ORDER BY name, dataset",
+    "instruments": "SELECT p.dataset, i.source_instrument_id, i.symbol, i.symbol_type"
+    " FROM instruments i JOIN publishers p ON p.publisher_id = i.publisher_ref"
+    " ORDER BY p.dataset, i.source_instrument_id",
+    "ohlcv": "SELECT i.source_instrument_id, b.rtype, b.ts_event, b.open, b.high, b.low,"
+    " b.close, b.volume FROM ohlcv b JOIN instruments i ON i.instrument_id = b.instrument_id"
+    " ORDER BY i.source_instrument_id, b.rtype, b.ts_event",
+    "symbology": "SELECT s.symbol, s.symbol_type, s.source_instrument_id, s.start_date,"
+    " s.end_date FROM symbology s ORDER BY s.symbol, s.start_date, s.source_instrument_id",
+    "symbol_coverage": "SELECT symbol, symbol_type, rtype, min_ts, max_ts FROM symbol_coverage"
+    " ORDER BY symbol, symbol_type, rtype",
+}
+
+
+def secmaster_snapshot() -> dict[str, list[tuple]]:
+    """Every security-master row (keyed by source ids, not surrogate keys), for equality checks."""
+    from django.db import connections
+
+    snapshot = {}
+    with connections["secmaster"].cursor() as cursor:
+        for table, sql in SNAPSHOT_QUERIES.items():
+            cursor.execute(sql)
+            snapshot[table] = [
+                tuple(str(v) if isinstance(v, dt.date) else v for v in row)
+                for row in cursor.fetchall()
+            ]
+    return snapshot
