@@ -114,7 +114,8 @@ def _fill_legs(fills: pd.DataFrame) -> dict[str, np.ndarray]:
 
     leg_before = np.where(second_leg, 0.0, pos_before[src])
     leg_after = np.where(first_leg, 0.0, pos_after[src])
-    leg_qty = np.abs(leg_after - leg_before)
+    # Reversal legs take their size from the positions; other fills keep their exact quantity.
+    leg_qty = np.where(reversal[src], np.abs(leg_after - leg_before), qty[src])
     leg_signed = np.sign(signed[src]) * leg_qty
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(qty[src] > 0, leg_qty / qty[src], 0.0)

@@ -280,6 +280,44 @@ def test_roundtrips_interleaved_symbols_are_separate_and_ordered_by_symbol():
     assert trades["max_drawdown"].tolist() == [0.0, 0.0, 0.0]
 
 
+def test_roundtrips_interleaved_symbols_mark_each_trade_on_its_own_bars():
+    fills = fills_frame(
+        [
+            (1, "MSFT", "SELL", 2, 300, 0),
+            (2, "AAPL", "BUY", 10, 100, 0),
+            (3, "MSFT", "BUY", 2, 290, 0),
+            (4, "AAPL", "SELL", 10, 105, 0),
+        ]
+    )
+    bars = bars_frame(
+        [
+            (1, "AAPL", 500, 1),  # before the AAPL trade
+            (1, "MSFT", 305, 298),  # pos -2, cash -600: at high -610+600=-10, at low -596+600=4
+            (2, "AAPL", 101, 99),  # pos 10, cash 1000: best 10, worst -10
+            (2, "MSFT", 302, 295),  # at high -4, at low 10
+            (3, "AAPL", 103, 100),  # best 30, worst 0
+            (3, "MSFT", 291, 289),  # closed: 600 - 580 = 20
+            (4, "AAPL", 106, 104),  # closed: 1050 - 1000 = 50
+            (4, "MSFT", 999, 1),  # after the MSFT trade
+        ]
+    )
+    aapl, msft = (row.to_dict() for _, row in roundtrips_from_frames(fills, bars).iterrows())
+    assert (aapl["symbol"], aapl["duration_bars"]) == ("AAPL", 3)
+    # AAPL peaks 10, 30, 50; drawdowns 20, 30, 0
+    assert (aapl["high_watermark"], aapl["low_watermark"], aapl["max_drawdown"]) == (
+        50.0,
+        -10.0,
+        30.0,
+    )
+    assert (msft["symbol"], msft["duration_bars"]) == ("MSFT", 3)
+    # MSFT peaks 4, 10, 20; drawdowns 14, 14, 0
+    assert (msft["high_watermark"], msft["low_watermark"], msft["max_drawdown"]) == (
+        20.0,
+        -10.0,
+        14.0,
+    )
+
+
 def test_roundtrips_open_position_at_end_is_left_out():
     fills = fills_frame(
         [
