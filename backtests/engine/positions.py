@@ -43,7 +43,8 @@ class PositionBook:
         else:
             closed = min(abs(signed_quantity), abs(old))
             realised = closed * (price - old_avg) * (1.0 if old > 0 else -1.0)
-            avg = old_avg if abs(new) <= abs(old) else price
+            flipped = new != 0.0 and (new > 0) != (old > 0)
+            avg = price if flipped else old_avg
         if new == 0.0:
             avg = 0.0
         self._positions[symbol] = new

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import sys
+import types
 from pathlib import Path
 
 from backtests.engine.strategies.base import StrategyBase, strategy_classes
@@ -35,7 +36,9 @@ def discover_user_code(*, strategies_dir: Path | None, indicators_dir: Path | No
 
     Files starting with ``_`` are skipped; a missing folder is not an error. A file that
     fails to import yields one message ("path: ErrorType: detail") and is left out; files
-    already imported from the same path are not imported again.
+    already imported from the same path are not imported again. Each module is also
+    reachable as ``user_indicators.<stem>`` / ``user_strategies.<stem>``, so a strategy file
+    can ``from user_indicators.my_file import MyIndicator``.
     """
     errors: list[str] = []
     for kind, folder in (("indicators", indicators_dir), ("strategies", strategies_dir)):
@@ -73,4 +76,20 @@ def _import_file(kind: str, path: Path) -> str | None:
     except Exception as exc:  # one broken user file must not stop the others
         sys.modules.pop(name, None)
         return f"{path}: {type(exc).__name__}: {exc}"
+    return _alias(kind, path, module)
+
+
+def _alias(kind: str, path: Path, module: types.ModuleType) -> str | None:
+    package_name = f"user_{kind}"
+    package = sys.modules.get(package_name)
+    if package is None:
+        package = types.ModuleType(package_name, f"User {kind} discovered at start-up")
+        package.__path__ = []
+        sys.modules[package_name] = package
+    alias = f"{package_name}.{path.stem}"
+    existing = sys.modules.get(alias)
+    if existing is not None and existing is not module:
+        return f"{path}: name clash: {alias} is already {getattr(existing, '__file__', '?')}"
+    sys.modules[alias] = module
+    setattr(package, path.stem, module)
     return None

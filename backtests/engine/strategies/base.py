@@ -224,7 +224,9 @@ class StrategyBase:
         if symbol is None:
             symbol = bar[2]
         elif symbol not in self.symbols:
-            raise ValueError(f"symbol {symbol!r} is not one of this strategy's symbols {self.symbols}")
+            raise ValueError(
+                f"symbol {symbol!r} is not one of this strategy's symbols {self.symbols}"
+            )
         self._order_seq += 1
         order_id = f"O{self._order_seq:06d}"
         self._open[order_id] = OpenOrder(

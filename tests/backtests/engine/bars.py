@@ -18,7 +18,9 @@ def bar(
     return BarReceived(ts, ts, symbol, BarPeriod.SECOND, o, h, low, c, volume)
 
 
-def random_walk(n: int, seed: int = 42, symbol: str = "AAA", start: float = 100.0) -> list[BarReceived]:
+def random_walk(
+    n: int, seed: int = 42, symbol: str = "AAA", start: float = 100.0
+) -> list[BarReceived]:
     """``n`` consistent OHLC bars (low <= open, close <= high) from a seeded random walk."""
     rng = np.random.default_rng(seed)
     closes = start + np.cumsum(rng.normal(0.0, 0.5, n))
@@ -27,8 +29,17 @@ def random_walk(n: int, seed: int = 42, symbol: str = "AAA", start: float = 100.
     lows = np.minimum(opens, closes) - rng.uniform(0.0, 0.4, n)
     volumes = rng.integers(1, 1000, n)
     return [
-        BarReceived(i * SECOND, i * SECOND, symbol, BarPeriod.SECOND,
-                    float(opens[i]), float(highs[i]), float(lows[i]), float(closes[i]), int(volumes[i]))
+        BarReceived(
+            i * SECOND,
+            i * SECOND,
+            symbol,
+            BarPeriod.SECOND,
+            float(opens[i]),
+            float(highs[i]),
+            float(lows[i]),
+            float(closes[i]),
+            int(volumes[i]),
+        )
         for i in range(n)
     ]
 

@@ -25,7 +25,12 @@ from backtests.engine.events import (
 from tests.backtests.engine.bars import SECOND, bar
 
 BUY, SELL = TradeSide.BUY, TradeSide.SELL
-MARKET, LIMIT, STOP, STOP_LIMIT = OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT
+MARKET, LIMIT, STOP, STOP_LIMIT = (
+    OrderType.MARKET,
+    OrderType.LIMIT,
+    OrderType.STOP,
+    OrderType.STOP_LIMIT,
+)
 
 
 class Harness:
@@ -38,22 +43,43 @@ class Harness:
     def submit(self, t, order_type, side, quantity=1.0, limit=None, stop=None, symbol="AAA") -> str:
         self.seq += 1
         oid = f"O{self.seq:06d}"
-        self.broker.on_submission(OrderSubmissionRequest(
-            ts_event_ns=t * SECOND, ts_created_ns=t * SECOND, system_order_id=oid, symbol=symbol,
-            order_type=order_type, side=side, quantity=quantity, limit_price=limit, stop_price=stop,
-        ))
+        self.broker.on_submission(
+            OrderSubmissionRequest(
+                ts_event_ns=t * SECOND,
+                ts_created_ns=t * SECOND,
+                system_order_id=oid,
+                symbol=symbol,
+                order_type=order_type,
+                side=side,
+                quantity=quantity,
+                limit_price=limit,
+                stop_price=stop,
+            )
+        )
         return oid
 
     def modify(self, t, oid, quantity=None, limit=None, stop=None) -> None:
-        self.broker.on_modification(OrderModificationRequest(
-            ts_event_ns=t * SECOND, ts_created_ns=t * SECOND, system_order_id=oid, symbol="AAA",
-            quantity=quantity, limit_price=limit, stop_price=stop,
-        ))
+        self.broker.on_modification(
+            OrderModificationRequest(
+                ts_event_ns=t * SECOND,
+                ts_created_ns=t * SECOND,
+                system_order_id=oid,
+                symbol="AAA",
+                quantity=quantity,
+                limit_price=limit,
+                stop_price=stop,
+            )
+        )
 
     def cancel(self, t, oid) -> None:
-        self.broker.on_cancellation(OrderCancellationRequest(
-            ts_event_ns=t * SECOND, ts_created_ns=t * SECOND, system_order_id=oid, symbol="AAA",
-        ))
+        self.broker.on_cancellation(
+            OrderCancellationRequest(
+                ts_event_ns=t * SECOND,
+                ts_created_ns=t * SECOND,
+                system_order_id=oid,
+                symbol="AAA",
+            )
+        )
 
     def feed(self, *bars) -> list[FillEvent]:
         start = len(self.events)
@@ -79,7 +105,12 @@ def test_market_order_next_bar_fills_at_open(side):
     fills = h.feed(bar(2, 10.0, 11.0, 9.0, 10.5))
     assert fills_of(fills) == [(oid, side, 2.0, 10.0)]
     f = fills[0]
-    assert (f.ts_event_ns, f.ts_broker_ns, f.fill_id, f.broker_order_id) == (2 * SECOND, 2 * SECOND, "F000001", "B000001")
+    assert (f.ts_event_ns, f.ts_broker_ns, f.fill_id, f.broker_order_id) == (
+        2 * SECOND,
+        2 * SECOND,
+        "F000001",
+        "B000001",
+    )
 
 
 def test_market_order_submitting_bar_does_not_fill():
@@ -218,7 +249,8 @@ def test_accepted_submission_carries_broker_id():
     h.submit(5, MARKET, SELL)
     accepted = [e for e in h.events if isinstance(e, OrderAccepted)]
     assert [(a.associated_order_id, a.broker_order_id) for a in accepted] == [
-        ("O000001", "B000001"), ("O000002", "B000002"),
+        ("O000001", "B000001"),
+        ("O000002", "B000002"),
     ]
     assert accepted[0].ts_event_ns == accepted[0].ts_broker_ns == 5 * SECOND
 
@@ -281,37 +313,111 @@ def test_cancel_and_modify_unknown_order_rejected(state):
 @pytest.mark.parametrize(
     ("order_type", "quantity", "limit", "stop", "reason", "message"),
     [
-        (MARKET, 0.0, None, None, RejectionReason.INVALID_QUANTITY,
-         "quantity must be a positive finite number, got 0.0"),
-        (MARKET, -1.0, None, None, RejectionReason.INVALID_QUANTITY,
-         "quantity must be a positive finite number, got -1.0"),
-        (MARKET, math.nan, None, None, RejectionReason.INVALID_QUANTITY,
-         "quantity must be a positive finite number, got nan"),
-        (LIMIT, 1.0, None, None, RejectionReason.INVALID_LIMIT_PRICE,
-         "LIMIT order needs a positive finite limit_price, got None"),
-        (LIMIT, 1.0, -2.0, None, RejectionReason.INVALID_LIMIT_PRICE,
-         "LIMIT order needs a positive finite limit_price, got -2.0"),
-        (STOP, 1.0, None, None, RejectionReason.INVALID_STOP_PRICE,
-         "STOP order needs a positive finite stop_price, got None"),
-        (STOP, 1.0, None, 0.0, RejectionReason.INVALID_STOP_PRICE,
-         "STOP order needs a positive finite stop_price, got 0.0"),
-        (STOP_LIMIT, 1.0, None, 10.0, RejectionReason.INVALID_LIMIT_PRICE,
-         "STOP_LIMIT order needs a positive finite limit_price, got None"),
-        (STOP_LIMIT, 1.0, 10.0, None, RejectionReason.INVALID_STOP_PRICE,
-         "STOP_LIMIT order needs a positive finite stop_price, got None"),
-        (MARKET, 1.0, 10.0, None, RejectionReason.INVALID_LIMIT_PRICE,
-         "MARKET order takes no limit_price, got 10.0"),
-        (LIMIT, 1.0, 10.0, 9.0, RejectionReason.INVALID_STOP_PRICE,
-         "LIMIT order takes no stop_price, got 9.0"),
+        (
+            MARKET,
+            0.0,
+            None,
+            None,
+            RejectionReason.INVALID_QUANTITY,
+            "quantity must be a positive finite number, got 0.0",
+        ),
+        (
+            MARKET,
+            -1.0,
+            None,
+            None,
+            RejectionReason.INVALID_QUANTITY,
+            "quantity must be a positive finite number, got -1.0",
+        ),
+        (
+            MARKET,
+            math.nan,
+            None,
+            None,
+            RejectionReason.INVALID_QUANTITY,
+            "quantity must be a positive finite number, got nan",
+        ),
+        (
+            LIMIT,
+            1.0,
+            None,
+            None,
+            RejectionReason.INVALID_LIMIT_PRICE,
+            "LIMIT order needs a positive finite limit_price, got None",
+        ),
+        (
+            LIMIT,
+            1.0,
+            -2.0,
+            None,
+            RejectionReason.INVALID_LIMIT_PRICE,
+            "LIMIT order needs a positive finite limit_price, got -2.0",
+        ),
+        (
+            STOP,
+            1.0,
+            None,
+            None,
+            RejectionReason.INVALID_STOP_PRICE,
+            "STOP order needs a positive finite stop_price, got None",
+        ),
+        (
+            STOP,
+            1.0,
+            None,
+            0.0,
+            RejectionReason.INVALID_STOP_PRICE,
+            "STOP order needs a positive finite stop_price, got 0.0",
+        ),
+        (
+            STOP_LIMIT,
+            1.0,
+            None,
+            10.0,
+            RejectionReason.INVALID_LIMIT_PRICE,
+            "STOP_LIMIT order needs a positive finite limit_price, got None",
+        ),
+        (
+            STOP_LIMIT,
+            1.0,
+            10.0,
+            None,
+            RejectionReason.INVALID_STOP_PRICE,
+            "STOP_LIMIT order needs a positive finite stop_price, got None",
+        ),
+        (
+            MARKET,
+            1.0,
+            10.0,
+            None,
+            RejectionReason.INVALID_LIMIT_PRICE,
+            "MARKET order takes no limit_price, got 10.0",
+        ),
+        (
+            LIMIT,
+            1.0,
+            10.0,
+            9.0,
+            RejectionReason.INVALID_STOP_PRICE,
+            "LIMIT order takes no stop_price, got 9.0",
+        ),
     ],
 )
-def test_invalid_submission_rejected_with_reason(order_type, quantity, limit, stop, reason, message):
+def test_invalid_submission_rejected_with_reason(
+    order_type, quantity, limit, stop, reason, message
+):
     h = Harness()
     oid = h.submit(3, order_type, BUY, quantity, limit=limit, stop=stop)
     rejected = h.last()
     assert isinstance(rejected, OrderRejected)
-    assert (rejected.associated_order_id, rejected.rejection_reason, rejected.rejection_message) == (
-        oid, reason, message,
+    assert (
+        rejected.associated_order_id,
+        rejected.rejection_reason,
+        rejected.rejection_message,
+    ) == (
+        oid,
+        reason,
+        message,
     )
     assert rejected.ts_broker_ns == 3 * SECOND
     assert h.broker.pending_count() == 0
@@ -320,16 +426,36 @@ def test_invalid_submission_rejected_with_reason(order_type, quantity, limit, st
 @pytest.mark.parametrize(
     ("order_type", "change", "reason", "message"),
     [
-        (LIMIT, {"quantity": 0.0}, RejectionReason.INVALID_QUANTITY,
-         "quantity must be a positive finite number, got 0.0"),
-        (LIMIT, {"limit": -1.0}, RejectionReason.INVALID_LIMIT_PRICE,
-         "LIMIT order needs a positive finite limit_price, got -1.0"),
-        (STOP, {"stop": math.inf}, RejectionReason.INVALID_STOP_PRICE,
-         "STOP order needs a positive finite stop_price, got inf"),
-        (MARKET, {"limit": 10.0}, RejectionReason.ORDER_NOT_MODIFIABLE,
-         "MARKET order O000001 has no limit price to modify"),
-        (LIMIT, {"stop": 10.0}, RejectionReason.ORDER_NOT_MODIFIABLE,
-         "LIMIT order O000001 has no stop price to modify"),
+        (
+            LIMIT,
+            {"quantity": 0.0},
+            RejectionReason.INVALID_QUANTITY,
+            "quantity must be a positive finite number, got 0.0",
+        ),
+        (
+            LIMIT,
+            {"limit": -1.0},
+            RejectionReason.INVALID_LIMIT_PRICE,
+            "LIMIT order needs a positive finite limit_price, got -1.0",
+        ),
+        (
+            STOP,
+            {"stop": math.inf},
+            RejectionReason.INVALID_STOP_PRICE,
+            "STOP order needs a positive finite stop_price, got inf",
+        ),
+        (
+            MARKET,
+            {"limit": 10.0},
+            RejectionReason.ORDER_NOT_MODIFIABLE,
+            "MARKET order O000001 has no limit price to modify",
+        ),
+        (
+            LIMIT,
+            {"stop": 10.0},
+            RejectionReason.ORDER_NOT_MODIFIABLE,
+            "LIMIT order O000001 has no stop price to modify",
+        ),
     ],
 )
 def test_invalid_modification_rejected_order_unchanged(order_type, change, reason, message):
@@ -361,13 +487,18 @@ def test_expire_all_pending_in_submission_order():
     b = h.submit(0, STOP, SELL, stop=1.0, symbol="BBB")
     h.broker.expire_all(7 * SECOND)
     expired = [e for e in h.events if isinstance(e, OrderExpired)]
-    assert [(e.associated_order_id, e.symbol, e.broker_order_id, e.ts_event_ns) for e in expired] == [
-        (a, "AAA", "B000001", 7 * SECOND), (b, "BBB", "B000002", 7 * SECOND),
+    assert [
+        (e.associated_order_id, e.symbol, e.broker_order_id, e.ts_event_ns) for e in expired
+    ] == [
+        (a, "AAA", "B000001", 7 * SECOND),
+        (b, "BBB", "B000002", 7 * SECOND),
     ]
     assert h.broker.pending_count() == 0
 
 
-@pytest.mark.parametrize("kwargs", [{"commission_per_unit": -1.0}, {"minimum_commission": math.nan}])
+@pytest.mark.parametrize(
+    "kwargs", [{"commission_per_unit": -1.0}, {"minimum_commission": math.nan}]
+)
 def test_broker_negative_commission_raises(kwargs):
     with pytest.raises(ValueError):
         SimulatedBroker(**kwargs)

@@ -84,7 +84,9 @@ def wilder_sum(values: np.ndarray, n: int, start: int) -> np.ndarray:
 
 def true_ranges(f: pd.DataFrame) -> np.ndarray:
     prev_close = f.close.shift(1)
-    tr = pd.concat([f.high - f.low, (f.high - prev_close).abs(), (f.low - prev_close).abs()], axis=1).max(axis=1)
+    tr = pd.concat(
+        [f.high - f.low, (f.high - prev_close).abs(), (f.low - prev_close).abs()], axis=1
+    ).max(axis=1)
     tr.iloc[0] = np.nan
     return tr.to_numpy()
 
@@ -95,7 +97,11 @@ def directional(f: pd.DataFrame, n: int):
     plus_dm = np.where((up > down) & (up > 0), up, 0.0)
     minus_dm = np.where((down > up) & (down > 0), down, 0.0)
     tr = true_ranges(f)
-    s_tr, s_plus, s_minus = wilder_sum(tr, n, 1), wilder_sum(plus_dm, n, 1), wilder_sum(minus_dm, n, 1)
+    s_tr, s_plus, s_minus = (
+        wilder_sum(tr, n, 1),
+        wilder_sum(plus_dm, n, 1),
+        wilder_sum(minus_dm, n, 1),
+    )
     plus_di = 100 * s_plus / s_tr
     minus_di = 100 * s_minus / s_tr
     dx = 100 * np.abs(plus_di - minus_di) / (plus_di + minus_di)
@@ -103,7 +109,9 @@ def directional(f: pd.DataFrame, n: int):
     return plus_di, minus_di, adx
 
 
-def psar_reference(high: np.ndarray, low: np.ndarray, start=0.02, step=0.02, maximum=0.2) -> np.ndarray:
+def psar_reference(
+    high: np.ndarray, low: np.ndarray, start=0.02, step=0.02, maximum=0.2
+) -> np.ndarray:
     out = np.full(len(high), np.nan)
     long = high[1] >= high[0]
     sar = low[0] if long else high[0]
@@ -134,7 +142,9 @@ def psar_reference(high: np.ndarray, low: np.ndarray, start=0.02, step=0.02, max
 
 @pytest.mark.parametrize("period", [5, 20, 100])
 def test_sma_matches_pandas_rolling_mean(period):
-    assert_series(_values(SimpleMovingAverage(period), BARS, "AAA"), FRAME.close.rolling(period).mean())
+    assert_series(
+        _values(SimpleMovingAverage(period), BARS, "AAA"), FRAME.close.rolling(period).mean()
+    )
 
 
 def test_sma_equals_sum_of_window_over_period_exactly():
@@ -146,7 +156,9 @@ def test_sma_equals_sum_of_window_over_period_exactly():
 
 
 def test_sma_of_high_source():
-    assert_series(_values(SimpleMovingAverage(10, source="high"), BARS, "AAA"), FRAME.high.rolling(10).mean())
+    assert_series(
+        _values(SimpleMovingAverage(10, source="high"), BARS, "AAA"), FRAME.high.rolling(10).mean()
+    )
 
 
 @pytest.mark.parametrize("period", [2, 12, 50])
@@ -168,7 +180,10 @@ def test_bollinger_bands_match_pandas(period, k):
 def test_period_highest_lowest_match_pandas(period):
     assert_series(_values(PeriodHighest(period), BARS, "AAA"), FRAME.high.rolling(period).max())
     assert_series(_values(PeriodLowest(period), BARS, "AAA"), FRAME.low.rolling(period).min())
-    assert_series(_values(PeriodHighest(period, source="close"), BARS, "AAA"), FRAME.close.rolling(period).max())
+    assert_series(
+        _values(PeriodHighest(period, source="close"), BARS, "AAA"),
+        FRAME.close.rolling(period).max(),
+    )
 
 
 @pytest.mark.parametrize("period", [1, 14])
@@ -200,11 +215,19 @@ def test_rsi_without_losses_is_100_and_flat_is_50():
 
 @pytest.mark.parametrize("period", [14, 3])
 def test_atr_matches_textbook_wilder(period):
-    assert_series(_values(AverageTrueRange(period), BARS, "AAA"), wilder_average(true_ranges(FRAME), period, 1))
+    assert_series(
+        _values(AverageTrueRange(period), BARS, "AAA"),
+        wilder_average(true_ranges(FRAME), period, 1),
+    )
 
 
 def test_atr_hand_computed():
-    bars = [bar(0, 10, 11, 9, 10), bar(1, 10, 12, 10, 11), bar(2, 11, 11.5, 8, 9), bar(3, 9, 10, 9, 9.5)]
+    bars = [
+        bar(0, 10, 11, 9, 10),
+        bar(1, 10, 12, 10, 11),
+        bar(2, 11, 11.5, 8, 9),
+        bar(3, 9, 10, 9, 9.5),
+    ]
     # TR: bar1 max(2, 2, 0) = 2; bar2 max(3.5, 0.5, 3) = 3.5; bar3 max(1, 1, 0) = 1
     # ATR(2): NaN, NaN, (2 + 3.5)/2 = 2.75, (2.75*1 + 1)/2 = 1.875
     values = _values(AverageTrueRange(2), bars, "AAA")
@@ -290,7 +313,9 @@ def test_plot_hint_invalid_raises(kwargs, message):
 
 
 def test_unknown_source_raises():
-    with pytest.raises(ValueError, match="source must be one of open, high, low, close, volume, got 'mid'"):
+    with pytest.raises(
+        ValueError, match="source must be one of open, high, low, close, volume, got 'mid'"
+    ):
         SimpleMovingAverage(5, source="mid")
 
 

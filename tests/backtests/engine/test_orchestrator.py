@@ -1,0 +1,214 @@
+"""Orchestrator wiring: order of work per bar, no look-ahead across symbols, recording
+levels, progress and cancellation, expiry, outcome figures and error propagation."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from backtests.engine.broker import SimulatedBroker
+from backtests.engine.enums import OrderType, TradeSide
+from backtests.engine.events import (
+    BarProcessed,
+    BarReceived,
+    FillEvent,
+    ModificationAccepted,
+    OrderAccepted,
+    OrderExpired,
+    OrderModificationRequest,
+    OrderSubmissionRequest,
+)
+from backtests.engine.indicators import SimpleMovingAverage
+from backtests.engine.memory import ListDatafeed, MemoryRecorder
+from backtests.engine.orchestrator import Orchestrator, RunOutcome
+from tests.backtests.engine.bars import SECOND, bar, interleave
+from tests.backtests.engine.scripted import Scripted
+
+BUY, SELL = TradeSide.BUY, TradeSide.SELL
+
+
+def market(side, qty=1.0, symbol=None):
+    return lambda s: s.submit_order(OrderType.MARKET, side, qty, symbol=symbol)
+
+
+def run(strategy, bars, recorder=None, batch_size=10_000, **kw):
+    recorder = recorder if recorder is not None else MemoryRecorder(records_bars=False)
+    outcome = Orchestrator(
+        strategy=strategy,
+        datafeed=ListDatafeed(bars, batch_size=batch_size),
+        broker=kw.pop("broker", SimulatedBroker()),
+        recorder=recorder,
+        **kw,
+    ).run()
+    return outcome, recorder
+
+
+def flat_bars(n, symbol="AAA", start=0):
+    return [bar(i, 10.0 + i, 10.5 + i, 9.5 + i, 10.2 + i, symbol) for i in range(start, start + n)]
+
+
+def test_market_order_fills_at_next_bar_open_and_strategy_sees_position():
+    strategy = Scripted({(1, "AAA"): [market(BUY, 2.0)]})
+    outcome, rec = run(strategy, flat_bars(4))
+    (fill,) = rec.of_type(FillEvent)
+    assert (fill.ts_event_ns, fill.fill_price, fill.quantity_filled) == (2 * SECOND, 12.0, 2.0)
+    # on bar 2 the broker ran first: the strategy already sees the new position
+    assert strategy.seen == [
+        (0, "AAA", 0.0, 0.0),
+        (1, "AAA", 0.0, 0.0),
+        (2, "AAA", 2.0, 12.0),
+        (3, "AAA", 2.0, 12.0),
+    ]
+    assert outcome == RunOutcome(
+        status="completed", bars=4, orders=1, fills=1, net_pnl=0.0, gross_pnl=0.0
+    )
+
+
+def test_order_for_other_symbol_same_timestamp_not_filled_at_that_timestamp():
+    bars = interleave(
+        flat_bars(3, "AAA"),
+        [bar(i, 50.0 + i, 51.0 + i, 49.0 + i, 50.5 + i, "BBB") for i in range(3)],
+    )
+    # on AAA's bar at t=1, buy BBB; BBB's bar at t=1 comes later in the same timestamp
+    strategy = Scripted({(1, "AAA"): [market(BUY, symbol="BBB")]}, symbols=("AAA", "BBB"))
+    _, rec = run(strategy, bars)
+    (fill,) = rec.of_type(FillEvent)
+    assert (fill.symbol, fill.ts_event_ns, fill.fill_price) == ("BBB", 2 * SECOND, 52.0)
+
+
+def test_order_for_unknown_symbol_raises():
+    strategy = Scripted({(0, "AAA"): [market(BUY, symbol="ZZZ")]})
+    with pytest.raises(ValueError, match="'ZZZ' is not one of this strategy's symbols"):
+        run(strategy, flat_bars(2))
+
+
+def test_event_sequence_is_recorded_in_causal_order():
+    strategy = Scripted({(0, "AAA"): [market(BUY)]})
+    _, rec = run(strategy, flat_bars(2), MemoryRecorder(records_bars=True))
+    kinds = [type(e).__name__ for e in rec.events]
+    assert kinds == [
+        "BarReceived",
+        "BarProcessed",
+        "OrderSubmissionRequest",
+        "OrderAccepted",
+        "FillEvent",
+        "BarReceived",
+        "BarProcessed",
+    ]
+    submission = rec.events[2]
+    assert (submission.system_order_id, submission.ts_event_ns, submission.ts_created_ns) == (
+        "O000001",
+        0,
+        0,
+    )
+    assert rec.flushes == 1
+
+
+def test_bar_processed_carries_indicator_values_by_name():
+    class WithSma(Scripted):
+        def setup(self):
+            self.sma = self.add_indicator(SimpleMovingAverage(2))
+
+    _, rec = run(WithSma({}), flat_bars(3), MemoryRecorder(records_bars=True))
+    processed = rec.of_type(BarProcessed)
+    assert [list(p.indicators) for p in processed] == [["SMA(2)"]] * 3
+    assert math.isnan(processed[0].indicators["SMA(2)"])
+    assert processed[1].indicators["SMA(2)"] == (10.2 + 11.2) / 2
+    assert processed[1][:9] == tuple(rec.of_type(BarReceived)[1])
+
+
+def test_trades_level_recorder_gets_no_bar_events():
+    strategy = Scripted({(0, "AAA"): [market(BUY)]})
+    _, rec = run(strategy, flat_bars(3), MemoryRecorder(records_bars=False))
+    assert not any(isinstance(e, (BarReceived, BarProcessed)) for e in rec.events)
+    assert len(rec.of_type(FillEvent)) == 1
+
+
+def test_pending_orders_expire_at_end_of_data():
+    strategy = Scripted(
+        {(1, "AAA"): [lambda s: s.submit_order(OrderType.LIMIT, BUY, 1.0, limit_price=1.0)]}
+    )
+    _, rec = run(strategy, flat_bars(3))
+    (expired,) = rec.of_type(OrderExpired)
+    assert (expired.associated_order_id, expired.ts_event_ns, expired.broker_order_id) == (
+        "O000001",
+        2 * SECOND,
+        "B000001",
+    )
+    assert strategy.expired == [expired] and strategy.open_orders == {}
+
+
+def test_progress_reported_per_batch_and_reaches_one():
+    progress: list[float] = []
+    outcome, _ = run(Scripted({}), flat_bars(10), batch_size=4, on_progress=progress.append)
+    assert progress == [0.4, 0.8, 1.0] and outcome.bars == 10
+
+
+def test_cancel_checked_per_batch_stops_run_without_expiry():
+    calls = []
+
+    def should_cancel():
+        calls.append(1)
+        return len(calls) == 2
+
+    strategy = Scripted(
+        {(1, "AAA"): [lambda s: s.submit_order(OrderType.LIMIT, BUY, 1.0, limit_price=1.0)]}
+    )
+    outcome, rec = run(strategy, flat_bars(10), batch_size=3, should_cancel=should_cancel)
+    assert (outcome.status, outcome.bars, outcome.orders) == ("cancelled", 3, 1)
+    assert rec.of_type(OrderExpired) == [] and rec.flushes == 1
+
+
+def test_strategy_exception_propagates():
+    def boom(s):
+        raise ZeroDivisionError("strategy bug")
+
+    with pytest.raises(ZeroDivisionError, match="strategy bug"):
+        run(Scripted({(1, "AAA"): [boom]}), flat_bars(3))
+
+
+def test_outcome_pnl_gross_and_net_by_hand():
+    # buy 2 @ open of bar 2 (12.0), sell 2 @ open of bar 4 (14.0): gross +4.0
+    # commission max(2 * 0.5, 1.5) = 1.5 per fill -> net 4.0 - 3.0 = 1.0
+    strategy = Scripted({(1, "AAA"): [market(BUY, 2.0)], (3, "AAA"): [market(SELL, 2.0)]})
+    broker = SimulatedBroker(commission_per_unit=0.5, minimum_commission=1.5)
+    outcome, _ = run(strategy, flat_bars(6), broker=broker)
+    assert (outcome.orders, outcome.fills) == (2, 2)
+    assert outcome.gross_pnl == pytest.approx(4.0) and outcome.net_pnl == pytest.approx(1.0)
+
+
+def test_modification_updates_strategy_open_order():
+    def place(s):
+        return s.submit_order(OrderType.LIMIT, BUY, 1.0, limit_price=1.0, signal="dip")
+
+    prices = []
+
+    def reprice(s):
+        s.submit_modification(s.ids[0], limit_price=2.0)
+        prices.append((s.open_orders[s.ids[0]].limit_price, s.open_orders[s.ids[0]].signal))
+
+    strategy = Scripted({(0, "AAA"): [place], (1, "AAA"): [reprice]})
+    _, rec = run(strategy, flat_bars(2))
+    assert len(rec.of_type(ModificationAccepted)) == 1
+    assert rec.of_type(OrderModificationRequest)[0].symbol == "AAA"
+    assert prices == [(2.0, "dip")]
+    assert len(rec.of_type(OrderAccepted)) == 1
+
+
+def test_submitting_outside_a_bar_raises():
+    strategy = Scripted({})
+    with pytest.raises(RuntimeError, match="only be submitted while a bar is processed"):
+        strategy.submit_order(OrderType.MARKET, BUY, 1.0)
+
+
+def test_order_ids_sequential_and_requests_stamped_with_simulated_time():
+    strategy = Scripted({(1, "AAA"): [market(BUY), market(BUY)], (2, "AAA"): [market(SELL)]})
+    _, rec = run(strategy, flat_bars(4))
+    subs = rec.of_type(OrderSubmissionRequest)
+    assert [(s.system_order_id, s.ts_event_ns) for s in subs] == [
+        ("O000001", SECOND),
+        ("O000002", SECOND),
+        ("O000003", 2 * SECOND),
+    ]
+    assert [f.fill_id for f in rec.of_type(FillEvent)] == ["F000001", "F000002", "F000003"]
