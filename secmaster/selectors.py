@@ -49,7 +49,9 @@ def publisher_dataset_list(*, name: str, rtype: int | None = None) -> list[Datas
     return [DatasetRow(publisher_id=r["publisher_id"], dataset=r["dataset"]) for r in rows]
 
 
-def coverage_list(*, publisher_id: int | None = None, rtype: int | None = None) -> list[CoverageRow]:
+def coverage_list(
+    *, publisher_id: int | None = None, rtype: int | None = None
+) -> list[CoverageRow]:
     """Symbol coverage rows, optionally of one publisher and/or one rtype, ordered by symbol."""
     coverage = SymbolCoverage.objects.all()
     if publisher_id is not None:

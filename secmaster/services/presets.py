@@ -97,7 +97,8 @@ def preset_create(*, name: str, symbols: list[str]) -> SymbolPreset:
     """Create a preset; Conflict if the (stripped) name is taken."""
     name = preset_name_clean(name)
     symbols = preset_symbols_clean(symbols)
-    conflict = Conflict(PRESET_EXISTS.format(name=name), fields={"name": PRESET_EXISTS.format(name=name)})
+    message = PRESET_EXISTS.format(name=name)
+    conflict = Conflict(message, fields={"name": message})
     if SymbolPreset.objects.filter(name=name).exists():
         raise conflict
     try:
