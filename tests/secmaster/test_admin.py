@@ -286,3 +286,11 @@ def test_admin_views_drop_and_create_sql_let_symbology_be_rebuilt():
             cursor.execute(admin_views.CREATE_SYMBOLOGY_VIEW)
     assert SymbologyRow.objects.count() == 0
     assert "admin_symbology" in connection.introspection.table_names(include_views=True)
+
+
+def test_admin_index_lists_security_master_models(admin_client):
+    response = admin_client.get("/admin/")
+    assert response.status_code == 200
+    content = response.content.decode()
+    for model in REGISTERED:
+        assert f"/admin/secmaster/{model._meta.model_name}/" in content

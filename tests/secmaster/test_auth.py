@@ -118,3 +118,10 @@ def test_api_root_in_browser_renders_browsable_api(api_client):
     response = api_client.get("/api/", HTTP_ACCEPT="text/html")
     assert response.status_code == 200
     assert b"Django REST framework" in response.content
+
+
+@pytest.mark.parametrize("url", ["/api/presets", "/api/presets/tech", "/api/secmaster/publishers"])
+def test_route_options_and_head_answer_without_error(api_client, url):
+    SymbolPreset.objects.create(name="tech", symbols=["AAPL"])
+    assert api_client.options(url).status_code == 200
+    assert api_client.head(url).status_code == 200
