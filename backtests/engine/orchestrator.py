@@ -73,6 +73,7 @@ class Orchestrator:
         recorder: Recorder | None = None,
         on_progress: Callable[[float], None] | None = None,
         should_cancel: Callable[[], bool] | None = None,
+        fills_before_strategy: bool = True,
     ) -> None:
         self.strategy = strategy
         self.datafeed = datafeed
@@ -80,6 +81,13 @@ class Orchestrator:
         self.recorder = recorder if recorder is not None else NullRecorder()
         self.on_progress = on_progress
         self.should_cancel = should_cancel
+        # True: the broker fills a bar's orders before the strategy sees that bar, so
+        # on_bar(t) knows about fills at t's open. False: the broker runs after on_bar, which
+        # is how the original threaded engine behaved in practice (its strategy saw the fills
+        # of bar t only after handling bar t); fill prices and times are the same either way.
+        # Keep True for real use: with False an order re-priced on every bar never fills,
+        # because a modification at t makes it wait for bars after t.
+        self.fills_before_strategy = fills_before_strategy
 
     def _wire(self, tally: _Tally) -> Dispatcher:
         dispatcher = Dispatcher()
@@ -106,6 +114,7 @@ class Orchestrator:
         updates = tuple(ind.update for ind in strategy.indicators)
         indicators = tuple((ind.name, ind.latest) for ind in strategy.indicators)
         on_bar = strategy.on_bar
+        broker_first = self.fills_before_strategy
         symbols = frozenset(strategy.symbols)
         records_bars = bool(recorder.records_bars)
         record = recorder.record
@@ -124,7 +133,7 @@ class Orchestrator:
                 if symbol not in symbols:
                     continue
                 strategy._current = bar
-                if symbol in books:
+                if broker_first and symbol in books:
                     broker_on_bar(bar)
                 push_bar(bar)
                 for update in updates:
@@ -135,6 +144,8 @@ class Orchestrator:
                         BarProcessed(*bar, {name: latest(symbol) for name, latest in indicators})
                     )
                 on_bar(bar)
+                if not broker_first and symbol in books:
+                    broker_on_bar(bar)
                 done += 1
             if batch:
                 last_ts = batch[-1][0]

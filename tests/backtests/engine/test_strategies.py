@@ -96,37 +96,64 @@ def test_strategy_position_and_avg_price_follow_fills():
 # --- examples -----------------------------------------------------------------------------
 
 
-def sma_crossover_reference(closes: pd.Series, opens: pd.Series, fast: int, slow: int):
+def sma_crossover_reference(
+    closes: pd.Series, opens: pd.Series, fast: int, slow: int, lagged=False
+):
     """Expected fills of the SMA crossover, computed with pandas: a signal on bar i (using
-    bars i-1 and i) fills at bar i+1's open; position gates buys (<= 0) and sells (>= 0)."""
+    bars i-1 and i) fills at bar i+1's open; position gates buys (<= 0) and sells (>= 0).
+    ``lagged``: the signal on bar i sees the position before bar i's fills (original engine)."""
     f, s = closes.rolling(fast).mean().to_numpy(), closes.rolling(slow).mean().to_numpy()
     position, pending, fills = 0.0, [], []
     for i in range(len(closes)):
-        for side in pending:
-            position += 1.0 if side == "BUY" else -1.0
-            fills.append((i, side, float(opens.iloc[i])))
+        arriving = [(i, side, float(opens.iloc[i])) for side in pending]
+        seen = position
+        position += sum(1.0 if side == "BUY" else -1.0 for side in pending)
+        fills.extend(arriving)
+        if not lagged:
+            seen = position
         pending = []
         if i == 0:
             continue
-        if f[i - 1] <= s[i - 1] and f[i] > s[i] and position <= 0:
+        if f[i - 1] <= s[i - 1] and f[i] > s[i] and seen <= 0:
             pending.append("BUY")
-        if f[i - 1] >= s[i - 1] and f[i] < s[i] and position >= 0:
+        if f[i - 1] >= s[i - 1] and f[i] < s[i] and seen >= 0:
             pending.append("SELL")
     return fills
 
 
-def test_sma_crossover_fills_match_pandas_reference():
+@pytest.mark.parametrize("fills_before_strategy", [True, False])
+def test_sma_crossover_fills_match_pandas_reference(fills_before_strategy):
     bars = random_walk(4000, seed=7)
     frame = pd.DataFrame(bars, columns=list(bars[0]._fields))
-    strategy = get_strategy("SMACrossover")(
-        symbols=["AAA"], params={"fast_period": 5, "slow_period": 20}
-    )
-    outcome, rec = run(strategy, bars)
+    params = {"fast_period": 5, "slow_period": 20}
+    strategy = get_strategy("SMACrossover")(symbols=["AAA"], params=params)
+    rec = MemoryRecorder(records_bars=False)
+    Orchestrator(
+        strategy=strategy,
+        datafeed=ListDatafeed(bars),
+        broker=SimulatedBroker(),
+        recorder=rec,
+        fills_before_strategy=fills_before_strategy,
+    ).run()
     fills = [(f.ts_event_ns // SECOND, f.side.name, f.fill_price) for f in rec.of_type(FillEvent)]
-    expected = sma_crossover_reference(frame.close, frame.open, 5, 20)
+    expected = sma_crossover_reference(
+        frame.close, frame.open, 5, 20, lagged=not fills_before_strategy
+    )
     assert len(expected) > 50
     assert fills == expected
     assert {s.order_type for s in rec.of_type(OrderSubmissionRequest)} == {OrderType.MARKET}
+
+
+def test_sma_crossover_position_timing_changes_some_fills():
+    # the two timings differ exactly when a crossover follows a fill on the very next bar
+    frame = pd.DataFrame(random_walk(4000, seed=7), columns=list(bars_fields()))
+    same_bar = sma_crossover_reference(frame.close, frame.open, 5, 20)
+    next_bar = sma_crossover_reference(frame.close, frame.open, 5, 20, lagged=True)
+    assert same_bar != next_bar
+
+
+def bars_fields():
+    return random_walk(1)[0]._fields
 
 
 def test_sma_crossover_defaults_match_original():
