@@ -21,8 +21,8 @@ BAR_PERIOD_CHOICES: tuple[tuple[int, str, str], ...] = (
 DEFAULT_RTYPE = 33
 
 RECORD_CHOICES: tuple[tuple[str, str], ...] = (
-    ("full", "Full: bars, indicators and orders (charts available)"),
-    ("trades", "Trades only: orders and fills (faster, smaller)"),
+    ("full", "Full: bars, indicators, orders"),
+    ("trades", "Trades only: orders and fills"),
 )
 
 INGEST_HINT = "python manage.py ingest_databento <path to a Databento batch .zip or .dbn.zst file>"

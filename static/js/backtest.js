@@ -212,7 +212,7 @@
     const hi = nsToDate(Math.max(...rows.map((r) => window.OST.toNs(r.max_ts))));
     for (const input of [start, end]) { input.min = lo; input.max = hi; }
     hint.textContent = (chosen.length ? "Data of the selected symbols: " : "Data of all symbols: ") +
-      lo + " → " + hi + ". Empty dates use all of it.";
+      lo + " → " + hi + " (UTC days). Empty dates use all of it.";
     checkDates();
   }
 

@@ -108,7 +108,7 @@
     { key: "max_position", label: "Max pos.", num: true, fmt: (v) => num(v, 0) },
     { key: "high_watermark", label: "High WM", num: true, money: true },
     { key: "low_watermark", label: "Low WM", num: true, money: true },
-    { key: "max_drawdown", label: "Max DD", num: true, money: true },
+    { key: "max_drawdown", label: "Max DD", num: true, fmt: (v) => num(v) },
     { key: "pnl_before_commission", label: "P&L gross", num: true, money: true },
     { key: "pnl_after_commission", label: "P&L net", num: true, money: true },
   ];

@@ -11,23 +11,31 @@
   const METRICS = [
     ["net_pnl", "Net P&L", "money"],
     ["gross_pnl", "Gross P&L", "money"],
+    ["commission", "Commission", "money"],
     ["trades", "Trades", "int"],
+    ["wins", "Wins", "int"],
+    ["losses", "Losses", "int"],
     ["win_rate", "Win rate", "pct"],
     ["profit_factor", "Profit factor", "ratio"],
     ["expectancy", "Expectancy", "money"],
     ["avg_win", "Average win", "money"],
     ["avg_loss", "Average loss", "money"],
+    ["largest_win", "Largest win", "money"],
+    ["largest_loss", "Largest loss", "money"],
     ["max_drawdown", "Max drawdown", "money"],
-    ["sharpe", "Sharpe ratio", "ratio"],
+    ["sharpe", "Sharpe (daily)", "ratio"],
     ["avg_duration_bars", "Avg. duration (bars)", "dec1"],
-    ["commission", "Commission", "money"],
+    ["avg_duration_seconds", "Avg. duration", "seconds"],
   ];
   const SKIP = new Set(["per_symbol", "symbol", "run_id"]);
+  // Sizes of losses or costs, reported as positive numbers: not coloured as gains.
+  const NEUTRAL = new Set(["commission", "max_drawdown"]);
 
   function formatMetric(value, kind) {
     if (value === null || value === undefined) return "—";
     if (kind === "int") return num(value, 0);
-    if (kind === "pct") return num(Number(value) <= 1 ? Number(value) * 100 : value, 1) + " %";
+    if (kind === "pct") return num(Number(value) * 100, 1) + " %";  // the API sends a ratio
+    if (kind === "seconds") return window.OST.duration(0, Number(value) * 1e9);
     if (kind === "dec1") return num(value, 1);
     return num(value, 2);
   }
@@ -44,10 +52,12 @@
     const card = (key, title, kind) => {
       const value = metrics[key];
       shown.add(key);
-      const colored = kind === "money" && key !== "commission";
+      const colored = kind === "money" && !NEUTRAL.has(key);
+      // A null profit factor with trades means there was no losing trade (metrics.py).
+      const noLoss = key === "profit_factor" && value === null && Number(metrics.wins) > 0;
       box.append(el("div", { class: "metric", dataset: { metric: key } }, [
         el("div", { class: "metric-label", text: title }),
-        el("div", { class: "metric-value " + (colored ? signClass(value) : ""), text: formatMetric(value, kind) }),
+        el("div", { class: "metric-value " + (colored ? signClass(value) : ""), text: noLoss ? "∞ (no loss)" : formatMetric(value, kind) }),
       ]));
     };
     for (const [key, title, kind] of METRICS) if (key in metrics) card(key, title, kind);

@@ -144,9 +144,9 @@
       el("td", {}, [el("div", { class: "run-name", text: run.name || config.strategy || run.run_id }), el("div", { class: "muted small", text: run.run_id })]),
       statusCell(run),
       el("td", { text: nsToDateTime(run.ts_start) }),
-      el("td", { text: run.ts_end ? duration(run.ts_start, run.ts_end) : "" }),
+      el("td", { class: "wide-only", text: run.ts_end ? duration(run.ts_start, run.ts_end) : "" }),
       el("td", { class: "symbols-cell", title: symbols.join(", "), text: symbols.length > 4 ? symbols.slice(0, 4).join(", ") + " +" + (symbols.length - 4) : symbols.join(", ") }),
-      el("td", { text: period.charAt(0) + period.slice(1).toLowerCase() }),
+      el("td", { class: "wide-only", text: period.charAt(0) + period.slice(1).toLowerCase() }),
       el("td", { class: "num " + signClass(meta.net_pnl), text: meta.net_pnl === undefined ? "—" : num(meta.net_pnl) }),
       linksCell(run),
     ]);
