@@ -1,0 +1,422 @@
+"""Background runs through a REAL django-q2 cluster (``manage.py qcluster`` subprocess).
+
+The worker gets the test databases' names through the same environment variables a deployment
+uses (RUNS_DB_PATH / SECMASTER_DB_PATH, or DATABASE_URL / SECMASTER_DATABASE_URL on
+PostgreSQL), so it reads and writes what the test process sees. Each broker is exercised:
+the ORM queue in the default database, and Redis (a queue name of its own per test process).
+Also here: stale-run recovery (worker start, first API call, dead local worker process) and
+``manage.py serve``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connections
+from django_q.conf import Conf
+from django_q.signals import post_spawn
+
+from backtests.engine.registry import discover_user_code
+from backtests.models import Fill, Run, RunStatus
+from backtests.services import jobs
+from backtests.services.jobs import WORKER_GONE_ERROR, runs_fail_orphaned
+from tests.backtests.market_data import ingest_bars, minute_bars
+from tests.backtests.run_rows import run_row
+
+DATABASES = ["default", "secmaster"]
+pytestmark = pytest.mark.django_db(transaction=True, databases=DATABASES)
+
+REDIS_BASE_URL = "redis://127.0.0.1:6379/11"
+DEADLINE_SECONDS = 90
+SLOW_BARS = 30_000  # three feed chunks of 10,000 bars
+SLOW_STRATEGY = '''
+import time
+
+from backtests.engine.enums import BarPeriod
+from backtests.engine.strategies.base import ParamSpec, StrategyBase
+
+
+class SlowTestStrategy(StrategyBase):
+    """Does nothing but take its time on every bar."""
+
+    name = "Slow test strategy"
+    parameters = {
+        "bar_period": ParamSpec(default=BarPeriod.MINUTE),
+        "sleep_ms": ParamSpec(default=0.15, min=0.0, max=100.0),
+    }
+
+    def on_bar(self, bar):
+        time.sleep(self.sleep_ms / 1000)
+'''
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def wait_for(condition: Callable[[], Any], *, what: str, timeout: float = DEADLINE_SECONDS):
+    """Poll ``condition`` until it returns something truthy; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"gave up after {timeout:g} s waiting for {what}")
+
+
+def database_env() -> dict[str, str]:
+    """Environment that points a child process at this test process's databases."""
+    env: dict[str, str] = {}
+    for alias, path_var, url_var in (
+        ("default", "RUNS_DB_PATH", "DATABASE_URL"),
+        ("secmaster", "SECMASTER_DB_PATH", "SECMASTER_DATABASE_URL"),
+    ):
+        db = connections[alias].settings_dict
+        if db["ENGINE"].endswith("sqlite3"):
+            env[path_var] = str(db["NAME"])
+            env[url_var] = ""
+        else:
+            auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+            host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+            env[url_var] = f"postgres://{auth}@{host}/{db['NAME']}"
+    return env
+
+
+def child_pids(pid: int) -> list[int]:
+    """Direct children of ``pid`` (from /proc; psutil is not installed)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(entry.name))
+    return children
+
+
+def stop_process(process: subprocess.Popen, *, grace: float = 20) -> None:
+    """SIGTERM, then SIGKILL the whole process group after ``grace`` seconds."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=grace)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def start_manage(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *args],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+# --- fixtures ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def strategies_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("strategies")
+    (folder / "slow_test_strategy.py").write_text(SLOW_STRATEGY)
+    return folder
+
+
+@pytest.fixture
+def slow_strategy(strategies_dir, settings) -> Path:
+    """The slow strategy file, visible to this process and (via the env) to the worker."""
+    settings.OST_STRATEGIES_DIR = strategies_dir
+    assert discover_user_code(strategies_dir=strategies_dir, indicators_dir=None) == []
+    return strategies_dir
+
+
+@pytest.fixture(params=["orm", "redis"])
+def broker_env(request, monkeypatch) -> Iterator[dict[str, str]]:
+    """The broker both processes use; for Redis, a queue named after this test process."""
+    if request.param == "orm":
+        yield {"REDIS_URL": "", "OST_QUEUE_NAME": str(Conf.PREFIX)}
+        return
+    queue = f"ost-test-{os.getpid()}"
+    client = redis.from_url(REDIS_BASE_URL)
+
+    def flush() -> None:
+        keys = client.keys(f"django_q:{queue}:*")
+        if keys:
+            client.delete(*keys)
+
+    flush()
+    monkeypatch.setattr(Conf, "ORM", None)
+    monkeypatch.setattr(Conf, "REDIS", REDIS_BASE_URL)
+    monkeypatch.setattr(Conf, "PREFIX", queue)
+    monkeypatch.setattr(Conf, "CLUSTER_NAME", queue)
+    yield {"REDIS_URL": REDIS_BASE_URL, "OST_QUEUE_NAME": queue}
+    flush()
+
+
+@pytest.fixture
+def worker_env(slow_strategy, broker_env) -> dict[str, str]:
+    return {
+        **os.environ,
+        **database_env(),
+        **broker_env,
+        "OST_STRATEGIES_DIR": str(slow_strategy),
+        "OST_MAX_CONCURRENT_RUNS": "1",
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+@pytest.fixture
+def qcluster(transactional_db, worker_env, tmp_path) -> Iterator[subprocess.Popen]:
+    """A real ``manage.py qcluster``; always stopped at teardown (before the DB flush)."""
+    log = tmp_path / "qcluster.log"
+    process = start_manage(["qcluster"], worker_env, log)
+    try:
+        yield process
+    finally:
+        stop_process(process)
+        print(log.read_text(errors="replace")[-3000:])
+
+
+@pytest.fixture
+def publisher_id(tmp_path) -> int:
+    return ingest_bars(
+        tmp_path,
+        bars=minute_bars(38, "2024-01-02T14:30", 300),
+        mappings={"AAPL": [("2024-01-02", "2024-01-03", 38)]},
+    )
+
+
+def submit(api_client, **body: Any) -> str:
+    response = api_client.post("/api/backtest/run", body, format="json")
+    assert response.status_code == 200, response.json()
+    return response.json()["run_id"]
+
+
+def run_state(run_id: str) -> Run:
+    return Run.objects.get(run_id=run_id)
+
+
+# --- the real worker ---------------------------------------------------------------------
+
+
+@pytest.mark.worker
+def test_worker_executes_submitted_backtest(api_client, qcluster, publisher_id):
+    run_id = submit(
+        api_client,
+        strategy="SMACrossover",
+        strategy_params={"fast_period": 5, "slow_period": 10},
+        symbols=["AAPL"],
+        rtype=33,
+        publisher_id=publisher_id,
+    )
+    status = wait_for(
+        lambda: (
+            (body := api_client.get(f"/api/backtest/status/{run_id}").json())["status"]
+            not in ("queued", "running")
+            and body
+        ),
+        what=f"run {run_id} to finish",
+    )
+    assert status == {"run_id": run_id, "status": "completed", "progress": 100.0}
+    run = run_state(run_id)
+    assert run.metadata["bars"] == 300
+    assert Fill.objects.filter(run_id=run_id).count() == run.metadata["fills"] > 0
+    host, _, pid = run.worker.rpartition(":")
+    assert host == socket.gethostname()
+    assert int(pid) not in (os.getpid(), qcluster.pid)  # a worker process of the cluster
+
+
+@pytest.mark.worker
+def test_worker_run_cancelled_stops_early(api_client, qcluster, tmp_path, slow_strategy):
+    publisher = ingest_bars(
+        tmp_path,
+        bars=minute_bars(38, "2024-01-02T00:00", SLOW_BARS),
+        mappings={"AAPL": [("2024-01-02", "2024-02-01", 38)]},
+        name="slow",
+    )
+    run_id = submit(
+        api_client,
+        strategy="SlowTestStrategy",
+        strategy_params={"sleep_ms": 0.15},
+        symbols=["AAPL"],
+        rtype=33,
+        publisher_id=publisher,
+        record="trades",
+    )
+    wait_for(lambda: run_state(run_id).status == RunStatus.RUNNING, what="the run to start")
+    time.sleep(0.3)
+    cancelled_at = time.monotonic()
+    response = api_client.post(f"/api/backtest/{run_id}/cancel")
+    assert response.json() == {"run_id": run_id, "status": "cancelled"}
+    # The worker writes what it did once it has stopped.
+    run = wait_for(
+        lambda: (r := run_state(run_id)).metadata.get("bars") is not None and r,
+        what="the worker to stop the cancelled run",
+    )
+    print(f"cancel -> worker stopped: {time.monotonic() - cancelled_at:.2f} s")
+    assert run.status == RunStatus.CANCELLED
+    assert run.metadata["bars"] < SLOW_BARS
+
+
+@pytest.mark.worker
+def test_worker_start_fails_stale_and_orphaned_runs(transactional_db, worker_env, tmp_path):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    orphan_worker = f"{socket.gethostname()}:{dead.pid}"
+    run_row("stale", status=RunStatus.RUNNING, heartbeat_ns=time.time_ns() - 600 * 10**9)
+    run_row("orphan", status=RunStatus.RUNNING, worker=orphan_worker)
+    run_row("alive", status=RunStatus.RUNNING, worker="elsewhere:1")
+    process = start_manage(["qcluster"], worker_env, tmp_path / "qcluster.log")
+    try:
+        wait_for(
+            lambda: (
+                set(Run.objects.filter(status=RunStatus.FAILED).values_list("run_id", flat=True))
+                == {"stale", "orphan"}
+            ),
+            what="the worker start to fail both runs",
+        )
+    finally:
+        stop_process(process)
+    assert "heartbeat" in run_state("stale").metadata["error"]
+    assert run_state("orphan").metadata["error"] == WORKER_GONE_ERROR.format(worker=orphan_worker)
+    assert run_state("alive").status == RunStatus.RUNNING
+
+
+# --- stale-run recovery without a cluster --------------------------------------------------
+
+
+def test_first_api_call_fails_stale_runs_once(api_client, monkeypatch):
+    monkeypatch.setattr(jobs, "_recovered", False)
+    run_row("stale", status=RunStatus.RUNNING, heartbeat_ns=time.time_ns() - 120 * 10**9)
+    run_row("alive", status=RunStatus.RUNNING)
+    body = api_client.get("/api/backtest/running").json()
+    assert [run["run_id"] for run in body["runs"]] == ["alive"]
+    status = api_client.get("/api/backtest/status/stale").json()
+    assert status["status"] == "failed"
+    assert "heartbeat" in status["error"]
+    # Once per process: a run going stale later is left to workers and `serve`.
+    run_row("later", status=RunStatus.RUNNING, heartbeat_ns=1)
+    api_client.get("/api/backtest/running")
+    assert run_state("later").status == RunStatus.RUNNING
+
+
+def test_worker_spawn_signal_fails_stale_runs():
+    run_row("stale", status=RunStatus.RUNNING, heartbeat_ns=1)
+    run_row("fresh", status=RunStatus.RUNNING)
+    post_spawn.send(sender="django_q", proc_name="Process-test")
+    assert run_state("stale").status == RunStatus.FAILED
+    assert run_state("fresh").status == RunStatus.RUNNING
+
+
+def test_orphaned_local_runs_fail_by_process_id():
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    host = socket.gethostname()
+    run_row("dead", status=RunStatus.RUNNING, worker=f"{host}:{dead.pid}")
+    run_row("alive", status=RunStatus.RUNNING, worker=f"{host}:{os.getpid()}")
+    run_row("remote", status=RunStatus.RUNNING, worker=f"not-{host}:{dead.pid}")
+    run_row("done", status=RunStatus.COMPLETED, worker=f"{host}:{dead.pid}")
+    assert runs_fail_orphaned() == 1
+    statuses = dict(Run.objects.values_list("run_id", "status"))
+    assert statuses == {
+        "dead": "failed",
+        "alive": "running",
+        "remote": "running",
+        "done": "completed",
+    }
+
+
+# --- manage.py serve -----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def health_ok(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def serve_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        **database_env(),
+        "REDIS_URL": "",
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+@pytest.mark.worker
+def test_serve_runs_site_and_worker_and_stops_both_on_sigterm(serve_env, tmp_path):
+    port = free_port()
+    log = tmp_path / "serve.log"
+    process = start_manage(["serve", "--port", str(port)], serve_env, log)
+    try:
+        wait_for(lambda: health_ok(port), what="the site to answer /health", timeout=60)
+        children = child_pids(process.pid)
+        assert len(children) == 2
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+        assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
+    finally:
+        stop_process(process)
+    output = log.read_text()
+    assert f"Open http://127.0.0.1:{port}/" in output
+
+
+@pytest.mark.worker
+def test_serve_exits_when_worker_dies_naming_it(serve_env, tmp_path):
+    port = free_port()
+    log = tmp_path / "serve.log"
+    process = start_manage(["serve", "--port", str(port)], serve_env, log)
+    try:
+        wait_for(lambda: health_ok(port), what="the site to answer /health", timeout=60)
+        wait_for(lambda: len(child_pids(process.pid)) == 2, what="both children")
+        cluster = [
+            pid
+            for pid in child_pids(process.pid)
+            if b"qcluster" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+        os.kill(cluster[0], signal.SIGKILL)
+        assert process.wait(timeout=60) != 0
+        assert not health_ok(port)
+    finally:
+        stop_process(process)
+    assert "qcluster exited with code" in log.read_text()
+
+
+def test_serve_rejects_bad_port():
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="--port must be between 1 and 65535"):
+        call_command("serve", "--port", "70000")
