@@ -52,8 +52,13 @@ def mark_to_market(closes: pd.DataFrame, fills: pd.DataFrame) -> pd.DataFrame:
         bar = np.clip(np.searchsorted(ts, f["ts"].to_numpy(np.int64), side="right") - 1, 0, n - 1)
         signed = f["signed"].to_numpy(float)
         position = np.cumsum(np.bincount(bar, weights=signed, minlength=n))
-        cash = -np.cumsum(np.bincount(bar, weights=signed * f["price"].to_numpy(float)
-                                      + f["commission"].to_numpy(float), minlength=n))
+        cash = -np.cumsum(
+            np.bincount(
+                bar,
+                weights=signed * f["price"].to_numpy(float) + f["commission"].to_numpy(float),
+                minlength=n,
+            )
+        )
         value = np.where(position != 0, position * np.nan_to_num(close), 0.0)
         out[sym] = cash + value
     return pd.DataFrame(out, index=closes.index)
@@ -70,10 +75,12 @@ def _render(pnl: pd.DataFrame, title: str, symbol: str | None) -> bytes:
     (ax, ax_dd), side = style.main_and_side(fig, rows=2, height_ratios=[3, 1.2])
     style.style_axes(ax, ylabel="P&L after commission", money=True)
     style.zero_line(ax)
-    ax.fill_between(x, 0, total, where=total >= 0, color=style.UP, alpha=0.10, linewidth=0,
-                    interpolate=True)
-    ax.fill_between(x, 0, total, where=total < 0, color=style.DOWN, alpha=0.10, linewidth=0,
-                    interpolate=True)
+    ax.fill_between(
+        x, 0, total, where=total >= 0, color=style.UP, alpha=0.10, linewidth=0, interpolate=True
+    )
+    ax.fill_between(
+        x, 0, total, where=total < 0, color=style.DOWN, alpha=0.10, linewidth=0, interpolate=True
+    )
     handles: list = []
     shown = list(pnl.columns)
     if len(shown) > 1:
@@ -81,10 +88,24 @@ def _render(pnl: pd.DataFrame, title: str, symbol: str | None) -> bytes:
         shown = list(final.index[:MAX_SYMBOL_LINES])
         for i, sym in enumerate(shown):
             line = pnl[sym].to_numpy(float)
-            handles += ax.plot(x, line, color=style.series_color(i + 1), linewidth=1.0,
-                               alpha=0.85, label=f"{sym} {style.fmt_money(float(line[-1]))}")
-    handles.insert(0, ax.plot(x, total, color=style.NEUTRAL, linewidth=2.0,
-                              label=f"Total {style.fmt_money(float(total[-1]))}")[0])
+            handles += ax.plot(
+                x,
+                line,
+                color=style.series_color(i + 1),
+                linewidth=1.0,
+                alpha=0.85,
+                label=f"{sym} {style.fmt_money(float(line[-1]))}",
+            )
+    handles.insert(
+        0,
+        ax.plot(
+            x,
+            total,
+            color=style.NEUTRAL,
+            linewidth=2.0,
+            label=f"Total {style.fmt_money(float(total[-1]))}",
+        )[0],
+    )
     ax.set_xlim(x[0] - 0.5, x[-1] + 0.5)
     ax.tick_params(labelbottom=False)
 
@@ -92,13 +113,13 @@ def _render(pnl: pd.DataFrame, title: str, symbol: str | None) -> bytes:
     ax_dd.fill_between(x, drawdown, 0, color=style.DOWN, alpha=0.25, linewidth=0)
     ax_dd.plot(x, drawdown, color=style.DOWN, linewidth=1.0)
     ax_dd.set_ylim(min(float(drawdown.min()), -1e-9) * 1.1, 0)
-    ax_dd.set_xlabel(style.index_time_axis(ax_dd, ts), fontsize=style.LABEL_SIZE,
-                     color=style.MUTED)
+    ax_dd.set_xlabel(style.index_time_axis(ax_dd, ts), fontsize=style.LABEL_SIZE, color=style.MUTED)
 
     handles.append(Patch(color=style.DOWN, alpha=0.3, label="Drawdown from peak"))
     if len(pnl.columns) > len(shown):
-        handles.append(Line2D([], [], color="none",
-                              label=f"… {len(pnl.columns) - len(shown)} more symbols"))
+        handles.append(
+            Line2D([], [], color="none", label=f"… {len(pnl.columns) - len(shown)} more symbols")
+        )
     stats = [
         ("Final P&L", style.fmt_money(float(total[-1]))),
         ("Best", style.fmt_money(float(total.max()))),
@@ -110,6 +131,10 @@ def _render(pnl: pd.DataFrame, title: str, symbol: str | None) -> bytes:
     style.side_panel(side, stats, handles)
     first, last = style.pd_utc(ts[[0, -1]])
     scope = "all symbols" if symbol is None else symbol
-    style.set_title(fig, title, f"Mark-to-market at each bar's close, {scope}, "
-                                f"{first:%Y-%m-%d %H:%M} → {last:%Y-%m-%d %H:%M} UTC")
+    style.set_title(
+        fig,
+        title,
+        f"Mark-to-market at each bar's close, {scope}, "
+        f"{first:%Y-%m-%d %H:%M} → {last:%Y-%m-%d %H:%M} UTC",
+    )
     return style.figure_png(fig)

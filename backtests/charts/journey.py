@@ -46,24 +46,43 @@ def trade_journey_png(run_id: str, *, symbol: str | None = None) -> bytes:
     style.style_axes(ax, ylabel="P&L from entry (before commission)", money=True)
     style.zero_line(ax)
 
-    colors = np.where(winner[:, None], to_rgba(style.UP_LIGHT, 0.75),
-                      to_rgba(style.DOWN_LIGHT, 0.8))
+    colors = np.where(
+        winner[:, None], to_rgba(style.UP_LIGHT, 0.75), to_rgba(style.DOWN_LIGHT, 0.8)
+    )
     half = width / 2
-    rects = np.stack([np.column_stack([x - half, lwm]), np.column_stack([x - half, hwm]),
-                      np.column_stack([x + half, hwm]), np.column_stack([x + half, lwm])], axis=1)
+    rects = np.stack(
+        [
+            np.column_stack([x - half, lwm]),
+            np.column_stack([x - half, hwm]),
+            np.column_stack([x + half, hwm]),
+            np.column_stack([x + half, lwm]),
+        ],
+        axis=1,
+    )
     ax.add_collection(PolyCollection(rects, facecolors=colors, edgecolors="none", zorder=2))
-    ticks = np.stack([np.column_stack([x - half, exit_pnl]),
-                      np.column_stack([x + half, exit_pnl])], axis=1)
+    ticks = np.stack(
+        [np.column_stack([x - half, exit_pnl]), np.column_stack([x + half, exit_pnl])], axis=1
+    )
     ax.add_collection(LineCollection(ticks, colors=style.TEXT, linewidths=2.0, zorder=3))
 
-    handles = [Patch(color=style.UP_LIGHT, alpha=0.75, label="Winner: worst → best"),
-               Patch(color=style.DOWN_LIGHT, alpha=0.8, label="Loser: worst → best"),
-               Line2D([], [], color=style.TEXT, linewidth=2, label="Exit")]
+    handles = [
+        Patch(color=style.UP_LIGHT, alpha=0.75, label="Winner: worst → best"),
+        Patch(color=style.DOWN_LIGHT, alpha=0.8, label="Loser: worst → best"),
+        Line2D([], [], color=style.TEXT, linewidth=2, label="Exit"),
+    ]
     for mask, color, what in ((winner, style.UP, "win"), (~winner, style.DOWN, "loss")):
         if mask.any():
             avg = float(exit_pnl[mask].mean())
-            handles.append(ax.axhline(avg, color=color, linestyle=(0, (6, 3)), linewidth=1.4,
-                                      zorder=4, label=f"Avg {what} exit {style.fmt_money(avg)}"))
+            handles.append(
+                ax.axhline(
+                    avg,
+                    color=color,
+                    linestyle=(0, (6, 3)),
+                    linewidth=1.4,
+                    zorder=4,
+                    label=f"Avg {what} exit {style.fmt_money(avg)}",
+                )
+            )
 
     top, bottom = float(max(hwm.max(), 0)), float(min(lwm.min(), 0))
     pad = (top - bottom) * 0.06 or 1.0
@@ -72,9 +91,11 @@ def trade_journey_png(run_id: str, *, symbol: str | None = None) -> bytes:
     ax.xaxis.set_major_locator(MaxNLocator(nbins=12, integer=True, min_n_ticks=1))
     ax.set_xlabel("Trade number (in order of exit)", fontsize=style.LABEL_SIZE, color=style.MUTED)
     style.side_panel(side, _stats(hwm, lwm, exit_pnl, winner, duration), handles)
-    style.set_title(fig, f"{TITLE}{'' if symbol is None else ' · ' + symbol}",
-                    f"Best and worst unrealised P&L of each of {n:,} round trips, and where "
-                    "it exited")
+    style.set_title(
+        fig,
+        f"{TITLE}{'' if symbol is None else ' · ' + symbol}",
+        f"Best and worst unrealised P&L of each of {n:,} round trips, and where it exited",
+    )
     return style.figure_png(fig)
 
 

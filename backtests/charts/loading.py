@@ -16,6 +16,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from backtests.analysis.roundtrips import roundtrips_for_run
 from backtests.engine.enums import BarPeriod
 from backtests.feeds import SecmasterDatafeed
 from backtests.models import Fill, ProcessedBar, RecordedBar, Run
@@ -113,15 +114,22 @@ def indicator_hints(run: Run) -> dict[str, dict]:
 
 # --- Round trips ----------------------------------------------------------------------------
 ROUNDTRIP_FIELDS = (
-    "symbol", "direction", "duration_bars", "max_position", "high_watermark", "low_watermark",
-    "max_drawdown", "pnl_before_commission", "pnl_after_commission", "entry_ts", "exit_ts",
+    "symbol",
+    "direction",
+    "duration_bars",
+    "max_position",
+    "high_watermark",
+    "low_watermark",
+    "max_drawdown",
+    "pnl_before_commission",
+    "pnl_after_commission",
+    "entry_ts",
+    "exit_ts",
 )
 
 
 def roundtrips_frame(run: Run, symbol: str | None) -> pd.DataFrame:
     """The run's round trips (of ``symbol`` if given) in the order they closed."""
-    from backtests.analysis.roundtrips import roundtrips_for_run
-
     records = roundtrips_for_run(run.run_id, symbol=symbol)
     frame = pd.DataFrame(list(records), columns=list(ROUNDTRIP_FIELDS))
     if symbol is not None:
@@ -136,7 +144,10 @@ def no_trades_message(symbol: str | None) -> str:
 
 # --- Fills ------------------------------------------------------------------------------------
 def fills_frame(
-    run: Run, *, symbol: str | None = None, start_ns: int | None = None,
+    run: Run,
+    *,
+    symbol: str | None = None,
+    start_ns: int | None = None,
     end_ns: int | None = None,
 ) -> pd.DataFrame:
     """Fills in time order: ts (event time, ns), symbol, side, qty, price, commission, signed."""
@@ -183,8 +194,9 @@ def _recorded_window(model, run, symbol, start_ns, end_ns, context, with_ind) ->
     after = list(
         base.filter(ts_event_ns__gt=end_ns).order_by("ts_event_ns").values_list(*cols)[:context]
     )
-    return Bars.from_rows(before[::-1] + inside + after, source="recorded",
-                          with_indicators=with_ind)
+    return Bars.from_rows(
+        before[::-1] + inside + after, source="recorded", with_indicators=with_ind
+    )
 
 
 def _secmaster_feed(run: Run, symbols: list[str]) -> SecmasterDatafeed | None:
@@ -194,7 +206,9 @@ def _secmaster_feed(run: Run, symbols: list[str]) -> SecmasterDatafeed | None:
     if period is None or publisher_id is None or not symbols:
         return None
     return SecmasterDatafeed(
-        symbols=symbols, bar_period=period, publisher_id=int(publisher_id),
+        symbols=symbols,
+        bar_period=period,
+        publisher_id=int(publisher_id),
         start_date=_config_date(config.get("start_date")),
         end_date=_config_date(config.get("end_date")),
     )
@@ -211,7 +225,8 @@ def _feed_rows(feed: SecmasterDatafeed, lo_ns: int | None, hi_ns: int | None) ->
     """(ts, symbol, o, h, l, c) of the feed, narrowed to [lo_ns, hi_ns)."""
     feed.start_ns, feed.end_ns = lo_ns, hi_ns
     return [
-        (bar[0], bar[2], bar[4], bar[5], bar[6], bar[7]) for batch in feed.batches()
+        (bar[0], bar[2], bar[4], bar[5], bar[6], bar[7])
+        for batch in feed.batches()
         for bar in batch
     ]
 
@@ -243,8 +258,9 @@ def run_closes(run: Run, symbols: list[str]) -> pd.DataFrame:
     for model in (ProcessedBar, RecordedBar):
         qs = model.objects.filter(run=run, symbol__in=symbols)
         if qs.exists():
-            rows = list(qs.order_by("ts_event_ns", "symbol").values_list(
-                "ts_event_ns", "symbol", "close"))
+            rows = list(
+                qs.order_by("ts_event_ns", "symbol").values_list("ts_event_ns", "symbol", "close")
+            )
             return _pivot_closes(rows, symbols)
     feed = _secmaster_feed(run, symbols)
     if feed is None:

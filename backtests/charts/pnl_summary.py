@@ -37,27 +37,50 @@ def pnl_summary_png(run_id: str, *, symbol: str | None = None) -> bytes:
     style.zero_line(ax)
     xs = np.concatenate([[0.0], x])
     marker = "o" if n <= MARKER_LIMIT else None
-    ax.fill_between(xs, 0, np.concatenate([[0.0], cum_net]), color=style.NEUTRAL, alpha=0.08,
-                    linewidth=0)
-    ax.plot(xs, np.concatenate([[0.0], cum_gross]), color=style.GROSS, linewidth=1.6,
-            marker=marker, markersize=3.5, label="Gross P&L")
-    ax.plot(xs, np.concatenate([[0.0], cum_net]), color=style.NEUTRAL, linewidth=2.2,
-            marker=marker, markersize=3.5, label="Net P&L")
+    ax.fill_between(
+        xs, 0, np.concatenate([[0.0], cum_net]), color=style.NEUTRAL, alpha=0.08, linewidth=0
+    )
+    ax.plot(
+        xs,
+        np.concatenate([[0.0], cum_gross]),
+        color=style.GROSS,
+        linewidth=1.6,
+        marker=marker,
+        markersize=3.5,
+        label="Gross P&L",
+    )
+    ax.plot(
+        xs,
+        np.concatenate([[0.0], cum_net]),
+        color=style.NEUTRAL,
+        linewidth=2.2,
+        marker=marker,
+        markersize=3.5,
+        label="Net P&L",
+    )
     ax.tick_params(labelbottom=False)
 
     style.style_axes(ax_dd, ylabel="Trade drawdown", money=True)
     half = 0.32 if n > 1 else 0.25
     zero = np.zeros(n)
-    bars = np.stack([np.column_stack([x - half, zero]), np.column_stack([x - half, -drawdown]),
-                     np.column_stack([x + half, -drawdown]), np.column_stack([x + half, zero])],
-                    axis=1)
-    ax_dd.add_collection(PolyCollection(bars, facecolors=to_rgba(style.DOWN, 0.6),
-                                        edgecolors="none"))
+    bars = np.stack(
+        [
+            np.column_stack([x - half, zero]),
+            np.column_stack([x - half, -drawdown]),
+            np.column_stack([x + half, -drawdown]),
+            np.column_stack([x + half, zero]),
+        ],
+        axis=1,
+    )
+    ax_dd.add_collection(
+        PolyCollection(bars, facecolors=to_rgba(style.DOWN, 0.6), edgecolors="none")
+    )
     ax_dd.set_ylim(-max(float(drawdown.max()), 1e-9) * 1.12, 0)
     ax_dd.set_xlim(0, n + 0.7)
     ax_dd.xaxis.set_major_locator(MaxNLocator(nbins=12, integer=True, min_n_ticks=1))
-    ax_dd.set_xlabel("Trade number (in order of exit)", fontsize=style.LABEL_SIZE,
-                     color=style.MUTED)
+    ax_dd.set_xlabel(
+        "Trade number (in order of exit)", fontsize=style.LABEL_SIZE, color=style.MUTED
+    )
 
     handles, _ = ax.get_legend_handles_labels()
     handles.append(Patch(color=style.DOWN, alpha=0.6, label="Max drawdown in trade"))

@@ -73,10 +73,8 @@ def new_figure(*, width_px: int = WIDTH_PX, height_px: int = HEIGHT_PX) -> Figur
         figsize=(width_px / DPI, height_px / DPI),
         dpi=DPI,
         facecolor=BACKGROUND,
-        layout="constrained",
     )
     FigureCanvasAgg(fig)
-    fig.get_layout_engine().set(h_pad=0.06, w_pad=0.08, hspace=0.02)
     return fig
 
 
@@ -87,28 +85,61 @@ def figure_png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
+# Fixed margins in pixels (no layout engine: one draw pass, and tick labels are bounded by
+# the compact formatter below, so they always fit).
 HEADER_PX = 62  # title and subtitle band at the top of every chart
+MARGIN_LEFT_PX = 96  # y label and tick labels
+MARGIN_RIGHT_PX = 14
+MARGIN_BOTTOM_PX = 54  # x tick labels and x label
+PANEL_GAP_PX = 12
+SIDE_WIDTH_PX = 200
+SIDE_GAP_PX = 26
 
 
 def set_title(fig: Figure, title: str, subtitle: str | None = None) -> None:
     """Title and muted subtitle in a band of their own above the plots (never over them)."""
     height = fig.get_figheight() * DPI
-    fig.get_layout_engine().set(rect=(0, 0, 1, 1 - HEADER_PX / height))
     left = 12 / (fig.get_figwidth() * DPI)
-    fig.text(left, 1 - 10 / height, title, ha="left", va="top", fontsize=TITLE_SIZE,
-             fontweight="bold", color=TEXT, fontfamily=FONT_FAMILY)
+    fig.text(
+        left,
+        1 - 10 / height,
+        title,
+        ha="left",
+        va="top",
+        fontsize=TITLE_SIZE,
+        fontweight="bold",
+        color=TEXT,
+        fontfamily=FONT_FAMILY,
+    )
     if subtitle:
-        fig.text(left, 1 - 36 / height, subtitle, ha="left", va="top", fontsize=LABEL_SIZE,
-                 color=MUTED, fontfamily=FONT_FAMILY)
+        fig.text(
+            left,
+            1 - 36 / height,
+            subtitle,
+            ha="left",
+            va="top",
+            fontsize=LABEL_SIZE,
+            color=MUTED,
+            fontfamily=FONT_FAMILY,
+        )
 
 
 def badge(fig: Figure, text: str, color: str) -> None:
     """A coloured label at the top right of the header (e.g. a trade's result)."""
     height = fig.get_figheight() * DPI
     right = 1 - 14 / (fig.get_figwidth() * DPI)
-    fig.text(right, 1 - 14 / height, text, ha="right", va="top", fontsize=13,
-             fontweight="bold", color="white", fontfamily=FONT_FAMILY,
-             bbox={"boxstyle": "round,pad=0.45", "facecolor": color, "edgecolor": color})
+    fig.text(
+        right,
+        1 - 14 / height,
+        text,
+        ha="right",
+        va="top",
+        fontsize=13,
+        fontweight="bold",
+        color="white",
+        fontfamily=FONT_FAMILY,
+        bbox={"boxstyle": "round,pad=0.45", "facecolor": color, "edgecolor": color},
+    )
 
 
 def style_axes(ax: Axes, *, ylabel: str | None = None, money: bool = False) -> None:
@@ -139,21 +170,45 @@ def legend(ax: Axes, *, loc: str = "upper left", ncols: int = 1) -> None:
     if not handles:
         return
     leg = ax.legend(
-        loc=loc, ncols=ncols, fontsize=LEGEND_SIZE, frameon=True, framealpha=0.9,
-        facecolor=BACKGROUND, edgecolor=GRID, borderpad=0.5, handlelength=1.8,
+        loc=loc,
+        ncols=ncols,
+        fontsize=LEGEND_SIZE,
+        frameon=True,
+        framealpha=0.9,
+        facecolor=BACKGROUND,
+        edgecolor=GRID,
+        borderpad=0.5,
+        handlelength=1.8,
     )
     for text in leg.get_texts():
         text.set_color(TEXT)
 
 
-def main_and_side(fig: Figure, *, rows: int = 1, height_ratios: Sequence[float] | None = None):
+def main_and_side(
+    fig: Figure, *, rows: int = 1, height_ratios: Sequence[float] | None = None
+) -> tuple[list[Axes], Axes]:
     """Axes for the chart (``rows`` stacked, shared x) and a narrow side column for the key
     figures and the legend, so neither ever covers data."""
-    grid = fig.add_gridspec(rows, 2, width_ratios=[4.6, 1], height_ratios=height_ratios)
+    width, height = fig.get_figwidth() * DPI, fig.get_figheight() * DPI
+    side_left = width - MARGIN_RIGHT_PX - SIDE_WIDTH_PX
+    plot_height = height - HEADER_PX - MARGIN_BOTTOM_PX
+    mean_axes = (plot_height - PANEL_GAP_PX * (rows - 1)) / rows
+    grid = fig.add_gridspec(
+        rows,
+        1,
+        height_ratios=height_ratios,
+        left=MARGIN_LEFT_PX / width,
+        right=(side_left - SIDE_GAP_PX) / width,
+        top=1 - HEADER_PX / height,
+        bottom=MARGIN_BOTTOM_PX / height,
+        hspace=PANEL_GAP_PX / mean_axes,
+    )
     axes = [fig.add_subplot(grid[0, 0])]
     for r in range(1, rows):
         axes.append(fig.add_subplot(grid[r, 0], sharex=axes[0]))
-    side = fig.add_subplot(grid[:, 1])
+    side = fig.add_axes(
+        (side_left / width, MARGIN_BOTTOM_PX / height, SIDE_WIDTH_PX / width, plot_height / height)
+    )
     side.set_axis_off()
     return axes, side
 
@@ -161,30 +216,52 @@ def main_and_side(fig: Figure, *, rows: int = 1, height_ratios: Sequence[float] 
 SIDE_ROW_PT = 16.5  # line pitch of the side panel's key figures, in points
 
 
-def side_panel(side: Axes, lines: Sequence[tuple[str, str]], handles: Sequence | None = None,
-               *, heading: str = "Summary") -> None:
+def side_panel(
+    side: Axes,
+    lines: Sequence[tuple[str, str]],
+    handles: Sequence | None = None,
+    *,
+    heading: str = "Summary",
+) -> None:
     """Key figures (label left, value right) at the top of ``side``, the legend below them.
 
     Rows sit at fixed offsets in points from the top, so the pitch is the same whatever the
     figure's height.
     """
+
     def row(x: float, text: str, offset_pt: float, **kwargs) -> None:
-        side.annotate(text, xy=(x, 1.0), xycoords="axes fraction", xytext=(0, -offset_pt),
-                      textcoords="offset points", va="top", fontfamily=FONT_FAMILY, **kwargs)
+        side.annotate(
+            text,
+            xy=(x, 1.0),
+            xycoords="axes fraction",
+            xytext=(0, -offset_pt),
+            textcoords="offset points",
+            va="top",
+            fontfamily=FONT_FAMILY,
+            **kwargs,
+        )
 
     row(0.02, heading, 0, ha="left", fontsize=LABEL_SIZE + 1, fontweight="bold", color=TEXT)
     offset = SIDE_ROW_PT * 1.5
     for label, value in lines:
         row(0.02, label, offset, ha="left", fontsize=LEGEND_SIZE, color=MUTED)
-        row(0.98, value, offset, ha="right", fontsize=LEGEND_SIZE, color=TEXT,
-            fontweight="bold")
+        row(0.98, value, offset, ha="right", fontsize=LEGEND_SIZE, color=TEXT, fontweight="bold")
         offset += SIDE_ROW_PT
     if handles:
-        anchor = offset_copy(side.transAxes, fig=side.figure, y=-(offset + SIDE_ROW_PT * 0.6),
-                             units="points")
-        leg = side.legend(handles=list(handles), loc="upper left", bbox_to_anchor=(0.0, 1.0),
-                          bbox_transform=anchor, fontsize=LEGEND_SIZE, frameon=False,
-                          handlelength=1.8, borderaxespad=0.0, borderpad=0.0)
+        anchor = offset_copy(
+            side.transAxes, fig=side.figure, y=-(offset + SIDE_ROW_PT * 0.6), units="points"
+        )
+        leg = side.legend(
+            handles=list(handles),
+            loc="upper left",
+            bbox_to_anchor=(0.0, 1.0),
+            bbox_transform=anchor,
+            fontsize=LEGEND_SIZE,
+            frameon=False,
+            handlelength=1.8,
+            borderaxespad=0.0,
+            borderpad=0.0,
+        )
         for text in leg.get_texts():
             text.set_color(TEXT)
 
@@ -200,9 +277,20 @@ def fmt_number(value: float, *, decimals: int = 2, sign: bool = False) -> str:
 def fmt_money(value: float, *, sign: bool = True) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    prefix = ("+" if value > 0 else "−" if value < 0 else "") if sign else (
-        "−" if value < 0 else "")
+    prefix = (
+        ("+" if value > 0 else "−" if value < 0 else "") if sign else ("−" if value < 0 else "")
+    )
     return f"{prefix}${abs(value):,.2f}"
+
+
+def _decimals_for(step: float) -> int:
+    """Fewest decimals that write every multiple of ``step`` exactly (0.25 -> 2, 5 -> 0)."""
+    if not math.isfinite(step) or step <= 0:
+        return 2
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    while decimals < 6 and abs(step * 10**decimals - round(step * 10**decimals)) > 1e-6:
+        decimals += 1
+    return decimals
 
 
 class ThousandsFormatter(Formatter):
@@ -211,38 +299,51 @@ class ThousandsFormatter(Formatter):
     def __init__(self, *, money: bool = False) -> None:
         self.money = money
         self.step = 1.0
+        self.biggest = 0.0
 
     def set_locs(self, locs) -> None:
-        super().set_locs(locs)
-        diffs = np.diff(np.asarray(locs, dtype=float))
+        values = np.asarray(locs, dtype=float)
+        diffs = np.diff(values)
         diffs = diffs[diffs > 0]
         self.step = float(diffs.min()) if diffs.size else 1.0
+        self.biggest = float(np.abs(values).max()) if values.size else 0.0
 
     def __call__(self, x: float, pos: int | None = None) -> str:
-        step = self.step
-        decimals = 0 if step >= 1 else min(6, max(0, -math.floor(math.log10(step) + 1e-9)))
-        text = f"{abs(x):,.{decimals}f}"
+        biggest = max(self.biggest, abs(x))
+        scale, suffix = (1e6, "M") if biggest >= 1e6 else (1e3, "k") if biggest >= 1e5 else (1, "")
+        decimals = _decimals_for(self.step / scale)
+        text = f"{abs(x) / scale:,.{decimals}f}"
         if text.strip("0.,") == "":
             return "$0" if self.money else "0"
         sign = "−" if x < 0 else ""
-        return f"{sign}${text}" if self.money else f"{sign}{text}"
+        return f"{sign}${text}{suffix}" if self.money else f"{sign}{text}{suffix}"
 
 
 # --- Messages -----------------------------------------------------------------------------
-def message_png(title: str, message: str, *, width_px: int = WIDTH_PX,
-                height_px: int = HEIGHT_PX) -> bytes:
+def message_png(
+    title: str, message: str, *, width_px: int = WIDTH_PX, height_px: int = HEIGHT_PX
+) -> bytes:
     """A chart-sized PNG that says why there is nothing to draw (never an empty body)."""
     fig = new_figure(width_px=width_px, height_px=height_px)
     set_title(fig, title)
-    ax = fig.add_subplot()
+    ax = fig.add_axes(
+        (12 / width_px, 12 / height_px, 1 - 24 / width_px, 1 - (HEADER_PX + 12) / height_px)
+    )
     style_axes(ax)
     ax.set_xticks([])
     ax.set_yticks([])
     for side in ("left", "bottom"):
         ax.spines[side].set_visible(False)
     ax.text(
-        0.5, 0.5, message, transform=ax.transAxes, ha="center", va="center",
-        fontsize=18, color=MUTED, fontfamily=FONT_FAMILY,
+        0.5,
+        0.5,
+        message,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=18,
+        color=MUTED,
+        fontfamily=FONT_FAMILY,
     )
     return figure_png(fig)
 

@@ -41,8 +41,9 @@ def trade_chart_png(
     return _render(run, bars, fills, symbol, start_ns, end_ns, direction, pnl)
 
 
-def _validate(symbol: object, start_ns: object, end_ns: object, direction: object,
-              pnl: object) -> str:
+def _validate(
+    symbol: object, start_ns: object, end_ns: object, direction: object, pnl: object
+) -> str:
     fields: dict[str, str] = {}
     if not isinstance(symbol, str) or not symbol.strip():
         fields["symbol"] = "a non-empty symbol is required"
@@ -62,8 +63,16 @@ def _validate(symbol: object, start_ns: object, end_ns: object, direction: objec
     return direction.upper()  # type: ignore[union-attr]
 
 
-def _render(run, bars: loading.Bars, fills: pd.DataFrame, symbol: str, start_ns: int,
-            end_ns: int, direction: str, pnl: float) -> bytes:
+def _render(
+    run,
+    bars: loading.Bars,
+    fills: pd.DataFrame,
+    symbol: str,
+    start_ns: int,
+    end_ns: int,
+    direction: str,
+    pnl: float,
+) -> bytes:
     hints = loading.indicator_hints(run)
     overlays, panels = _split_indicators(bars.indicators, hints)
     panels = panels[:MAX_INDICATOR_PANELS]
@@ -99,8 +108,7 @@ def _render(run, bars: loading.Bars, fills: pd.DataFrame, symbol: str, start_ns:
         ax.tick_params(labelbottom=False)
 
     handles = ax_price.get_legend_handles_labels()[0] + ax_pnl.get_legend_handles_labels()[0]
-    facts = _facts(fills, direction, pnl, hwm, lwm, max(0, exit_i - entry_i + 1),
-                   end_ns - start_ns)
+    facts = _facts(fills, direction, pnl, hwm, lwm, max(0, exit_i - entry_i + 1), end_ns - start_ns)
     style.side_panel(side, facts, handles, heading="Trade")
     _title(fig, bars, symbol, start_ns, end_ns, direction, pnl)
     return style.figure_png(fig)
@@ -116,14 +124,22 @@ def _split_indicators(indicators: dict[str, np.ndarray], hints: dict[str, dict])
     return overlays, panels
 
 
-def _draw_indicator(ax: Axes, x: np.ndarray, name: str, values: np.ndarray, hint: dict,
-                    index: int) -> None:
+def _draw_indicator(
+    ax: Axes, x: np.ndarray, name: str, values: np.ndarray, hint: dict, index: int
+) -> None:
     color = hint.get("color") or style.series_color(index)
     kind = hint.get("style", "line")
     ax.plot(
-        x, values, label=name, color=color, linewidth=1.5, alpha=0.95, zorder=4,
+        x,
+        values,
+        label=name,
+        color=color,
+        linewidth=1.5,
+        alpha=0.95,
+        zorder=4,
         linestyle=_LINESTYLES.get(kind, "-"),
-        marker="o" if kind == "dots" else None, markersize=2.6,
+        marker="o" if kind == "dots" else None,
+        markersize=2.6,
     )
 
 
@@ -143,25 +159,47 @@ def _draw_fills(ax: Axes, bars: loading.Bars, fills: pd.DataFrame) -> np.ndarray
     fill_x = _fill_bar_index(bars, fills)
     buys = fills["signed"].to_numpy() > 0
     price = fills["price"].to_numpy()
-    for mask, marker, color, label in ((buys, "^", style.UP, "Buy"),
-                                       (~buys, "v", style.DOWN, "Sell")):
+    for mask, marker, color, label in (
+        (buys, "^", style.UP, "Buy"),
+        (~buys, "v", style.DOWN, "Sell"),
+    ):
         if mask.any():
-            ax.scatter(fill_x[mask], price[mask], marker=marker, s=110, color=color,
-                       edgecolors="white", linewidths=1.2, zorder=6, label=label)
+            ax.scatter(
+                fill_x[mask],
+                price[mask],
+                marker=marker,
+                s=110,
+                color=color,
+                edgecolors="white",
+                linewidths=1.2,
+                zorder=6,
+                label=label,
+            )
     if len(fills) <= MAX_FILL_LABELS:
         for xi, buy, row in zip(fill_x, buys, fills.itertuples(), strict=True):
             ax.annotate(
                 f"{style.fmt_number(row.qty, decimals=0)} @ {style.fmt_number(row.price)}",
-                (xi, row.price), xytext=(0, -16 if buy else 16), textcoords="offset points",
-                ha="center", va="top" if buy else "bottom", fontsize=8, color=style.TEXT,
-                zorder=7, bbox={"boxstyle": "round,pad=0.25", "facecolor": "white",
-                                "edgecolor": style.GRID, "alpha": 0.9},
+                (xi, row.price),
+                xytext=(0, -16 if buy else 16),
+                textcoords="offset points",
+                ha="center",
+                va="top" if buy else "bottom",
+                fontsize=8,
+                color=style.TEXT,
+                zorder=7,
+                bbox={
+                    "boxstyle": "round,pad=0.25",
+                    "facecolor": "white",
+                    "edgecolor": style.GRID,
+                    "alpha": 0.9,
+                },
             )
     return fill_x
 
 
-def _draw_pnl_band(ax: Axes, bars: loading.Bars, fills: pd.DataFrame, fill_x: np.ndarray,
-                   entry_i: int, exit_i: int) -> tuple[float, float]:
+def _draw_pnl_band(
+    ax: Axes, bars: loading.Bars, fills: pd.DataFrame, fill_x: np.ndarray, entry_i: int, exit_i: int
+) -> tuple[float, float]:
     """Best and worst mark-to-market P&L of the trade within each bar (before commission).
 
     P&L so far = cash from fills + position x price; within a bar the price ranges over
@@ -174,14 +212,21 @@ def _draw_pnl_band(ax: Axes, bars: loading.Bars, fills: pd.DataFrame, fill_x: np
     n = len(bars)
     signed = fills["signed"].to_numpy()
     position = np.cumsum(np.bincount(fill_x, weights=signed, minlength=n))
-    cash = -np.cumsum(np.bincount(fill_x, weights=signed * fills["price"].to_numpy(),
-                                  minlength=n))
+    cash = -np.cumsum(np.bincount(fill_x, weights=signed * fills["price"].to_numpy(), minlength=n))
     at_high, at_low = cash + position * bars.high, cash + position * bars.low
     sl = slice(entry_i, exit_i + 1)
     xs = np.arange(n, dtype=float)[sl]
     best, worst = np.maximum(at_high, at_low)[sl], np.minimum(at_high, at_low)[sl]
-    ax.fill_between(xs, worst, best, color=style.BAND, alpha=0.45, linewidth=0,
-                    label="P&L range in bar", step="mid")
+    ax.fill_between(
+        xs,
+        worst,
+        best,
+        color=style.BAND,
+        alpha=0.45,
+        linewidth=0,
+        label="P&L range in bar",
+        step="mid",
+    )
     high = np.maximum.accumulate(np.maximum(best, 0.0))
     low = np.minimum.accumulate(np.minimum(worst, 0.0))
     ax.plot(xs, high, color=style.UP, linewidth=1.5, label="High watermark", drawstyle="steps-mid")
@@ -189,8 +234,9 @@ def _draw_pnl_band(ax: Axes, bars: loading.Bars, fills: pd.DataFrame, fill_x: np
     return float(high[-1]), float(low[-1])
 
 
-def _facts(fills: pd.DataFrame, direction: str, pnl: float, hwm: float, lwm: float,
-           held: int, span_ns: int) -> list[tuple[str, str]]:
+def _facts(
+    fills: pd.DataFrame, direction: str, pnl: float, hwm: float, lwm: float, held: int, span_ns: int
+) -> list[tuple[str, str]]:
     def fill_text(row: pd.Series) -> str:
         return f"{style.fmt_number(row['qty'], decimals=0)} @ {style.fmt_number(row['price'])}"
 
@@ -210,13 +256,15 @@ def _facts(fills: pd.DataFrame, direction: str, pnl: float, hwm: float, lwm: flo
     ]
 
 
-def _title(fig, bars: loading.Bars, symbol: str, start_ns: int, end_ns: int,
-           direction: str, pnl: float) -> None:
+def _title(
+    fig, bars: loading.Bars, symbol: str, start_ns: int, end_ns: int, direction: str, pnl: float
+) -> None:
     result = "WIN" if pnl > 0 else "LOSS" if pnl < 0 else "BREAK-EVEN"
     entry, exit_ = style.pd_utc(np.array([start_ns, end_ns]))
     source = " · bars from the security master" if bars.source == "secmaster" else ""
     style.set_title(
-        fig, f"{symbol} · {direction} trade",
+        fig,
+        f"{symbol} · {direction} trade",
         f"{entry:%Y-%m-%d %H:%M} → {exit_:%Y-%m-%d %H:%M} UTC{source}",
     )
     color = style.UP if pnl > 0 else style.DOWN if pnl < 0 else style.MUTED

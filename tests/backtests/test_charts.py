@@ -41,25 +41,45 @@ def _walk(seed: int, n: int = N_BARS, base: float = 100.0) -> pd.DataFrame:
     open_ = np.concatenate([[base], close[:-1]])
     high = np.maximum(open_, close) + rng.uniform(0.05, 0.4, n)
     low = np.minimum(open_, close) - rng.uniform(0.05, 0.4, n)
-    return pd.DataFrame({"ts": T0 + np.arange(n) * MINUTE, "open": open_, "high": high,
-                         "low": low, "close": close})
+    return pd.DataFrame(
+        {"ts": T0 + np.arange(n) * MINUTE, "open": open_, "high": high, "low": low, "close": close}
+    )
 
 
 def _config(symbols: list[str], *, record: str = "full", publisher_id: int = 1) -> dict:
-    return {"strategy": "SMACrossover", "strategy_params": {}, "symbols": symbols, "rtype": 33,
-            "bar_period": "MINUTE", "publisher_id": publisher_id, "publisher": "databento",
-            "dataset": "XNAS.ITCH", "start_date": "2024-01-02", "end_date": "2024-01-02",
-            "record": record, "commission_per_unit": 0.01, "minimum_commission": 1.0}
+    return {
+        "strategy": "SMACrossover",
+        "strategy_params": {},
+        "symbols": symbols,
+        "rtype": 33,
+        "bar_period": "MINUTE",
+        "publisher_id": publisher_id,
+        "publisher": "databento",
+        "dataset": "XNAS.ITCH",
+        "start_date": "2024-01-02",
+        "end_date": "2024-01-02",
+        "record": record,
+        "commission_per_unit": 0.01,
+        "minimum_commission": 1.0,
+    }
 
 
 def _run(run_id: str, symbols: list[str], **kwargs) -> Run:
-    metadata = {"indicators": [
-        {"name": "SMA(10)", "placement": "overlay", "color": "#0969da", "style": "line"},
-        {"name": "SMA(30)", "placement": "overlay", "color": "#bf3989", "style": "dashed"},
-        {"name": "RSI(14)", "placement": "panel", "color": "#8250df", "style": "line"},
-    ]}
-    return Run.objects.create(run_id=run_id, name=run_id, ts_start=T0, status="completed",
-                              config=_config(symbols, **kwargs), metadata=metadata)
+    metadata = {
+        "indicators": [
+            {"name": "SMA(10)", "placement": "overlay", "color": "#0969da", "style": "line"},
+            {"name": "SMA(30)", "placement": "overlay", "color": "#bf3989", "style": "dashed"},
+            {"name": "RSI(14)", "placement": "panel", "color": "#8250df", "style": "line"},
+        ]
+    }
+    return Run.objects.create(
+        run_id=run_id,
+        name=run_id,
+        ts_start=T0,
+        status="completed",
+        config=_config(symbols, **kwargs),
+        metadata=metadata,
+    )
 
 
 def _processed_bars(run: Run, symbol: str, frame: pd.DataFrame) -> None:
@@ -67,12 +87,25 @@ def _processed_bars(run: Run, symbol: str, frame: pd.DataFrame) -> None:
     sma30 = frame["close"].rolling(30).mean()
     rsi = 50 + 40 * np.sin(np.arange(len(frame)) / 9)
     ProcessedBar.objects.bulk_create(
-        ProcessedBar(run=run, ts_event_ns=int(r.ts), ts_created_ns=int(r.ts), symbol=symbol,
-                     bar_period="MINUTE", open=r.open, high=r.high, low=r.low, close=r.close,
-                     volume=1000,
-                     indicators=json.dumps({"SMA(10)": None if np.isnan(a) else a,
-                                            "SMA(30)": None if np.isnan(b) else b,
-                                            "RSI(14)": c}))
+        ProcessedBar(
+            run=run,
+            ts_event_ns=int(r.ts),
+            ts_created_ns=int(r.ts),
+            symbol=symbol,
+            bar_period="MINUTE",
+            open=r.open,
+            high=r.high,
+            low=r.low,
+            close=r.close,
+            volume=1000,
+            indicators=json.dumps(
+                {
+                    "SMA(10)": None if np.isnan(a) else a,
+                    "SMA(30)": None if np.isnan(b) else b,
+                    "RSI(14)": c,
+                }
+            ),
+        )
         for r, a, b, c in zip(frame.itertuples(), sma10, sma30, rsi, strict=True)
     )
 
@@ -80,9 +113,20 @@ def _processed_bars(run: Run, symbol: str, frame: pd.DataFrame) -> None:
 def _fill(run: Run, symbol: str, bar: int, side: str, qty: float, price: float) -> Fill:
     ts = T0 + bar * MINUTE
     return Fill.objects.create(
-        run=run, ts_event_ns=ts, ts_created_ns=ts, ts_broker_ns=ts, associated_order_id=f"O{bar}",
-        broker_order_id=f"B{bar}", symbol=symbol, fill_id=f"F{bar}{symbol}", side=side,
-        quantity_filled=qty, fill_price=price, commission=1.0, exchange="SIM")
+        run=run,
+        ts_event_ns=ts,
+        ts_created_ns=ts,
+        ts_broker_ns=ts,
+        associated_order_id=f"O{bar}",
+        broker_order_id=f"B{bar}",
+        symbol=symbol,
+        fill_id=f"F{bar}{symbol}",
+        side=side,
+        quantity_filled=qty,
+        fill_price=price,
+        commission=1.0,
+        exchange="SIM",
+    )
 
 
 @pytest.fixture
@@ -92,8 +136,10 @@ def full_run(db) -> Run:
     aapl, msft = _walk(1), _walk(2, base=300.0)
     _processed_bars(run, "AAPL", aapl)
     _processed_bars(run, "MSFT", msft)
-    for symbol, frame, trades in (("AAPL", aapl, [(60, 80, 100), (120, 140, -50)]),
-                                  ("MSFT", msft, [(30, 90, 20)])):
+    for symbol, frame, trades in (
+        ("AAPL", aapl, [(60, 80, 100), (120, 140, -50)]),
+        ("MSFT", msft, [(30, 90, 20)]),
+    ):
         for entry, exit_, qty in trades:
             side_in, side_out = ("BUY", "SELL") if qty > 0 else ("SELL", "BUY")
             _fill(run, symbol, entry, side_in, abs(qty), float(frame["open"][entry]))
@@ -112,16 +158,29 @@ def empty_run(db) -> Run:
 def trades_run(db) -> Run:
     """A run recorded with record="trades": fills only; AAPL bars live in the secmaster."""
     publisher = Publisher.objects.create(name="databento", dataset="XNAS.ITCH", venue="XNAS")
-    instrument = Instrument.objects.create(publisher=publisher, source_instrument_id=1001,
-                                           symbol="AAPL", symbol_type="raw_symbol")
-    SymbologyMapping.objects.create(publisher=publisher, symbol="AAPL", symbol_type="raw_symbol",
-                                    source_instrument_id=1001, start_date=date(2024, 1, 1),
-                                    end_date=date(2024, 1, 31))
+    instrument = Instrument.objects.create(
+        publisher=publisher, source_instrument_id=1001, symbol="AAPL", symbol_type="raw_symbol"
+    )
+    SymbologyMapping.objects.create(
+        publisher=publisher,
+        symbol="AAPL",
+        symbol_type="raw_symbol",
+        source_instrument_id=1001,
+        start_date=date(2024, 1, 1),
+        end_date=date(2024, 1, 31),
+    )
     frame = _walk(3)
     OhlcvBar.objects.bulk_create(
-        OhlcvBar(instrument=instrument, rtype=33, ts_event=int(r.ts), open=round(r.open * 1e9),
-                 high=round(r.high * 1e9), low=round(r.low * 1e9), close=round(r.close * 1e9),
-                 volume=500)
+        OhlcvBar(
+            instrument=instrument,
+            rtype=33,
+            ts_event=int(r.ts),
+            open=round(r.open * 1e9),
+            high=round(r.high * 1e9),
+            low=round(r.low * 1e9),
+            close=round(r.close * 1e9),
+            volume=500,
+        )
         for r in frame.itertuples()
     )
     run = _run("trades", ["AAPL"], record="trades", publisher_id=publisher.publisher_id)
@@ -156,8 +215,14 @@ def saturated_share(png: bytes) -> float:
 # --- Sizes --------------------------------------------------------------------------------------
 @pytest.mark.django_db(databases=DBS)
 def test_trade_chart_recorded_bars_png_with_one_indicator_panel(full_run):
-    png = trade_chart_png("full", symbol="AAPL", start_ns=T0 + 60 * MINUTE,
-                          end_ns=T0 + 80 * MINUTE, direction="LONG", pnl=123.45)
+    png = trade_chart_png(
+        "full",
+        symbol="AAPL",
+        start_ns=T0 + 60 * MINUTE,
+        end_ns=T0 + 80 * MINUTE,
+        direction="LONG",
+        pnl=123.45,
+    )
     # one panel indicator (RSI) adds one panel height to the 1200 x 700 base
     assert png_size(png) == (1200, 850)
     assert colour_share(png, UP_RGB) > 0.001 and colour_share(png, DOWN_RGB) > 0.001
@@ -191,8 +256,9 @@ def test_run_charts_without_trades_say_so_not_empty(full_run, empty_run, render)
 
 @pytest.mark.django_db(databases=DBS)
 def test_trade_chart_without_bars_says_so(full_run):
-    png = trade_chart_png("full", symbol="NVDA", start_ns=T0, end_ns=T0 + MINUTE,
-                          direction="LONG", pnl=0.0)
+    png = trade_chart_png(
+        "full", symbol="NVDA", start_ns=T0, end_ns=T0 + MINUTE, direction="LONG", pnl=0.0
+    )
     assert png_size(png) == (1200, 700)
     assert saturated_share(png) == 0
     assert (pixels(png)[300:400, 200:1000].mean(axis=2) < 0.6).mean() > 0.002
@@ -244,8 +310,13 @@ def test_trade_chart_unknown_run_and_symbol_not_found(full_run):
     ],
 )
 def test_trade_chart_bad_arguments_invalid_input(full_run, changes, field):
-    args = {"symbol": "AAPL", "start_ns": T0, "end_ns": T0 + MINUTE, "direction": "LONG",
-            "pnl": 1.0} | changes
+    args = {
+        "symbol": "AAPL",
+        "start_ns": T0,
+        "end_ns": T0 + MINUTE,
+        "direction": "LONG",
+        "pnl": 1.0,
+    } | changes
     with pytest.raises(InvalidInput) as err:
         trade_chart_png("full", **args)
     assert set(err.value.fields) == {field}
@@ -253,8 +324,14 @@ def test_trade_chart_bad_arguments_invalid_input(full_run, changes, field):
 
 @pytest.mark.django_db(databases=DBS)
 def test_trade_chart_direction_case_insensitive(full_run):
-    png = trade_chart_png("full", symbol="AAPL", start_ns=T0 + 120 * MINUTE,
-                          end_ns=T0 + 140 * MINUTE, direction="short", pnl=-5.0)
+    png = trade_chart_png(
+        "full",
+        symbol="AAPL",
+        start_ns=T0 + 120 * MINUTE,
+        end_ns=T0 + 140 * MINUTE,
+        direction="short",
+        pnl=-5.0,
+    )
     assert png_size(png)[0] == 1200
 
 
@@ -281,8 +358,7 @@ def test_trade_window_near_edges_takes_what_exists(full_run):
 
 @pytest.mark.django_db(databases=DBS)
 def test_trade_window_trades_run_reads_secmaster_prices(trades_run):
-    bars = loading.trade_window_bars(trades_run, "AAPL", T0 + 100 * MINUTE,
-                                     T0 + 110 * MINUTE, 50)
+    bars = loading.trade_window_bars(trades_run, "AAPL", T0 + 100 * MINUTE, T0 + 110 * MINUTE, 50)
     frame = _walk(3)
     assert bars.source == "secmaster"
     assert bars.ts.tolist() == [T0 + i * MINUTE for i in range(50, 161)]
@@ -293,8 +369,14 @@ def test_trade_window_trades_run_reads_secmaster_prices(trades_run):
 
 @pytest.mark.django_db(databases=DBS)
 def test_trade_chart_trades_run_draws_secmaster_bars(trades_run):
-    png = trade_chart_png("trades", symbol="AAPL", start_ns=T0 + 100 * MINUTE,
-                          end_ns=T0 + 110 * MINUTE, direction="LONG", pnl=-3.5)
+    png = trade_chart_png(
+        "trades",
+        symbol="AAPL",
+        start_ns=T0 + 100 * MINUTE,
+        end_ns=T0 + 110 * MINUTE,
+        direction="LONG",
+        pnl=-3.5,
+    )
     assert png_size(png) == (1200, 700)  # no indicator panels without recorded bars
     assert colour_share(png, UP_RGB) > 0.001 and colour_share(png, DOWN_RGB) > 0.001
 
@@ -309,15 +391,18 @@ def test_equity_trades_run_values_on_secmaster_closes(trades_run):
 
 # --- Mark to market --------------------------------------------------------------------------
 def test_mark_to_market_hand_computed():
-    closes = pd.DataFrame({"A": [10.0, 11.0, 12.0, 13.0], "B": [5.0, np.nan, 6.0, 4.0]},
-                          index=[100, 200, 300, 400])
-    fills = pd.DataFrame({
-        "ts": [200, 400, 150, 300],
-        "symbol": ["A", "A", "B", "B"],
-        "signed": [2.0, -2.0, -3.0, 3.0],
-        "price": [10.5, 12.5, 5.5, 6.5],
-        "commission": [1.0, 1.0, 0.5, 0.5],
-    })
+    closes = pd.DataFrame(
+        {"A": [10.0, 11.0, 12.0, 13.0], "B": [5.0, np.nan, 6.0, 4.0]}, index=[100, 200, 300, 400]
+    )
+    fills = pd.DataFrame(
+        {
+            "ts": [200, 400, 150, 300],
+            "symbol": ["A", "A", "B", "B"],
+            "signed": [2.0, -2.0, -3.0, 3.0],
+            "price": [10.5, 12.5, 5.5, 6.5],
+            "commission": [1.0, 1.0, 0.5, 0.5],
+        }
+    )
     pnl = mark_to_market(closes, fills)
     # A: buy 2 @ 10.5 on bar 200 (cash -22 incl. commission), sell 2 @ 12.5 on bar 400
     assert pnl["A"].tolist() == [0.0, 0.0, 2.0, 2.0]
@@ -351,3 +436,17 @@ def test_pnl_summary_uses_real_roundtrips(full_run):
     aapl = loading.roundtrips_frame(full_run, "AAPL")
     assert aapl["symbol"].tolist() == ["AAPL", "AAPL"]
     assert aapl["entry_ts"].tolist() == [T0 + 60 * MINUTE, T0 + 120 * MINUTE]
+
+
+@pytest.mark.parametrize(
+    ("money", "locs", "expected"),
+    [
+        (True, [-2000.0, 0.0, 2000.0, 4000.0], ["−$2,000", "$0", "$2,000", "$4,000"]),
+        (False, [0.25, 0.5, 0.75], ["0.25", "0.50", "0.75"]),
+        (True, [0.0, 500_000.0, 1_000_000.0], ["$0", "$0.5M", "$1.0M"]),
+        (False, [100_000.0, 150_000.0], ["100k", "150k"]),
+    ],
+)
+def test_thousands_formatter_ticks_hand_written(money, locs, expected):
+    formatter = style.ThousandsFormatter(money=money)
+    assert formatter.format_ticks(locs) == expected
