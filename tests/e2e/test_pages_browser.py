@@ -1,0 +1,146 @@
+"""The running-jobs panel across a reload, the chart browser, and every page at phone width."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from backtests.models import Run, RunStatus
+from tests.backtests.run_rows import run_row
+from tests.e2e.helpers import screenshot, this_process_worker_name
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True, databases=["default", "secmaster"]),
+]
+
+PHONE_WIDTH = 375
+# Form controls (outside scrollable tables) that stick out of the card holding them.
+CONTROLS_OUTSIDE_THEIR_CARD = """
+[...document.querySelectorAll('.card select, .card input, .card button')]
+  .filter(e => !e.closest('.table-wrap') && e.getBoundingClientRect().width > 0)
+  .filter(e => {
+    const r = e.getBoundingClientRect(), c = e.closest('.card').getBoundingClientRect();
+    return r.left < c.left - 0.5 || r.right > c.right + 0.5;
+  })
+  .map(e => e.id || e.textContent)
+"""
+MINUTE_NS = 60_000_000_000
+
+
+@pytest.fixture
+def completed_run(market) -> str:
+    """A run of SMACrossover on the market data, executed in this process (no worker)."""
+    from backtests.services.backtest_spec import backtest_spec_build
+    from backtests.services.runs import run_create, run_execute
+
+    spec = backtest_spec_build(
+        strategy="SMACrossover",
+        strategy_params={"fast_period": 5, "slow_period": 10},
+        symbols=["AAPL", "MSFT"],
+        rtype=33,
+        publisher_id=market,
+    )
+    run = run_execute(run_id=run_create(spec=spec).run_id)
+    assert run.status == RunStatus.COMPLETED, run.metadata
+    return run.run_id
+
+
+def progress_of(page, run_id: str) -> str:
+    return page.locator(f"#running .job[data-run-id='{run_id}'] progress").get_attribute("value")
+
+
+def test_running_panel_shows_progress_survives_reload_and_cancels(e2e_user, desktop, page_errors):
+    page = desktop
+    run_row("r-live", status=RunStatus.RUNNING, progress=40.0, worker=this_process_worker_name())
+    page.reload()
+    job = page.locator("#running .job[data-run-id='r-live']")
+    job.wait_for()
+    assert progress_of(page, "r-live") == "40"
+    assert job.locator(".pct").inner_text() == "40 %"
+
+    Run.objects.filter(run_id="r-live").update(progress=70.0)
+    page.wait_for_function(
+        "document.querySelector(\"#running .job[data-run-id='r-live'] progress\").value === 70"
+    )
+    page.reload()
+    job.wait_for()
+    assert progress_of(page, "r-live") == "70"
+    screenshot(page, "e2e-running-1280")
+
+    job.get_by_role("button", name="Cancel run r-live").click()
+    page.wait_for_selector("#running .empty")
+    assert Run.objects.get(run_id="r-live").status == RunStatus.CANCELLED
+    page.wait_for_selector("#run-status:has-text('Run r-live cancelled.')")
+    row = page.locator("#history tr[data-run-id='r-live'] .badge")
+    page.wait_for_function(
+        "document.querySelector(\"#history tr[data-run-id='r-live'] .badge\")"
+        ".textContent === 'cancelled'"
+    )
+    assert row.inner_text().lower() == "cancelled"
+    assert page_errors == []
+
+
+def chart_src(page) -> dict[str, str]:
+    src = page.locator("#chart").get_attribute("src")
+    return dict(re.findall(r"[?&]([a-z_]+)=([^&]*)", src))
+
+
+def wait_chart_loaded(page) -> None:
+    page.wait_for_function(
+        "(() => { const i = document.getElementById('chart');"
+        " return i.complete && i.naturalWidth > 0 && !i.hidden; })()",
+        timeout=30_000,
+    )
+
+
+def test_chart_page_browses_windows_and_opens_trades(completed_run, desktop, page_errors):
+    page = desktop
+    page.goto(page.base_url + f"/chart?run={completed_run}")
+    page.wait_for_selector("#roundtrips tbody tr.clickable")
+    wait_chart_loaded(page)
+    first = chart_src(page)
+    # The first window starts at the first bar (2024-01-02 14:30 UTC) and spans 120 bars.
+    assert first["start_ns"] == "1704205800000000000"
+    assert int(first["end_ns"]) - int(first["start_ns"]) == 120 * MINUTE_NS - 1
+    assert page.locator("#prev").is_disabled()
+
+    page.click("#next")
+    wait_chart_loaded(page)
+    assert int(chart_src(page)["start_ns"]) == 1704205800000000000 + 120 * MINUTE_NS
+    assert page.locator("#window-start").input_value() == "2024-01-02T16:30"
+
+    page.locator("#roundtrips tbody tr.clickable").first.click()
+    wait_chart_loaded(page)
+    trade = chart_src(page)
+    assert trade["direction"] in ("LONG", "SHORT")
+    assert page.locator("#chart-heading").inner_text().startswith("Trade 1 · ")
+    page.wait_for_function(
+        "(() => { const i = document.getElementById('equity');"
+        " return i.complete && i.naturalWidth > 0; })()",
+        timeout=30_000,
+    )
+    screenshot(page, "e2e-chart-1280")
+    assert page_errors == []
+
+
+@pytest.mark.parametrize("path", ["/backtest", "/performance", "/chart"])
+def test_page_fits_a_phone_screen(completed_run, phone, path, page_errors):
+    page = phone
+    page.goto(page.base_url + path)
+    if path == "/backtest":
+        page.wait_for_selector(f"#history tr[data-run-id='{completed_run}']")
+        page.wait_for_selector("#symbol-list input[value=AAPL]")
+    else:
+        page.wait_for_selector("#roundtrips tbody tr.clickable")
+        page.wait_for_function(
+            "[...document.querySelectorAll('img.chart:not([hidden])')]"
+            ".filter(i => i.getAttribute('src')).every(i => i.complete)",
+            timeout=60_000,
+        )
+    width = page.evaluate("document.documentElement.scrollWidth")
+    screenshot(page, f"e2e-{path[1:]}-375")
+    assert width <= PHONE_WIDTH + 1
+    assert page.evaluate(CONTROLS_OUTSIDE_THEIR_CARD) == []
+    assert page_errors == []
