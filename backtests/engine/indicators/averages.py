@@ -25,18 +25,21 @@ class SimpleMovingAverage(Indicator):
         self.period = max(1, int(period))
         self.source = source
         self._src = source_index(source)
-        self._windows: dict[str, deque[float]] = {}
+        # symbol -> (input window, value history); update() is fused for speed (hot path)
+        self._state: dict[str, tuple[deque[float], deque[float]]] = {}
         self.name = _label("SMA", str(self.period), source)
 
-    def _compute(self, bar: BarReceived) -> float:
-        window = self._windows.get(bar[2])
-        if window is None:
-            window = self._windows[bar[2]] = deque(maxlen=self.period)
+    def update(self, bar: BarReceived) -> float:
+        state = self._state.get(bar[2])
+        if state is None:
+            history = self._history[bar[2]] = deque(maxlen=self._max_history)
+            state = self._state[bar[2]] = (deque(maxlen=self.period), history)
+        window = state[0]
         value = bar[self._src]
         window.append(NAN if value is None else value)
-        if len(window) < self.period:
-            return NAN
-        return sum(window) / self.period
+        result = sum(window) / self.period if len(window) == self.period else NAN
+        state[1].append(result)
+        return result
 
 
 class ExponentialMovingAverage(Indicator):

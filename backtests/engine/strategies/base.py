@@ -165,9 +165,18 @@ class StrategyBase:
     # --- state -------------------------------------------------------------------------
 
     def add_indicator(self, indicator: Indicator) -> Indicator:
-        """Register ``indicator`` so it is updated on every bar before ``on_bar``."""
-        if any(existing.name == indicator.name for existing in self._indicators):
-            raise ValueError(f"an indicator named {indicator.name!r} is already registered")
+        """Register ``indicator`` so it is updated on every bar before ``on_bar``.
+
+        A name already taken gets a " #2" (" #3", ...) suffix; colours not chosen by the
+        caller come from a palette in registration order."""
+        if any(existing is indicator for existing in self._indicators):
+            raise ValueError(f"indicator {indicator.name!r} is already registered")
+        names = {existing.name for existing in self._indicators}
+        if indicator.name in names:  # e.g. SMA(20) twice: keys of recorded bars must differ
+            n = 2
+            while f"{indicator.name} #{n}" in names:
+                n += 1
+            indicator.name = f"{indicator.name} #{n}"
         if not indicator.color_given and indicator.plot.color == DEFAULT_COLOR:
             indicator.plot = replace(
                 indicator.plot, color=PALETTE[len(self._indicators) % len(PALETTE)]

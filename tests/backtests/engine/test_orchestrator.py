@@ -212,3 +212,20 @@ def test_order_ids_sequential_and_requests_stamped_with_simulated_time():
         ("O000003", 2 * SECOND),
     ]
     assert [f.fill_id for f in rec.of_type(FillEvent)] == ["F000001", "F000002", "F000003"]
+
+
+def test_rejection_reaches_strategy_hook_and_clears_open_order():
+    strategy = Scripted({(1, "AAA"): [lambda s: s.submit_order(OrderType.LIMIT, BUY, 1.0)]})
+    _, rec = run(strategy, flat_bars(3))
+    (rejected,) = strategy.rejections
+    assert rejected.rejection_message == "LIMIT order needs a positive finite limit_price, got None"
+    assert strategy.open_orders == {} and rec.of_type(FillEvent) == []
+
+
+def test_limit_reached_on_submitting_bar_fills_only_later():
+    # bar 1 spans 10.5..11.5; a buy limit at 11.4 placed on bar 1 must wait for bar 2
+    bars = [bar(0, 10, 10.5, 9.5, 10), bar(1, 11, 11.5, 10.5, 11), bar(2, 12, 12.5, 11.2, 12)]
+    limit = lambda s: s.submit_order(OrderType.LIMIT, BUY, 1.0, limit_price=11.4)  # noqa: E731
+    _, rec = run(Scripted({(1, "AAA"): [limit]}), bars)
+    (fill,) = rec.of_type(FillEvent)
+    assert (fill.ts_event_ns, fill.fill_price) == (2 * SECOND, 11.4)

@@ -241,6 +241,13 @@ def test_runs_are_deterministic(strategy_id):
     ]
 
 
+def test_equal_periods_get_distinct_indicator_names():
+    strategy = get_strategy("SMACrossover")(
+        symbols=["AAA"], params={"fast_period": 20, "slow_period": 20}
+    )
+    assert [ind.name for ind in strategy.indicators] == ["SMA(20)", "SMA(20) #2"]
+
+
 def test_indicator_colours_assigned_from_palette_in_order():
     strategy = get_strategy("BollingerReversion")(symbols=["AAA"])
     colours = [ind.plot.color for ind in strategy.indicators]
