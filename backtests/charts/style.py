@@ -165,25 +165,6 @@ def zero_line(ax: Axes) -> None:
     ax.axhline(0, color=ZERO_LINE, linewidth=0.8, zorder=1)
 
 
-def legend(ax: Axes, *, loc: str = "upper left", ncols: int = 1) -> None:
-    handles, _labels = ax.get_legend_handles_labels()
-    if not handles:
-        return
-    leg = ax.legend(
-        loc=loc,
-        ncols=ncols,
-        fontsize=LEGEND_SIZE,
-        frameon=True,
-        framealpha=0.9,
-        facecolor=BACKGROUND,
-        edgecolor=GRID,
-        borderpad=0.5,
-        handlelength=1.8,
-    )
-    for text in leg.get_texts():
-        text.set_color(TEXT)
-
-
 def main_and_side(
     fig: Figure, *, rows: int = 1, height_ratios: Sequence[float] | None = None
 ) -> tuple[list[Axes], Axes]:

@@ -12,7 +12,9 @@ from matplotlib.axes import Axes
 from backtests.charts import loading, ohlc, style
 from ostsite.errors import InvalidInput
 
-CONTEXT_BARS = 50  # bars shown before the entry and after the exit
+# Bars shown before the entry and after the exit: twice the trade's length, within these
+# bounds, so a short trade is not a sliver and a long one keeps some context.
+MIN_CONTEXT_BARS, MAX_CONTEXT_BARS = 20, 60
 MAX_INDICATOR_PANELS = 4
 MAX_FILL_LABELS = 8
 
@@ -33,12 +35,20 @@ def trade_chart_png(
     direction = _validate(symbol, start_ns, end_ns, direction, pnl)
     run = loading.run_get(run_id)
     loading.symbol_check(run, symbol)
-    bars = loading.trade_window_bars(run, symbol, start_ns, end_ns, CONTEXT_BARS)
+    bars = loading.trade_window_bars(
+        run, symbol, start_ns, end_ns, _context_bars(run, start_ns, end_ns)
+    )
     title = f"{symbol} · {direction}"
     if len(bars) == 0:
         return style.message_png(title, f"No bars for {symbol} around this trade")
     fills = loading.fills_frame(run, symbol=symbol, start_ns=start_ns, end_ns=end_ns)
     return _render(run, bars, fills, symbol, start_ns, end_ns, direction, pnl)
+
+
+def _context_bars(run, start_ns: int, end_ns: int) -> int:
+    period = loading.run_bar_period(run)
+    held = (end_ns - start_ns) // period.nanoseconds + 1 if period else MAX_CONTEXT_BARS
+    return int(min(max(2 * held, MIN_CONTEXT_BARS), MAX_CONTEXT_BARS))
 
 
 def _validate(
@@ -143,7 +153,7 @@ def _draw_indicator(
     )
 
 
-def _short(name: str, limit: int = 14) -> str:
+def _short(name: str, limit: int = 18) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "…"
 
 

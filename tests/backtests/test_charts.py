@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
+from backtests.analysis.roundtrips import roundtrips_for_run
 from backtests.charts import (
     equity_png,
     loading,
@@ -23,8 +24,11 @@ from backtests.charts import (
 )
 from backtests.charts.equity import mark_to_market
 from backtests.models import Fill, ProcessedBar, Run
+from backtests.services.backtest_spec import backtest_spec_build
+from backtests.services.runs import run_create, run_execute
 from ostsite.errors import InvalidInput, NotFound
 from secmaster.models import Instrument, OhlcvBar, Publisher, SymbologyMapping
+from tests.backtests.market_data import P, ingest_bars
 
 DBS = ["default", "secmaster"]
 MINUTE = 60 * 1_000_000_000
@@ -429,8 +433,6 @@ def test_message_png_same_bytes_from_concurrent_threads():
 
 @pytest.mark.django_db(databases=DBS)
 def test_pnl_summary_uses_real_roundtrips(full_run):
-    from backtests.analysis.roundtrips import roundtrips_for_run
-
     trades = roundtrips_for_run("full")
     assert len(trades) == 3
     aapl = loading.roundtrips_frame(full_run, "AAPL")
@@ -450,3 +452,44 @@ def test_pnl_summary_uses_real_roundtrips(full_run):
 def test_thousands_formatter_ticks_hand_written(money, locs, expected):
     formatter = style.ThousandsFormatter(money=money)
     assert formatter.format_ticks(locs) == expected
+
+
+# --- A real executed run ------------------------------------------------------------------------
+def _walk_rows(
+    instrument: int, n: int, seed: int
+) -> list[tuple[int, int, int, int, int, int, int]]:
+    frame = _walk(seed, n=n)
+    return [
+        (instrument, int(r.ts), round(r.open * P), round(r.high * P), round(r.low * P),
+         round(r.close * P), 100)
+        for r in frame.itertuples()
+    ]  # fmt: skip
+
+
+@pytest.mark.django_db(databases=DBS)
+@pytest.mark.parametrize("record", ["full", "trades"])
+def test_charts_of_executed_backtest(tmp_path, record):
+    """Bollinger reversion executed by the real engine and recorder, then charted."""
+    publisher_id = ingest_bars(
+        tmp_path,
+        bars=_walk_rows(10, 400, 21),
+        mappings={"AAPL": [("2024-01-02", "2024-01-10", 10)]},
+    )
+    spec = backtest_spec_build(
+        strategy="BollingerReversion", strategy_params={"period": 10, "num_std": 1.5},
+        symbols=["AAPL"], rtype=33, publisher_id=publisher_id, record=record,
+        commission_per_unit=0.01, minimum_commission=0.5,
+    )  # fmt: skip
+    run = run_execute(run_id=run_create(spec=spec).run_id)
+    assert run.status == "completed"
+    trades = roundtrips_for_run(run.run_id)
+    assert trades, "the scenario must trade"
+    first = trades[0]
+    png = trade_chart_png(
+        run.run_id, symbol="AAPL", start_ns=first["entry_ts"], end_ns=first["exit_ts"],
+        direction=first["direction"], pnl=first["pnl_after_commission"],
+    )  # fmt: skip
+    panels = 1 if record == "full" else 0  # the bandwidth panel needs recorded indicator values
+    assert png_size(png) == (1200, 700 + 150 * panels)
+    for render in (trade_journey_png, pnl_summary_png, equity_png):
+        assert png_size(render(run.run_id, symbol="AAPL")) == (1200, 700)
