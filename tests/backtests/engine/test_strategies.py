@@ -331,7 +331,11 @@ def test_discover_user_strategy_and_indicator(tmp_path):
 
         _strategy_classes.pop("UserOneStrategy", None)
         _indicator_classes.pop("DoubleClose", None)
-        for name in [m for m in sys.modules if m.startswith(("user_", "ost_user_"))]:
+        for name in [
+            m
+            for m in sys.modules
+            if m.startswith(("user_indicators", "user_strategies", "ost_user_"))
+        ]:
             del sys.modules[name]
 
 
