@@ -4,7 +4,8 @@ Per round trip (in the order they closed) a bar spans its low watermark (worst u
 to its high watermark (best); a tick marks where it exited. Watermarks and exit are P&L before
 commission, as the round trips define them; a trade counts as a winner when its P&L after
 commission is positive. Dashed lines give the average exit of winners and of losers. Bar width
-grows with the trade's duration in bars.
+grows with the trade's duration in bars (up to DENSE_TRADES trades; beyond, all bars are
+equally wide so each stays visible).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from matplotlib.ticker import MaxNLocator
 from backtests.charts import loading, style
 
 TITLE = "Trade journey"
-MIN_WIDTH, MAX_WIDTH = 0.25, 0.85
+MIN_WIDTH, MAX_WIDTH = 0.25, 0.85  # bar width in trade slots, by duration
+DENSE_TRADES = 150  # beyond this many trades, equal widths and dots for the exits
 
 
 def trade_journey_png(run_id: str, *, symbol: str | None = None) -> bytes:
@@ -39,7 +41,10 @@ def trade_journey_png(run_id: str, *, symbol: str | None = None) -> bytes:
     winner = trades["pnl_after_commission"].to_numpy(float) > 0
     duration = trades["duration_bars"].to_numpy(float)
     longest = max(duration.max(), 1.0)
-    width = MIN_WIDTH + (MAX_WIDTH - MIN_WIDTH) * np.clip(duration / longest, 0, 1)
+    if n <= DENSE_TRADES:
+        width = MIN_WIDTH + (MAX_WIDTH - MIN_WIDTH) * np.clip(duration / longest, 0, 1)
+    else:  # a few pixels per trade: full-width bars, so each one stays visible
+        width = np.full(n, 0.9)
 
     fig = style.new_figure()
     (ax,), side = style.main_and_side(fig)
@@ -60,15 +65,20 @@ def trade_journey_png(run_id: str, *, symbol: str | None = None) -> bytes:
         axis=1,
     )
     ax.add_collection(PolyCollection(rects, facecolors=colors, edgecolors="none", zorder=2))
-    ticks = np.stack(
-        [np.column_stack([x - half, exit_pnl]), np.column_stack([x + half, exit_pnl])], axis=1
-    )
-    ax.add_collection(LineCollection(ticks, colors=style.TEXT, linewidths=2.0, zorder=3))
+    if n <= DENSE_TRADES:
+        ticks = np.stack(
+            [np.column_stack([x - half, exit_pnl]), np.column_stack([x + half, exit_pnl])], axis=1
+        )
+        ax.add_collection(LineCollection(ticks, colors=style.TEXT, linewidths=2.0, zorder=3))
+    else:
+        ax.scatter(x, exit_pnl, s=5, color=style.TEXT, linewidths=0, zorder=3)
 
     handles = [
         Patch(color=style.UP_LIGHT, alpha=0.75, label="Winner: worst → best"),
         Patch(color=style.DOWN_LIGHT, alpha=0.8, label="Loser: worst → best"),
-        Line2D([], [], color=style.TEXT, linewidth=2, label="Exit"),
+        Line2D([], [], color=style.TEXT, linewidth=2, label="Exit")
+        if n <= DENSE_TRADES
+        else Line2D([], [], color=style.TEXT, marker="o", markersize=3, ls="none", label="Exit"),
     ]
     for mask, color, what in ((winner, style.UP, "win"), (~winner, style.DOWN, "loss")):
         if mask.any():
