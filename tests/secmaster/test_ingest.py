@@ -216,3 +216,26 @@ def test_ingest_identical_symbology_again_is_accepted(tmp_path):
     ingest_paths([write_dbn(tmp_path / "b.dbn", mappings=MAPPINGS)])
 
     assert secmaster_snapshot() == before
+
+
+def test_ingest_many_bars_uses_multi_row_statements_and_counts_new_bars(tmp_path):
+    """More bars than one multi-row INSERT holds (250), with overlap on re-ingest."""
+    start = ns("2024-01-02T14:30")
+    bars = [
+        (
+            100 + i % 3,
+            start + (i // 3) * 60 * P,
+            10 * P + i,
+            10 * P + i + 5,
+            10 * P + i - 5,
+            10 * P + i,
+            i,
+        )
+        for i in range(600)
+    ]
+    ingest_paths([write_dbn(tmp_path / "a.dbn.zst", bars=bars[:400])])
+
+    summary = ingest_paths([write_dbn(tmp_path / "b.dbn.zst", bars=bars[100:])])
+
+    assert (summary.records, summary.new_bars) == (500, 200)
+    assert secmaster_snapshot()["ohlcv"] == sorted(_rows(bars, 33))
