@@ -214,7 +214,7 @@ def read_dbn_header(queue: _ByteQueue, name: str) -> DbnHeader:
         dataset=metadata.dataset,
         schema=schema,
         rtype=OHLCV_SCHEMA_RTYPES.get(schema) if schema else None,
-        version=metadata.version,
+        version=prefix[3],
         ts_out=bool(metadata.ts_out),
         mappings=_mapping_intervals(metadata),
     )

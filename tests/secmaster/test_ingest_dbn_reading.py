@@ -151,3 +151,46 @@ def test_dbn_reader_rtype_other_than_schema_raises():
     with pytest.raises(DbnReadError) as err:
         _read_all(bytes(patched))
     assert str(err.value) == "test.dbn: record 0 has rtype 34, expected 33 for schema 'ohlcv-1m'"
+
+
+def _header(version: int = 3, ts_out: bool = False) -> bytes:
+    return databento_dbn.Metadata(
+        dataset="XNAS.ITCH",
+        start=0,
+        stype_in=databento_dbn.SType.RAW_SYMBOL,
+        stype_out=databento_dbn.SType.INSTRUMENT_ID,
+        schema=databento_dbn.Schema.OHLCV_1D,
+        ts_out=ts_out,
+        version=version,
+    ).encode()
+
+
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_dbn_reader_older_dbn_versions_decode(version):
+    record = bytes(databento_dbn.OHLCVMsg(35, 2, 38, 5, 1, 3, 1, 2, 10))
+
+    reader, records = _read_all(_header(version) + record)
+
+    assert reader.header.version == version
+    assert records.tolist() == [(14, 35, 2, 38, 5, 1, 3, 1, 2, 10)]
+
+
+def test_dbn_reader_legacy_ohlcv_rtype_takes_schema_rtype():
+    record = bytearray(bytes(databento_dbn.OHLCVMsg(35, 2, 38, 5, 1, 3, 1, 2, 10)))
+    record[1] = 0x11  # DBN v1 files wrote OHLCV records with this deprecated rtype
+
+    _, records = _read_all(_header(1) + bytes(record))
+
+    assert records["rtype"].tolist() == [35]
+
+
+def test_dbn_reader_ts_out_records_are_64_bytes():
+    record = bytes(databento_dbn.OHLCVMsg(35, 2, 38, 5, 1, 3, 1, 2, 10, ts_out=99))
+    assert len(record) == 64
+
+    reader, records = _read_all(_header(ts_out=True) + record * 3)
+
+    assert reader.record_size == 64
+    assert (
+        records[["instrument_id", "ts_event", "close", "volume"]].tolist() == [(38, 5, 2, 10)] * 3
+    )
