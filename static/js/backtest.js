@@ -15,7 +15,7 @@
 
   const FIELD_ELEMENTS = {
     strategy: "strategy", rtype: "rtype", publisher_id: "dataset", symbols: "symbol-search",
-    start_date: "start_date", end_date: "end_date", record: "record",
+    start_date: "start_date", end_date: "end_date", record: "record", name: "run-name",
   };
 
   function fieldError(field, message) {
@@ -334,6 +334,8 @@
       end_date: $("end_date").value || null,
       record: $("record").value,
     };
+    const name = $("run-name").value.trim();
+    if (name) body.name = name;
     const button = $("run-button");
     button.disabled = true;
     say(status, "Starting…", "loading");

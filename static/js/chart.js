@@ -162,7 +162,8 @@
       state.runs = runs;
       $("no-runs").hidden = runs.length > 0;
       if (wanted && !runs.some((r) => r.run_id === wanted)) {
-        say($("page-status"), "Run " + wanted + " is not a completed run; showing the newest completed run instead.", "error");
+        say($("page-status"), "Run " + wanted + " is not a completed run." +
+          (runs.length ? " Showing the newest completed run instead." : ""), "error");
       }
       if (runs.length) await selectRun();
     } catch (err) {

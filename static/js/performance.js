@@ -131,7 +131,8 @@
       state.runs = runs;
       $("no-runs").hidden = runs.length > 0;
       if (wanted && !runs.some((r) => r.run_id === wanted)) {
-        say($("page-status"), "Run " + wanted + " is not a completed run (it may still be running, have failed, or been deleted). Showing the newest completed run instead.", "error");
+        say($("page-status"), "Run " + wanted + " is not a completed run (it may still be running, have failed, or been deleted)." +
+          (runs.length ? " Showing the newest completed run instead." : ""), "error");
       }
       if (runs.length) await selectRun();
     } catch (err) {

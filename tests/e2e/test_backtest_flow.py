@@ -118,9 +118,10 @@ def test_run_on_worker_then_performance_then_delete(market, desktop, worker, tmp
     page.fill("#param-slow_period", "10")
     page.check("#symbol-list input[value=AAPL]")
     page.check("#symbol-list input[value=MSFT]")
+    page.fill("#run-name", "e2e pair")
     page.click("#run-button")
     page.wait_for_selector("#run-status.status-ok")
-    run_id = Run.objects.get().run_id
+    run_id = Run.objects.get(name="e2e pair").run_id
     assert page.locator("#run-status").inner_text() == f"Run {run_id} is queued."
 
     def finished() -> bool:
@@ -138,6 +139,7 @@ def test_run_on_worker_then_performance_then_delete(market, desktop, worker, tmp
     row = page.locator(f"#history tr[data-run-id='{run_id}']")
     row.wait_for()
     assert row.locator(".badge").inner_text().lower() == "completed"
+    assert row.locator(".run-name").inner_text() == "e2e pair"
     assert page.locator("#running .job").count() == 0
     screenshot(page, "e2e-backtest-1280")
 

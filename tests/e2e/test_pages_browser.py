@@ -144,3 +144,23 @@ def test_page_fits_a_phone_screen(completed_run, phone, path, page_errors):
     assert width <= PHONE_WIDTH + 1
     assert page.evaluate(CONTROLS_OUTSIDE_THEIR_CARD) == []
     assert page_errors == []
+
+
+def test_pages_explain_what_to_do_when_there_is_no_data(e2e_user, desktop, page_errors):
+    page = desktop
+    hint = page.locator("#no-coverage")
+    hint.wait_for()
+    assert "python manage.py ingest_databento" in hint.inner_text()
+    assert page.locator("#symbol-list").inner_text() == (
+        "No symbols with data for this source and bar period."
+    )
+    page.wait_for_selector("#history .empty-cell")
+    assert page.locator("#history .empty-cell").inner_text().startswith("No runs yet.")
+    for path in ("/performance", "/chart"):
+        page.goto(page.base_url + path)
+        page.locator("#no-runs").wait_for()
+        assert "No completed runs yet." in page.locator("#no-runs").inner_text()
+    page.goto(page.base_url + "/performance?run=nope")
+    page.wait_for_selector("#page-status.status-error")
+    assert "Run nope is not a completed run" in page.locator("#page-status").inner_text()
+    assert page_errors == []
