@@ -153,8 +153,6 @@ def style_axes(ax: Axes, *, ylabel: str | None = None, money: bool = False) -> N
         ax.spines[side].set_color(SPINE)
         ax.spines[side].set_linewidth(0.8)
     ax.tick_params(labelsize=TICK_SIZE, colors=MUTED, length=3, width=0.6)
-    for label in (*ax.get_xticklabels(), *ax.get_yticklabels()):
-        label.set_fontfamily(FONT_FAMILY)
     if ylabel:
         ax.set_ylabel(ylabel, fontsize=LABEL_SIZE, color=TEXT, fontfamily=FONT_FAMILY)
     ax.yaxis.set_major_formatter(ThousandsFormatter(money=money))
