@@ -22,7 +22,6 @@ DEFAULT_SYMBOL_TYPE = "raw_symbol"
 DEFAULT_CHUNK_SIZE = (
     1_000  # bars per batch: the orchestrator checks for cancellation between batches
 )
-PRICE_SCALE = 1e9
 NS_PER_DAY = 86_400_000_000_000
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -39,6 +38,16 @@ def _day_ns_sql(vendor: str, column: str) -> str:
         return f"(({column} - DATE '1970-01-01')::bigint * {NS_PER_DAY})"
     # SQLite stores dates as 'YYYY-MM-DD'; julianday() of midnight is exact (x.5).
     return f"(CAST(julianday({column}) - 2440587.5 AS INTEGER) * {NS_PER_DAY})"
+
+
+_PRICES = ("open", "high", "low", "close")
+
+
+def _price_sql(vendor: str, column: str) -> str:
+    """The fixed-point price as a float: one IEEE division, exactly as Python's ``int / 1e9``."""
+    if vendor == "postgresql":
+        return f"({column}::float8 / 1e9::float8)"
+    return f"({column} / 1e9)"
 
 
 class SecmasterDatafeed:
@@ -100,8 +109,9 @@ class SecmasterDatafeed:
         from_where, params = self._from_where()
         # Byte order for symbols on every backend (PostgreSQL would otherwise use the locale).
         collate = ' COLLATE "C"' if connections[self.using].vendor == "postgresql" else ""
+        prices = ", ".join(_price_sql(connections[self.using].vendor, f"o.{c}") for c in _PRICES)
         sql = (
-            "SELECT o.ts_event, s.symbol, o.open, o.high, o.low, o.close, o.volume"
+            f"SELECT o.ts_event, s.symbol, {prices}, o.volume"
             f"{from_where} ORDER BY o.ts_event, s.symbol{collate}"
         )
         return sql, params
@@ -129,7 +139,6 @@ class SecmasterDatafeed:
     def _stream(self, connection) -> Iterator[list[BarReceived]]:
         sql, params = self._select_sql()
         period = self.bar_period
-        scale = PRICE_SCALE
         new = tuple.__new__
         cls = BarReceived
         size = self.chunk_size
@@ -142,6 +151,6 @@ class SecmasterDatafeed:
                 if not rows:
                     return
                 yield [
-                    new(cls, (ts, ts, sym, period, o / scale, h / scale, lo / scale, c / scale, v))
+                    new(cls, (ts, ts, sym, period, o, h, lo, c, v))
                     for ts, sym, o, h, lo, c, v in rows
                 ]

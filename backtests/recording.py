@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
-from json import encoder as _json_encoder
 
 from django.db import IntegrityError, connections, transaction
 
@@ -70,23 +69,32 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
 
 _PERIOD_NAMES = {p: p.name for p in BarPeriod}
 
-_c_encoder = getattr(_json_encoder, "c_make_encoder", None)
-_fast_encode = (
-    _c_encoder(
-        None, None, _json_encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True
-    )
-    if _c_encoder is not None
-    else None
-)
+# Staged bar rows: kind, then the bars columns, then indicators.
+_STAGING = "ost_bar_staging"
+_BAR_COLUMNS = "run_id, ts_event_ns, ts_created_ns, " + ", ".join(_BAR)
+_RECEIVED_ONLY, _PROCESSED_ONLY, _BOTH = 0, 1, 2
+
+_templates: dict[tuple[str, ...], str] = {}
 
 
 def indicators_json(values: Mapping[str, float]) -> str:
-    """JSON object text of indicator values; NaN and infinities become null."""
+    """JSON object text of indicator values; NaN and infinities become null.
+
+    Hot path (one call per bar): a cached ``%r`` template per key set, used when every value
+    is a finite number (float repr is exactly JSON's), else ``json.dumps`` with nulls.
+    """
     try:
-        total = sum(values.values())
-        if total - total == 0.0 and _fast_encode is not None:  # every value finite
-            return "".join(_fast_encode(values, 0))
-    except TypeError:
+        numbers = tuple(map(float, values.values()))
+        total = sum(numbers)
+        if total - total == 0.0:  # NaN and +-inf survive the subtraction, finite sums give 0
+            keys = tuple(values)
+            template = _templates.get(keys)
+            if template is None:
+                template = _templates.setdefault(
+                    keys, "{" + ", ".join(f"{json.dumps(k)}: %r" for k in keys) + "}"
+                )
+            return template % numbers
+    except (TypeError, ValueError):
         pass
     return json.dumps({k: _finite_or_none(v) for k, v in values.items()})
 
@@ -124,6 +132,7 @@ class OrmRecorder:
         self.rows_written = 0
         self._pending = 0
         self._buffers: dict[str, list[tuple]] = {table: [] for table in TABLE_COLUMNS}
+        self._staged_bars: list[tuple] = []  # bars and bars_processed rows, see _write_bars
         self._sql = {
             table: "INSERT INTO {} (run_id, ts_event_ns, ts_created_ns, {}) VALUES ({})".format(
                 table, ", ".join(columns), ", ".join(["%s"] * (len(columns) + 3))
@@ -146,18 +155,21 @@ class OrmRecorder:
         batches = [(self._sql[t], rows) for t, rows in self._buffers.items() if rows]
         count = self._pending
         try:
-            if batches and not self.run_deleted and self._write(batches):
+            if (batches or self._staged_bars) and not self.run_deleted and self._write(batches):
                 self.rows_written += count
         finally:
             # Written, discarded or failed (rolled back): never written twice.
             for rows in self._buffers.values():
                 rows.clear()
+            self._staged_bars.clear()
             self._pending = 0
 
     def _write(self, batches: list[tuple[str, list[tuple]]]) -> bool:
         """True once written; False if the run row is gone (the batch rolled back)."""
         try:
             with transaction.atomic(using=self.using), connections[self.using].cursor() as cursor:
+                if self._staged_bars:
+                    self._write_bars(cursor)
                 for sql, rows in batches:
                     cursor.executemany(sql, rows)
         except IntegrityError:
@@ -167,33 +179,58 @@ class OrmRecorder:
             return False
         return True
 
+    def _write_bars(self, cursor) -> None:
+        """Bind each bar once into a temporary staging table, then copy to both bar tables.
+
+        A bar usually arrives twice (received, then processed with indicator values); the
+        pair shares one staged row (kind 2), so the bar tables cost one parameter binding per
+        bar, and two INSERT ... SELECT statements do the indexed inserts without Python.
+        """
+        vendor = connections[self.using].vendor
+        seq = "seq BIGSERIAL PRIMARY KEY" if vendor == "postgresql" else "seq INTEGER PRIMARY KEY"
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} ({seq}, kind SMALLINT, run_id TEXT, "
+            "ts_event_ns BIGINT, ts_created_ns BIGINT, symbol TEXT, bar_period TEXT, "
+            "open DOUBLE PRECISION, high DOUBLE PRECISION, low DOUBLE PRECISION, "
+            "close DOUBLE PRECISION, volume BIGINT, indicators TEXT)"
+        )
+        cursor.execute(f"DELETE FROM {_STAGING}")
+        cursor.executemany(
+            f"INSERT INTO {_STAGING} (kind, {_BAR_COLUMNS}, indicators) "
+            f"VALUES ({', '.join(['%s'] * 12)})",
+            self._staged_bars,
+        )
+        cursor.execute(
+            f"INSERT INTO bars ({_BAR_COLUMNS}) SELECT {_BAR_COLUMNS} FROM {_STAGING} "
+            f"WHERE kind <> {_PROCESSED_ONLY} ORDER BY seq"
+        )
+        cursor.execute(
+            f"INSERT INTO bars_processed ({_BAR_COLUMNS}, indicators) "
+            f"SELECT {_BAR_COLUMNS}, indicators FROM {_STAGING} "
+            f"WHERE kind <> {_RECEIVED_ONLY} ORDER BY seq"
+        )
+        cursor.execute(f"DELETE FROM {_STAGING}")
+
     # --- row builders ---------------------------------------------------------------------
 
     def _build_handlers(self) -> dict[type, Callable[[object], None]]:
         run_id = self.run_id
         buf = self._buffers
         names = _PERIOD_NAMES
-        bars, processed = buf["bars"].append, buf["bars_processed"].append
+        staged = self._staged_bars
+        stage = staged.append
 
         def bar(b):
-            bars((run_id, b[0], b[1], b[2], names[b[3]], b[4], b[5], b[6], b[7], b[8]))
+            stage((_RECEIVED_ONLY, run_id, b[0], b[1], b[2], names[b[3]], *b[4:], None))
 
         def bar_processed(b):
-            processed(
-                (
-                    run_id,
-                    b[0],
-                    b[1],
-                    b[2],
-                    names[b[3]],
-                    b[4],
-                    b[5],
-                    b[6],
-                    b[7],
-                    b[8],
-                    indicators_json(b[9]),
-                )
-            )
+            row = (_BOTH, run_id, b[0], b[1], b[2], names[b[3]], *b[4:9], indicators_json(b[9]))
+            if staged:
+                last = staged[-1]
+                if last[0] == _RECEIVED_ONLY and last[2] == b[0] and last[4] == b[2]:
+                    staged[-1] = row  # the same bar, received then processed: one row
+                    return
+            stage((_PROCESSED_ONLY, *row[1:]))
 
         def skip(_event):
             self._pending -= 1

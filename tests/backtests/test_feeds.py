@@ -175,3 +175,25 @@ def test_total_bars_counts_what_batches_yield(tmp_path):
 def test_feed_without_symbols_is_refused():
     with pytest.raises(ValueError, match="at least one symbol"):
         SecmasterDatafeed(symbols=[], bar_period=BarPeriod.MINUTE, publisher_id=1)
+
+
+def test_batches_prices_equal_python_division_by_1e9(tmp_path):
+    prices = [
+        1,
+        7,
+        123_456_789,
+        100_250_000_000,
+        185_123_456_789,
+        99_999_999_999,
+        3_141_592_653_589,
+    ]
+    mappings = {"AAPL": [("2024-01-02", "2024-01-03", 10)]}
+    bars = [
+        (10, ns("2024-01-02T14:30") + i * 60 * P, p, p + 3, max(p - 3, 0), p + 1, 1)
+        for i, p in enumerate(prices)
+    ]
+    publisher = ingest_bars(tmp_path, bars=bars, mappings=mappings)
+
+    got = [(b.open, b.high, b.low, b.close) for b in _all(_feed(publisher, ["AAPL"]))]
+
+    assert got == [(p / 1e9, (p + 3) / 1e9, max(p - 3, 0) / 1e9, (p + 1) / 1e9) for p in prices]

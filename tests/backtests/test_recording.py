@@ -269,6 +269,32 @@ def test_recorder_run_kept_rows_survive_other_runs_deletion():
     assert RecordedBar.objects.filter(run_id="keep").count() == 1
 
 
+@pytest.mark.django_db
+def test_recorder_unpaired_bar_events_keep_their_order_in_each_table():
+    _run()
+    recorder = OrmRecorder(run_id="run1")
+    a, b = _bar(0, "AAPL"), _bar(0, "MSFT")
+    for event in (
+        a,
+        b,
+        ev.BarProcessed.from_bar(b, {"x": 2.0}),
+        ev.BarProcessed.from_bar(a, {"x": 1.0}),
+        ev.BarProcessed.from_bar(b, {"x": 3.0}),
+    ):
+        recorder.record(event)
+    recorder.flush()
+
+    bars = RecordedBar.objects.filter(run_id="run1").order_by("id")
+    processed = ProcessedBar.objects.filter(run_id="run1").order_by("id")
+    assert [r.symbol for r in bars] == ["AAPL", "MSFT"]
+    assert [(r.symbol, r.indicators, r.close) for r in processed] == [
+        ("MSFT", '{"x": 2.0}', 100.5),
+        ("AAPL", '{"x": 1.0}', 100.5),
+        ("MSFT", '{"x": 3.0}', 100.5),
+    ]
+    assert recorder.rows_written == 5
+
+
 def test_table_columns_name_every_column_of_each_event_model():
     common = {"id", "run_id", "ts_event_ns", "ts_created_ns"}
     for model in EVENT_MODELS:

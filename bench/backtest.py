@@ -1,0 +1,264 @@
+"""Benchmark: backtest throughput and memory on a fresh, temporary SQLite setup.
+
+    .venv/bin/python bench/backtest.py            # 10 symbols, >= 1,000,000 1-minute bars
+    .venv/bin/python bench/backtest.py --quick    # 100k bars, for a smoke test
+
+Steps (each measured phase runs in its own process, so its peak RSS is its own):
+1. a temporary security master + runs database, both migrated;
+2. ~2,000,000 one-minute bars of 10 symbols written as a real DBN file (databento_dbn layout)
+   and loaded through the ingest service;
+3. SMACrossover(20/100) over the first ~1,000,000 bars with record=full and record=trades:
+   bars/s, peak RSS (ru_maxrss);
+4. the same full run under tracemalloc: peak of Python allocations;
+5. record=full over all ~2,000,000 bars: peak RSS must stay below 500 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SYMBOL_COUNT = 10
+FIRST_DAY = dt.date(2024, 1, 1)
+RSS_LIMIT_MB = 500
+MINUTE_NS = 60_000_000_000
+
+
+def _django(workdir: Path) -> None:
+    """Point both databases at ``workdir`` (before Django reads its settings) and set up."""
+    for var in ("DATABASE_URL", "SECMASTER_DATABASE_URL"):
+        os.environ.pop(var, None)
+    os.environ["RUNS_DB_PATH"] = str(workdir / "runs.db")
+    os.environ["SECMASTER_DB_PATH"] = str(workdir / "secmaster.db")
+    os.environ["OST_STRATEGIES_DIR"] = str(workdir / "no-user-strategies")
+    os.environ["OST_INDICATORS_DIR"] = str(workdir / "no-user-indicators")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ostsite.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def _max_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+# --- phase: setup ------------------------------------------------------------------------
+
+
+def write_dbn(path: Path, *, minutes: int, symbols: int = SYMBOL_COUNT, seed: int = 7) -> int:
+    """A DBN file of ``symbols`` x ``minutes`` one-minute bars (ts order); returns the count."""
+    import databento_dbn
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    start_ns = int(dt.datetime.combine(FIRST_DAY, dt.time(), dt.UTC).timestamp()) * 10**9
+    last_day = FIRST_DAY + dt.timedelta(days=minutes // 1440 + 2)
+    names = [f"SYM{i}" for i in range(symbols)]
+
+    class Interval:
+        def __init__(self, instrument: int) -> None:
+            self.start_date, self.end_date, self.symbol = FIRST_DAY, last_day, str(instrument)
+
+    class Mapping:
+        def __init__(self, name: str, instrument: int) -> None:
+            self.raw_symbol, self.intervals = name, [Interval(instrument)]
+
+    metadata = databento_dbn.Metadata(
+        dataset="XNAS.ITCH",
+        start=start_ns,
+        end=start_ns + minutes * MINUTE_NS,
+        stype_in=databento_dbn.SType.RAW_SYMBOL,
+        stype_out=databento_dbn.SType.INSTRUMENT_ID,
+        schema=databento_dbn.Schema("ohlcv-1m"),
+        symbols=names,
+        mappings=[Mapping(n, 1001 + i) for i, n in enumerate(names)],
+    )
+    record = np.dtype(
+        [("length", "u1"), ("rtype", "u1"), ("publisher_id", "<u2"), ("instrument_id", "<u4"),
+         ("ts_event", "<u8"), ("open", "<i8"), ("high", "<i8"), ("low", "<i8"),
+         ("close", "<i8"), ("volume", "<u8")]
+    )  # fmt: skip
+    rows = np.zeros(minutes * symbols, dtype=record)
+    rows["length"], rows["rtype"], rows["publisher_id"] = record.itemsize // 4, 33, 2
+    for i in range(symbols):
+        # A random walk whose drift wanders, so trends form and SMA crossovers happen.
+        drift = np.cumsum(rng.normal(0, 2e-6, minutes))
+        drift -= np.linspace(0, drift[-1], minutes)
+        close = 100.0 * np.exp(np.cumsum(drift + rng.normal(0, 6e-4, minutes)))
+        open_ = np.concatenate(([close[0]], close[:-1]))
+        wiggle = np.abs(rng.normal(0, 2e-4, minutes)) * close
+        cents = np.round(
+            np.vstack([open_, np.maximum(open_, close) + wiggle,
+                       np.minimum(open_, close) - wiggle, close]) * 100
+        ).astype(np.int64) * 10_000_000  # fmt: skip
+        part = rows[i::symbols]  # interleaved: ts order, then instrument order
+        part["instrument_id"] = 1001 + i
+        part["ts_event"] = start_ns + np.arange(minutes, dtype=np.uint64) * MINUTE_NS
+        part["open"], part["high"], part["low"], part["close"] = cents
+        part["volume"] = rng.integers(100, 10_000, minutes)
+    reference = databento_dbn.OHLCVMsg(*(rows[0][f].item() for f in ("rtype", "publisher_id",
+        "instrument_id", "ts_event", "open", "high", "low", "close", "volume")))  # fmt: skip
+    assert bytes(reference) == rows[:1].tobytes(), "record layout differs from databento_dbn"
+    with path.open("wb") as out:
+        out.write(metadata.encode())
+        out.write(rows.tobytes())
+    return len(rows)
+
+
+def phase_setup(workdir: Path, minutes: int) -> dict:
+    _django(workdir)
+    from django.core.management import call_command
+
+    from secmaster.models import Publisher
+    from secmaster.services.ingest import ingest_databento_paths
+
+    for alias in ("default", "secmaster"):
+        call_command("migrate", database=alias, verbosity=0)
+    started = time.perf_counter()
+    path = workdir / "bench.ohlcv-1m.dbn"
+    bars = write_dbn(path, minutes=minutes)
+    written = time.perf_counter() - started
+    summary = ingest_databento_paths([path])
+    path.unlink()
+    return {
+        "bars": bars,
+        "write_seconds": round(written, 2),
+        "ingest_seconds": round(summary.elapsed_seconds, 2),
+        "ingest_bars_per_second": round(summary.bars_per_second),
+        "publisher_id": Publisher.objects.get().publisher_id,
+    }
+
+
+# --- phase: run --------------------------------------------------------------------------
+
+
+def phase_run(workdir: Path, publisher_id: int, record: str, end: str, trace: bool) -> dict:
+    _django(workdir)
+    if trace:
+        import tracemalloc
+
+        tracemalloc.start()
+    from backtests.services.backtest_spec import backtest_spec_build
+    from backtests.services.runs import run_create, run_execute
+
+    spec = backtest_spec_build(
+        strategy="SMACrossover",
+        strategy_params={"fast_period": 20, "slow_period": 100},
+        symbols=[f"SYM{i}" for i in range(SYMBOL_COUNT)],
+        rtype=33,
+        publisher_id=publisher_id,
+        start_date=FIRST_DAY.isoformat(),
+        end_date=end,
+        record=record,
+    )
+    run = run_create(spec=spec)
+    started = time.perf_counter()
+    run = run_execute(run_id=run.run_id)
+    wall = time.perf_counter() - started
+    result = {
+        "status": run.status,
+        "error": (run.metadata or {}).get("error"),
+        "bars": run.metadata.get("bars"),
+        "fills": run.metadata.get("fills"),
+        "bars_per_second": run.metadata.get("bars_per_second"),
+        "wall_bars_per_second": round(run.metadata.get("bars", 0) / wall),
+        "wall_seconds": round(wall, 2),
+        "max_rss_mb": round(_max_rss_mb(), 1),
+    }
+    if trace:
+        result["tracemalloc_peak_mb"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
+    return result
+
+
+# --- driver ------------------------------------------------------------------------------
+
+
+def _child(workdir: Path, *args: str) -> dict:
+    command = [sys.executable, __file__, "--child", str(workdir), *args]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        sys.exit(f"phase {args[0]} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="100k bars, no 2M check")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary databases")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        workdir, phase, *rest = args.child
+        if phase == "setup":
+            out = phase_setup(Path(workdir), int(rest[0]))
+        else:
+            out = phase_run(Path(workdir), int(rest[0]), rest[1], rest[2], rest[3] == "trace")
+        print(json.dumps(out))
+        return
+
+    run_days = 7 if args.quick else 70  # 10 symbols x 1440 bars a day
+    total_days = run_days if args.quick else 140
+    workdir = Path(tempfile.mkdtemp(prefix="ost-bench-"))
+    end = (FIRST_DAY + dt.timedelta(days=run_days - 1)).isoformat()
+    all_end = (FIRST_DAY + dt.timedelta(days=total_days - 1)).isoformat()
+    try:
+        print(f"workdir {workdir}")
+        setup = _child(workdir, "setup", str(total_days * 1440))
+        print(
+            f"ingested {setup['bars']:,} bars of {SYMBOL_COUNT} symbols: DBN written in "
+            f"{setup['write_seconds']} s, ingested in {setup['ingest_seconds']} s "
+            f"({setup['ingest_bars_per_second']:,} bars/s)"
+        )
+        pid = str(setup["publisher_id"])
+        for record in ("full", "trades"):
+            r = _child(workdir, "run", pid, record, end, "plain")
+            _check(r)
+            print(
+                f"SMACrossover 20/100 record={record:6s}: {r['bars']:,} bars, {r['fills']} fills, "
+                f"{r['bars_per_second']:,.0f} bars/s (engine loop), "
+                f"{r['wall_bars_per_second']:,} bars/s (whole run_execute), "
+                f"peak RSS {r['max_rss_mb']} MB"
+            )
+        r = _child(workdir, "run", pid, "full", end, "trace")
+        _check(r)
+        print(
+            f"record=full under tracemalloc: peak Python allocations "
+            f"{r['tracemalloc_peak_mb']} MB, peak RSS {r['max_rss_mb']} MB"
+        )
+        if not args.quick:
+            r = _child(workdir, "run", pid, "full", all_end, "plain")
+            _check(r)
+            verdict = "OK" if r["max_rss_mb"] < RSS_LIMIT_MB else "TOO HIGH"
+            print(
+                f"memory check, record=full over {r['bars']:,} bars: peak RSS "
+                f"{r['max_rss_mb']} MB (limit {RSS_LIMIT_MB} MB) {verdict}; "
+                f"{r['wall_bars_per_second']:,} bars/s"
+            )
+            if r["max_rss_mb"] >= RSS_LIMIT_MB:
+                sys.exit(1)
+    finally:
+        if args.keep:
+            print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _check(result: dict) -> None:
+    if result["status"] != "completed":
+        sys.exit(f"run ended {result['status']}: {result.get('error')}")
+
+
+if __name__ == "__main__":
+    main()
