@@ -14,7 +14,7 @@
   /* ---------- field errors ---------- */
 
   const FIELD_ELEMENTS = {
-    strategy: "strategy", rtype: "rtype", publisher_id: "dataset", symbols: "symbol-search",
+    strategy: "strategy", rtype: "rtype", publisher_id: "dataset", symbols: "symbol-list",
     start_date: "start_date", end_date: "end_date", record: "record", name: "run-name",
   };
 

@@ -68,6 +68,28 @@
     if (!box.children.length) box.append(el("p", { class: "muted", text: "No metrics for this selection." }));
   }
 
+  function renderPerSymbol(perSymbol) {
+    const entries = Object.entries(perSymbol || {});
+    const card = $("per-symbol-card");
+    card.hidden = $("symbol").value !== "" || entries.length < 2;
+    const body = $("per-symbol").tBodies[0];
+    body.replaceChildren();
+    for (const [symbol, m] of entries) {
+      const pick = el("button", { type: "button", class: "link-button", text: symbol, "aria-label": "Show only " + symbol });
+      pick.addEventListener("click", () => { $("symbol").value = symbol; loadAnalysis(); });
+      const noLoss = m.profit_factor === null && Number(m.wins) > 0;
+      body.append(el("tr", { dataset: { symbol: symbol } }, [
+        el("td", {}, [pick]),
+        el("td", { class: "num", text: formatMetric(m.trades, "int") }),
+        el("td", { class: "num", text: formatMetric(m.win_rate, "pct") }),
+        el("td", { class: "num " + signClass(m.net_pnl), text: formatMetric(m.net_pnl, "money") }),
+        el("td", { class: "num", text: noLoss ? "∞" : formatMetric(m.profit_factor, "ratio") }),
+        el("td", { class: "num " + signClass(m.expectancy), text: formatMetric(m.expectancy, "money") }),
+        el("td", { class: "num", text: formatMetric(m.max_drawdown, "money") }),
+      ]));
+    }
+  }
+
   function runUrl(path, symbol) {
     return "/api/runs/" + encodeURIComponent(state.runId) + "/" + path + params({ symbol: symbol });
   }
@@ -84,7 +106,10 @@
     charts.loadImage($("equity"), runUrl("equity.png", symbol), charts.statusFor($("equity")), $("equity-link"));
     const [metrics, trips] = await Promise.allSettled([api.get(runUrl("metrics", symbol)), api.get(runUrl("roundtrips", symbol))]);
     if (token !== state.token) return;
-    if (metrics.status === "fulfilled") renderMetrics(metrics.value);
+    if (metrics.status === "fulfilled") {
+      renderMetrics(metrics.value);
+      renderPerSymbol(metrics.value.per_symbol);
+    }
     else $("metrics").replaceChildren(el("p", { class: "status status-error", text: "Cannot load metrics: " + metrics.reason.message }));
     if (trips.status === "fulfilled") {
       const list = trips.value.roundtrips || [];

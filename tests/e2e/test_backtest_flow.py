@@ -170,6 +170,19 @@ def test_run_on_worker_then_performance_then_delete(market, desktop, worker, tmp
     assert numbers == sorted(numbers)
     screenshot(page, "e2e-performance-1280")
 
+    # The per-symbol breakdown filters the whole page to one symbol.
+    assert page.locator("#per-symbol tbody tr").count() == 2
+    page.click("#per-symbol button:has-text('MSFT')")
+    page.wait_for_function(
+        "(() => { const cells = [...document.querySelectorAll("
+        "'#roundtrips tbody tr.clickable td:nth-child(2)')];"
+        " return cells.length > 0 && cells.every(td => td.textContent === 'MSFT'); })()"
+    )
+    assert page.locator("#symbol").input_value() == "MSFT"
+    assert page.locator("#per-symbol-card").is_hidden()
+    assert "symbol=MSFT" in page.locator("#pnl-summary").get_attribute("src")
+    assert "symbol=MSFT" in page.locator("#equity").get_attribute("src")
+
     page.goto(page.base_url + "/backtest")
     row = page.locator(f"#history tr[data-run-id='{run_id}']")
     row.locator("input[type=checkbox]").check()
