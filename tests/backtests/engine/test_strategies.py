@@ -234,11 +234,9 @@ def test_runs_are_deterministic(strategy_id):
     first, second = once(), once()
     assert first[0] == second[0]
     assert len(first[1]) > 6000
-    # NaN != NaN, so compare the processed bars' indicators through their repr
+    # warm-up NaN is one shared object, so == holds for processed bars too (identity first)
+    assert first[1] == second[1]
     assert repr(first[1]) == repr(second[1])
-    assert [e for e in first[1] if not hasattr(e, "indicators")] == [
-        e for e in second[1] if not hasattr(e, "indicators")
-    ]
 
 
 def test_equal_periods_get_distinct_indicator_names():
