@@ -12,6 +12,9 @@ DEFAULT_RUNS_LIMIT = 50
 
 RUN_IDS_NOT_LIST = "run_ids must be a list of run id strings"
 RUN_ID_NOT_STRING = "run_ids[{index}] is not a string"
+RUN_ID_NUL = "run_ids[{index}] contains a NUL character"
+END_BEFORE_START = "end_ns must not be before start_ns"
+MAX_NS = 2**63 - 1
 NOT_A_STRING = "must be a string"
 NOT_FINITE = "must be a finite number"
 MAX_NAME_LENGTH = 200
@@ -54,6 +57,8 @@ class RunsDeleteSerializer(serializers.Serializer):
         for index, item in enumerate(value):
             if not isinstance(item, str):
                 raise serializers.ValidationError(RUN_ID_NOT_STRING.format(index=index))
+            if "\x00" in item:
+                raise serializers.ValidationError(RUN_ID_NUL.format(index=index))
         return list(dict.fromkeys(value))
 
 
@@ -63,10 +68,15 @@ class SymbolQuerySerializer(serializers.Serializer):
 
 class TradeChartQuerySerializer(serializers.Serializer):
     symbol = StrictCharField()
-    start_ns = serializers.IntegerField()
-    end_ns = serializers.IntegerField()
+    start_ns = serializers.IntegerField(min_value=0, max_value=MAX_NS, help_text="UTC ns")
+    end_ns = serializers.IntegerField(min_value=0, max_value=MAX_NS, help_text="UTC ns")
     direction = serializers.ChoiceField(choices=["LONG", "SHORT"])
     pnl = FiniteFloatField()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["end_ns"] < attrs["start_ns"]:
+            raise serializers.ValidationError({"end_ns": END_BEFORE_START})
+        return attrs
 
 
 class BacktestNameSerializer(serializers.Serializer):

@@ -40,7 +40,8 @@ def validated(serializer_class: type[s.serializers.Serializer], data: Any) -> di
 
 
 def run_get(run_id: str) -> Run:
-    run = Run.objects.filter(run_id=run_id).first()
+    # PostgreSQL refuses NUL in text: such an id cannot exist, so it is simply not found.
+    run = None if "\x00" in run_id else Run.objects.filter(run_id=run_id).first()
     if run is None:
         raise NotFound(RUN_NOT_FOUND.format(run_id=run_id))
     return run

@@ -118,6 +118,10 @@ def test_task_for_cancelled_run_does_nothing(api_client, body):
         ({"commission_per_unit": -1}, "commission_per_unit"),
         ({"minimum_commission": "free"}, "minimum_commission"),
         ({"name": 5}, "name"),
+        ({"name": "a\x00b"}, "name"),
+        ({"symbols": ["AA\x00PL"]}, "symbols"),
+        ({"strategy": "SMA\x00"}, "strategy"),
+        ({"start_date": "2024-01-02\x00"}, "start_date"),
         ({"name": "x" * 201}, "name"),
     ],
 )

@@ -266,6 +266,9 @@ def test_trade_chart_missing_param_is_400_naming_it(api_client, missing):
         ("pnl", "x"),
         ("pnl", "nan"),
         ("pnl", "inf"),
+        ("start_ns", "-1"),
+        ("end_ns", str(10**30)),
+        ("end_ns", str(t(0))),  # before start_ns
     ],
 )
 def test_trade_chart_malformed_param_is_400_naming_it(api_client, param, value):
@@ -301,3 +304,61 @@ def test_run_charts_unknown_run_or_symbol_is_404(api_client, chart):
     response = api_client.get(f"/api/runs/trade1/{chart}", {"symbol": "TSLA"})
     assert response.status_code == 404
     assert response["Content-Type"].startswith("application/json")
+
+
+# --- hostile input ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "url"), [(m, u.replace("trade1", "a%00b")) for m, u in ROUTES if "trade1" in u]
+)
+def test_route_nul_in_path_never_500(api_client, method, url):
+    run_with_one_trade()
+    response = getattr(api_client, method)(url, {}, format="json")
+    assert response.status_code in (400, 404, 405), response.content[:300]
+    assert "error" in response.json()
+
+
+def test_runs_delete_nul_run_id_is_400(api_client):
+    response = api_client.delete("/api/runs", {"run_ids": ["a\x00b"]}, format="json")
+    assert response.status_code == 400
+    assert "run_ids" in response.json()["fields"]
+
+
+@pytest.mark.parametrize("symbol", ["x" * 5000, "'; DROP TABLE runs; --"])
+def test_symbol_query_hostile_values_are_404(api_client, symbol):
+    run_with_one_trade()
+    for url in ("/api/runs/trade1/roundtrips", "/api/runs/trade1/equity.png"):
+        assert api_client.get(url, {"symbol": symbol}).status_code == 404
+
+
+# --- OpenAPI -------------------------------------------------------------------------------
+
+
+def test_schema_of_backtests_views_is_valid_without_warnings():
+    from django.urls import include, path
+    from drf_spectacular.drainage import GENERATOR_STATS
+    from drf_spectacular.generators import SchemaGenerator
+    from drf_spectacular.validation import validate_schema
+
+    GENERATOR_STATS.reset()
+    generator = SchemaGenerator(patterns=[path("api/", include("backtests.api.urls"))])
+    schema = generator.get_schema(request=None, public=True)
+    validate_schema(schema)  # raises on an invalid document
+    assert not GENERATOR_STATS._warn_cache
+    assert not GENERATOR_STATS._error_cache
+    documented = {(url, method) for url, item in schema["paths"].items() for method in item}
+    expected = {
+        (url.replace("trade1", "{run_id}").replace("SMACrossover", "{strategy_id}"), method)
+        for method, url in ROUTES
+    }
+    assert documented == expected
+    png = schema["paths"]["/api/runs/{run_id}/chart.png"]["get"]["responses"]["200"]
+    assert list(png["content"]) == ["image/png"]
+
+
+def test_symbol_query_with_nul_is_400(api_client):
+    run_with_one_trade()
+    response = api_client.get("/api/runs/trade1/roundtrips", {"symbol": "A\x00"})
+    assert response.status_code == 400
+    assert "symbol" in response.json()["fields"]
