@@ -86,6 +86,14 @@ class StrategyBase:
                 f"strategy {cls.__name__}: parameters must contain 'bar_period' "
                 "with a BarPeriod default"
             )
+        for key, value in cls.parameters.items():
+            if not isinstance(value, ParamSpec):
+                raise TypeError(f"strategy {cls.__name__}: parameter {key!r} is not a ParamSpec")
+            if not key.isidentifier() or key in _RESERVED:
+                raise TypeError(
+                    f"strategy {cls.__name__}: parameter name {key!r} is not allowed "
+                    "(must be an identifier not used by StrategyBase)"
+                )
         if not cls.name:
             cls.name = cls.__name__
         if register:
@@ -338,3 +346,7 @@ class StrategyBase:
             limit_price=order.limit_price if request.limit_price is None else request.limit_price,
             stop_price=order.stop_price if request.stop_price is None else request.stop_price,
         )
+
+
+# Attribute names a parameter may not take (it would overwrite the strategy's machinery).
+_RESERVED = frozenset(dir(StrategyBase)) | {"symbols", "params", "bar"}

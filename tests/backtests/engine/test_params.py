@@ -185,3 +185,29 @@ def test_strategy_class_without_bar_period_rejected():
 
         class NoPeriod(StrategyBase, register=False):
             parameters = {"x": ParamSpec(default=1)}
+
+
+@pytest.mark.parametrize("bad", ["position", "symbols", "submit_order", "bar", "not valid"])
+def test_strategy_parameter_shadowing_base_attribute_rejected(bad):
+    with pytest.raises(TypeError, match=f"parameter name '{bad}' is not allowed"):
+        type(
+            "Shadow",
+            (StrategyBase,),
+            {
+                "parameters": {
+                    "bar_period": ParamSpec(default=BarPeriod.DAY),
+                    bad: ParamSpec(default=1),
+                }
+            },
+            register=False,
+        )
+
+
+def test_strategy_parameter_not_a_paramspec_rejected():
+    with pytest.raises(TypeError, match="parameter 'n' is not a ParamSpec"):
+        type(
+            "Loose",
+            (StrategyBase,),
+            {"parameters": {"bar_period": ParamSpec(default=BarPeriod.DAY), "n": 3}},
+            register=False,
+        )
