@@ -36,6 +36,7 @@ READ_SIZE = 1 << 20  # compressed bytes read at a time
 MAX_INT64 = (1 << 63) - 1
 
 MSG_NOT_DBN = "{name}: not a DBN file (it does not start with 'DBN')"
+MSG_EMPTY = "{name}: empty file (no DBN data)"
 MSG_TRUNCATED_HEADER = "{name}: truncated DBN metadata header"
 MSG_BAD_METADATA = "{name}: unreadable DBN metadata: {error}"
 MSG_NOT_OHLCV = "{name}: schema '{schema}' is not an OHLCV schema (expected one of {expected})"
@@ -193,10 +194,15 @@ class _ByteQueue:
 
 def read_dbn_header(queue: _ByteQueue, name: str) -> DbnHeader:
     prefix = queue.read_exact(8)
-    if prefix is None or not prefix.startswith(DBN_PREFIX):
-        if prefix is not None and not prefix.startswith(DBN_PREFIX):
-            raise DbnReadError(MSG_NOT_DBN.format(name=name))
-        raise DbnReadError(MSG_TRUNCATED_HEADER.format(name=name))
+    if prefix is None:
+        partial = queue.take_buffer()
+        if not partial:
+            raise DbnReadError(MSG_EMPTY.format(name=name))
+        if DBN_PREFIX.startswith(partial[:3]):
+            raise DbnReadError(MSG_TRUNCATED_HEADER.format(name=name))
+        raise DbnReadError(MSG_NOT_DBN.format(name=name))
+    if not prefix.startswith(DBN_PREFIX):
+        raise DbnReadError(MSG_NOT_DBN.format(name=name))
     (length,) = struct.unpack("<I", prefix[4:8])
     body = queue.read_exact(length)
     if body is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -219,7 +220,7 @@ class _Ingester:
         try:
             with zipfile.ZipFile(path) as archive:
                 self._ingest_archive(path, archive)
-        except zipfile.BadZipFile as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
             raise IngestError(MSG_BAD_ZIP.format(path=path, error=exc)) from exc
 
     def _ingest_archive(self, path: Path, archive: zipfile.ZipFile) -> None:

@@ -194,3 +194,19 @@ def test_dbn_reader_ts_out_records_are_64_bytes():
     assert (
         records[["instrument_id", "ts_event", "close", "volume"]].tolist() == [(38, 5, 2, 10)] * 3
     )
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "test.dbn: empty file (no DBN data)"),
+        (b"garbage", "test.dbn: not a DBN file (it does not start with 'DBN')"),
+        (b"DBN\x03", "test.dbn: truncated DBN metadata header"),
+        (_header()[:40], "test.dbn: truncated DBN metadata header"),
+        (compress(b""), "test.dbn: empty file (no DBN data)"),
+    ],
+)
+def test_dbn_reader_short_input_raises(data, message):
+    with pytest.raises(DbnReadError) as err:
+        _read_all(data)
+    assert str(err.value) == message

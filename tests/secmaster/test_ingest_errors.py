@@ -283,3 +283,21 @@ def test_ingest_progress_reports_reach_total_and_render_on_terminal(tmp_path):
     bar(5, 10, 1234)
     bar.finish()
     assert terminal.getvalue() == "\r[#####-----]  50.0%  1,234 records\n"
+
+
+def test_ingest_zip_member_of_another_dataset_refused(tmp_path, stored):
+    member = dbn_bytes(dataset="GLBX.MDP3", rtype=33, bars=OTHER_BARS)
+    path = write_batch_zip(
+        tmp_path / "mixed.zip", extra_members={"x.ohlcv-1m.dbn": member}, mappings=MAPPINGS
+    )
+    _refused(
+        [path],
+        f"{path}!x.ohlcv-1m.dbn: dataset 'GLBX.MDP3' differs from 'XNAS.ITCH';"
+        " pass --dataset to override",
+        stored,
+    )
+
+
+def test_ingest_empty_option_refused(tmp_path, stored):
+    path = write_dbn(tmp_path / "a.dbn", bars=OTHER_BARS)
+    _refused([path], "--symbol-type must not be empty", stored, symbol_type=" ")
