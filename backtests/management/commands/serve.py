@@ -21,6 +21,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 STOP_GRACE_SECONDS = 15.0
 POLL_SECONDS = 0.2
+LOGIN_HINT = "'python manage.py ensure_local_user' shows or creates the local login"
 PORT_INVALID = "--port must be between 1 and 65535, got {port}"
 
 
@@ -55,8 +56,9 @@ class Command(BaseCommand):
         }
         shown_host = f"[{host}]" if ":" in host else host
         self.stdout.write(
-            self.style.SUCCESS(f"Open http://{shown_host}:{port}/ in a browser")
-            + f" and log in (workers: {settings.OST_MAX_CONCURRENT_RUNS}). Ctrl-C stops both."
+            self.style.SUCCESS(f"Open http://{shown_host}:{port}/ in a browser and log in")
+            + f" ({LOGIN_HINT}). Task workers: {settings.OST_MAX_CONCURRENT_RUNS}."
+            + " Ctrl-C stops both."
         )
         self.stdout.flush()
 
