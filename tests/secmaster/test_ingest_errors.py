@@ -301,3 +301,15 @@ def test_ingest_zip_member_of_another_dataset_refused(tmp_path, stored):
 def test_ingest_empty_option_refused(tmp_path, stored):
     path = write_dbn(tmp_path / "a.dbn", bars=OTHER_BARS)
     _refused([path], "--symbol-type must not be empty", stored, symbol_type=" ")
+
+
+def test_ingest_zip_member_with_bad_crc_refused(tmp_path, stored):
+    member = dbn_bytes(dataset="XNAS.ITCH", rtype=33, bars=OTHER_BARS)
+    path = write_batch_zip(tmp_path / "crc.zip", extra_members={"x.ohlcv-1m.dbn": member})
+    raw = bytearray(path.read_bytes())
+    last_record = raw.index(member) + len(member) - 8  # the volume of the only bar
+    raw[last_record] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    _refused(
+        [path], f"{path}: not a readable zip archive: Bad CRC-32 for file 'x.ohlcv-1m.dbn'", stored
+    )
