@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from operator import mul
 
 from backtests.engine.events import BarReceived
 from backtests.engine.indicators.base import NAN, Indicator, PlotHint, source_index
@@ -37,7 +38,8 @@ class _Bollinger(Indicator, register=False):
         if len(window) < self.period:
             return None
         mean = sum(window) / self.period
-        variance = sum((x - mean) ** 2 for x in window) / self.period
+        deviations = [x - mean for x in window]
+        variance = sum(map(mul, deviations, deviations)) / self.period
         return mean, math.sqrt(variance)
 
 

@@ -340,11 +340,16 @@ class StrategyBase:
         order = self._open.get(order_id)
         if request is None or order is None:
             return
-        self._open[order_id] = replace(
-            order,
-            quantity=order.quantity if request.quantity is None else request.quantity,
-            limit_price=order.limit_price if request.limit_price is None else request.limit_price,
-            stop_price=order.stop_price if request.stop_price is None else request.stop_price,
+        self._open[order_id] = OpenOrder(
+            order_id,
+            order.symbol,
+            order.order_type,
+            order.side,
+            order.quantity if request.quantity is None else request.quantity,
+            order.limit_price if request.limit_price is None else request.limit_price,
+            order.stop_price if request.stop_price is None else request.stop_price,
+            order.action,
+            order.signal,
         )
 
 
