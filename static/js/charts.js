@@ -84,7 +84,7 @@
       (c.symbols || []).join(", "),
       (c.bar_period || "").toLowerCase() + " bars",
       c.publisher && c.dataset ? c.publisher + " / " + c.dataset : "",
-      (c.start_date || "start") + " → " + (c.end_date || "end"),
+      c.start_date || c.end_date ? (c.start_date || "first bar") + " → " + (c.end_date || "last bar") : "all dates",
       "recorded: " + (c.record || "full"),
     ].filter(Boolean).join(" · ");
   }
