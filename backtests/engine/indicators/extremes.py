@@ -12,7 +12,7 @@ class _PeriodExtreme(Indicator, register=False):
     label = ""
     pick = staticmethod(max)
 
-    def __init__(self, period: int = 20, *, source: str = "", **kwargs) -> None:
+    def __init__(self, period: int = 20, *, source: str | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.period = max(1, int(period))
         self.source = source or self.default_source
