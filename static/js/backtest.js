@@ -342,7 +342,7 @@
     try {
       const data = await api.post("/api/backtest/run", body);
       say(status, "Run " + data.run_id + " is " + (data.status || "queued") + ".", "ok");
-      pollRunning();
+      window.OST.runsPanel.watch(data.run_id);
     } catch (err) {
       const unplaced = err instanceof ApiError ? showServerErrors(err) : [];
       say(status, [err.message].concat(unplaced).join(" "), "error");
@@ -350,8 +350,6 @@
       button.disabled = false;
     }
   }
-
-  function pollRunning() { window.OST.runsPanel.poll(); }
 
   /* ---------- wiring ---------- */
 

@@ -208,5 +208,13 @@
     poll();
   }
 
-  window.OST.runsPanel = { start, poll, loadHistory };
+  /* Follows a run just submitted, so its end is reported even if it finishes before a poll
+     sees it running. */
+  function watch(runId) {
+    if (!known.has(runId)) known.set(runId, { run_id: runId });
+    poll();
+    loadHistory();
+  }
+
+  window.OST.runsPanel = { start, poll, loadHistory, watch };
 })();
