@@ -7,6 +7,7 @@ import pytest
 
 from backtests.models import Run, RunStatus
 from secmaster.models import SymbolCoverage, SymbolPreset
+from secmaster.services.presets import PRESET_EXISTS
 from tests.e2e.helpers import screenshot, wait_for, worker_log
 
 pytestmark = [
@@ -69,6 +70,11 @@ def test_symbols_search_and_presets_round_trip(market, desktop, page_errors):
     page.click("#preset-save")
     page.wait_for_selector("#preset-status.status-ok:has-text('Saved preset')")
     assert SymbolPreset.objects.get(name="pair").symbols == ["AAPL", "MSFT"]
+    # Saving under a taken name is refused by the API (409), and the page says why.
+    page.fill("#preset-name", "pair")
+    page.click("#preset-save")
+    page.wait_for_selector("#preset-status.status-error")
+    assert page.locator("#preset-status").inner_text().startswith(PRESET_EXISTS.format(name="pair"))
 
     page.click("#clear-symbols")
     assert page.locator("#symbol-list input:checked").count() == 0
