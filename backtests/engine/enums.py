@@ -88,3 +88,21 @@ class RejectionReason(enum.Enum):
     ORDER_NOT_MODIFIABLE = enum.auto()
     UNKNOWN_SYMBOL = enum.auto()
     UNKNOWN = enum.auto()
+
+
+class FillTiming(enum.Enum):
+    """When a strategy learns of the fills the broker made at a bar's open.
+
+    The broker always works through bar t (with the orders as they stood before t) before
+    the strategy sees bar t, so fill prices and times never depend on this setting; only
+    what ``on_bar(t)`` knows about its position does.
+    """
+
+    NEXT_BAR = "next_bar"
+    """Fills at t's open reach the strategy right after ``on_bar(t)``: the behaviour of
+    OneSecondTrader 0.75, whose strategy thread handled bar t before its fills arrived.
+    The default, so results match the original."""
+
+    SAME_BAR = "same_bar"
+    """Fills at t's open reach the strategy before ``on_bar(t)``: the position seen at the
+    close of t includes them."""

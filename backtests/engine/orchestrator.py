@@ -1,7 +1,9 @@
 """Runs one strategy over one datafeed with the simulated broker.
 
 Per bar: the broker fills the symbol's eligible pending orders (skipped when there are
-none), then the strategy's indicators update, then ``strategy.on_bar``. Order requests,
+none), then the strategy's indicators update, then ``strategy.on_bar``. The strategy learns
+of those fills before or after its ``on_bar`` as ``FillTiming`` says (after, by default, as
+OneSecondTrader 0.75 did). Order requests,
 broker responses and fills flow synchronously through a ``Dispatcher`` to the recorder,
 the broker, the strategy and the run's P&L tally, in that subscription order.
 """
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 
 from backtests.engine.broker import SimulatedBroker
 from backtests.engine.dispatcher import Dispatcher
+from backtests.engine.enums import FillTiming
 from backtests.engine.events import (
     BarProcessed,
     BrokerResponse,
@@ -73,7 +76,7 @@ class Orchestrator:
         recorder: Recorder | None = None,
         on_progress: Callable[[float], None] | None = None,
         should_cancel: Callable[[], bool] | None = None,
-        fills_before_strategy: bool = True,
+        fill_timing: FillTiming = FillTiming.NEXT_BAR,
     ) -> None:
         self.strategy = strategy
         self.datafeed = datafeed
@@ -81,13 +84,8 @@ class Orchestrator:
         self.recorder = recorder if recorder is not None else NullRecorder()
         self.on_progress = on_progress
         self.should_cancel = should_cancel
-        # True: the broker fills a bar's orders before the strategy sees that bar, so
-        # on_bar(t) knows about fills at t's open. False: the broker runs after on_bar, which
-        # is how the original threaded engine behaved in practice (its strategy saw the fills
-        # of bar t only after handling bar t); fill prices and times are the same either way.
-        # Keep True for real use: with False an order re-priced on every bar never fills,
-        # because a modification at t makes it wait for bars after t.
-        self.fills_before_strategy = fills_before_strategy
+        self.fill_timing = fill_timing
+        self._deferred_fills: list[FillEvent] = []
 
     def _wire(self, tally: _Tally) -> Dispatcher:
         dispatcher = Dispatcher()
@@ -98,10 +96,28 @@ class Orchestrator:
         dispatcher.subscribe(OrderModificationRequest, broker.on_modification)
         dispatcher.subscribe(OrderCancellationRequest, broker.on_cancellation)
         dispatcher.subscribe(FillEvent, tally.on_fill)
-        dispatcher.subscribe(BrokerResponse, strategy.on_broker_response)
+        if self.fill_timing is FillTiming.NEXT_BAR:
+            deferred = self._deferred_fills
+            on_response = strategy.on_broker_response
+
+            def to_strategy(event: BrokerResponse) -> None:
+                if type(event) is FillEvent:
+                    deferred.append(event)
+                else:
+                    on_response(event)
+
+            dispatcher.subscribe(BrokerResponse, to_strategy)
+        else:
+            dispatcher.subscribe(BrokerResponse, strategy.on_broker_response)
         broker.bind(dispatcher.publish)
         strategy.bind(dispatcher.publish)
         return dispatcher
+
+    def _deliver_deferred(self, deliver: Callable[[FillEvent], None]) -> None:
+        fills = list(self._deferred_fills)
+        self._deferred_fills.clear()
+        for fill in fills:
+            deliver(fill)
 
     def run(self) -> RunOutcome:
         """Process every bar; strategy exceptions propagate to the caller."""
@@ -114,7 +130,8 @@ class Orchestrator:
         updates = tuple(ind.update for ind in strategy.indicators)
         indicators = tuple((ind.name, ind.latest) for ind in strategy.indicators)
         on_bar = strategy.on_bar
-        broker_first = self.fills_before_strategy
+        deferred = self._deferred_fills
+        deliver = strategy.on_broker_response
         symbols = frozenset(strategy.symbols)
         records_bars = bool(recorder.records_bars)
         record = recorder.record
@@ -133,7 +150,7 @@ class Orchestrator:
                 if symbol not in symbols:
                     continue
                 strategy._current = bar
-                if broker_first and symbol in books:
+                if symbol in books:
                     broker_on_bar(bar)
                 push_bar(bar)
                 for update in updates:
@@ -144,14 +161,16 @@ class Orchestrator:
                         BarProcessed(*bar, {name: latest(symbol) for name, latest in indicators})
                     )
                 on_bar(bar)
-                if not broker_first and symbol in books:
-                    broker_on_bar(bar)
+                if deferred:
+                    self._deliver_deferred(deliver)
                 done += 1
             if batch:
                 last_ts = batch[-1][0]
             if on_progress is not None:
                 on_progress(min(1.0, done / total))
 
+        if deferred:
+            self._deliver_deferred(deliver)
         strategy._current = None  # no new orders once the data has ended
         if status == COMPLETED:
             broker.expire_all(last_ts)

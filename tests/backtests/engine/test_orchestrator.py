@@ -8,7 +8,7 @@ import math
 import pytest
 
 from backtests.engine.broker import SimulatedBroker
-from backtests.engine.enums import OrderType, TradeSide
+from backtests.engine.enums import FillTiming, OrderType, TradeSide
 from backtests.engine.events import (
     BarProcessed,
     BarReceived,
@@ -48,21 +48,53 @@ def flat_bars(n, symbol="AAA", start=0):
     return [bar(i, 10.0 + i, 10.5 + i, 9.5 + i, 10.2 + i, symbol) for i in range(start, start + n)]
 
 
-def test_market_order_fills_at_next_bar_open_and_strategy_sees_position():
+@pytest.mark.parametrize(
+    ("fill_timing", "position_on_bar_2"),
+    [
+        # default, as OneSecondTrader 0.75: on_bar(2) does not know yet of the fill at 2's open
+        (FillTiming.NEXT_BAR, (0.0, 0.0)),
+        (FillTiming.SAME_BAR, (2.0, 12.0)),
+    ],
+)
+def test_market_order_fills_at_next_bar_open_position_seen_per_fill_timing(
+    fill_timing, position_on_bar_2
+):
     strategy = Scripted({(1, "AAA"): [market(BUY, 2.0)]})
-    outcome, rec = run(strategy, flat_bars(4))
+    outcome, rec = run(strategy, flat_bars(4), fill_timing=fill_timing)
     (fill,) = rec.of_type(FillEvent)
     assert (fill.ts_event_ns, fill.fill_price, fill.quantity_filled) == (2 * SECOND, 12.0, 2.0)
-    # on bar 2 the broker ran first: the strategy already sees the new position
     assert strategy.seen == [
         (0, "AAA", 0.0, 0.0),
         (1, "AAA", 0.0, 0.0),
-        (2, "AAA", 2.0, 12.0),
+        (2, "AAA", *position_on_bar_2),
         (3, "AAA", 2.0, 12.0),
     ]
+    assert len(strategy.fills) == 1
     assert outcome == RunOutcome(
         status="completed", bars=4, orders=1, fills=1, net_pnl=0.0, gross_pnl=0.0
     )
+
+
+@pytest.mark.parametrize("fill_timing", list(FillTiming))
+def test_limit_repriced_every_bar_fills_at_old_price_when_bar_reaches_it(fill_timing):
+    # The broker evaluates bar t with the order as it stood before t, so an order re-priced
+    # on every bar still fills, whatever the fill timing. Bars: open 10+t, low 9.5+t.
+    #   bar 0: buy limit at 9.0
+    #   bar 1 (low 10.5): 9.0 not reached; re-priced to low + 1.0 = 11.5
+    #   bar 2 (low 11.5): 11.5 reached -> fills at min(11.5, open 12.0) = 11.5
+    def place(s):
+        return s.submit_order(OrderType.LIMIT, BUY, 1.0, limit_price=9.0)
+
+    def reprice(s):
+        if s.open_orders:
+            s.submit_modification(s.ids[0], limit_price=s.bar.low[-1] + 1.0)
+
+    script = {(t, "AAA"): [reprice] for t in range(1, 6)}
+    script[(0, "AAA")] = [place]
+    strategy = Scripted(script)
+    _, rec = run(strategy, flat_bars(6), fill_timing=fill_timing)
+    (fill,) = rec.of_type(FillEvent)
+    assert (fill.ts_event_ns, fill.fill_price) == (2 * SECOND, 11.5)
 
 
 def test_order_for_other_symbol_same_timestamp_not_filled_at_that_timestamp():

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from backtests.engine.broker import SimulatedBroker
-from backtests.engine.enums import OrderType, TradeSide
+from backtests.engine.enums import FillTiming, OrderType, TradeSide
 from backtests.engine.events import (
     CancellationAccepted,
     FillEvent,
@@ -26,13 +26,15 @@ from tests.backtests.engine.scripted import Scripted
 BUY, SELL = TradeSide.BUY, TradeSide.SELL
 
 
-def run(strategy, bars, records_bars=False, **broker):
+def run(strategy, bars, records_bars=False, fill_timing=FillTiming.SAME_BAR, **broker):
+    """Run with fills visible on their own bar, so positions read naturally in these tests."""
     rec = MemoryRecorder(records_bars=records_bars)
     outcome = Orchestrator(
         strategy=strategy,
         datafeed=ListDatafeed(bars, batch_size=997),
         broker=SimulatedBroker(**broker),
         recorder=rec,
+        fill_timing=fill_timing,
     ).run()
     return outcome, rec
 
@@ -121,8 +123,8 @@ def sma_crossover_reference(
     return fills
 
 
-@pytest.mark.parametrize("fills_before_strategy", [True, False])
-def test_sma_crossover_fills_match_pandas_reference(fills_before_strategy):
+@pytest.mark.parametrize("fill_timing", list(FillTiming))
+def test_sma_crossover_fills_match_pandas_reference(fill_timing):
     bars = random_walk(4000, seed=7)
     frame = pd.DataFrame(bars, columns=list(bars[0]._fields))
     params = {"fast_period": 5, "slow_period": 20}
@@ -133,11 +135,11 @@ def test_sma_crossover_fills_match_pandas_reference(fills_before_strategy):
         datafeed=ListDatafeed(bars),
         broker=SimulatedBroker(),
         recorder=rec,
-        fills_before_strategy=fills_before_strategy,
+        fill_timing=fill_timing,
     ).run()
     fills = [(f.ts_event_ns // SECOND, f.side.name, f.fill_price) for f in rec.of_type(FillEvent)]
     expected = sma_crossover_reference(
-        frame.close, frame.open, 5, 20, lagged=not fills_before_strategy
+        frame.close, frame.open, 5, 20, lagged=fill_timing is FillTiming.NEXT_BAR
     )
     assert len(expected) > 50
     assert fills == expected
