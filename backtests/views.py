@@ -25,7 +25,7 @@ RECORD_CHOICES: tuple[tuple[str, str], ...] = (
     ("trades", "Trades only: orders and fills"),
 )
 
-INGEST_HINT = "python manage.py ingest_databento <path to a Databento batch .zip or .dbn.zst file>"
+INGEST_HINT = "python manage.py ingest_databento PATH"
 
 
 @method_decorator(ensure_csrf_cookie, name="dispatch")
