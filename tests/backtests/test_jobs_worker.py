@@ -382,7 +382,7 @@ def test_serve_runs_site_and_worker_and_stops_both_on_sigterm(serve_env, tmp_pat
     log = tmp_path / "serve.log"
     process = start_manage(["serve", "--port", str(port)], serve_env, log)
     try:
-        wait_for(lambda: health_ok(port), what="the site to answer /health", timeout=60)
+        wait_for(lambda: health_ok(port), what="the site to answer /health")
         children = child_pids(process.pid)
         assert len(children) == 2
         process.send_signal(signal.SIGTERM)
@@ -390,6 +390,7 @@ def test_serve_runs_site_and_worker_and_stops_both_on_sigterm(serve_env, tmp_pat
         assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
     finally:
         stop_process(process)
+        print(log.read_text(errors="replace")[-3000:])
     output = log.read_text()
     assert f"Open http://127.0.0.1:{port}/" in output
 
@@ -400,7 +401,7 @@ def test_serve_exits_when_worker_dies_naming_it(serve_env, tmp_path):
     log = tmp_path / "serve.log"
     process = start_manage(["serve", "--port", str(port)], serve_env, log)
     try:
-        wait_for(lambda: health_ok(port), what="the site to answer /health", timeout=60)
+        wait_for(lambda: health_ok(port), what="the site to answer /health")
         wait_for(lambda: len(child_pids(process.pid)) == 2, what="both children")
         cluster = [
             pid
@@ -412,6 +413,7 @@ def test_serve_exits_when_worker_dies_naming_it(serve_env, tmp_path):
         assert not health_ok(port)
     finally:
         stop_process(process)
+        print(log.read_text(errors="replace")[-3000:])
     assert "qcluster exited with code" in log.read_text()
 
 
