@@ -16,12 +16,13 @@ from django_q.signals import post_spawn
 logger = logging.getLogger(__name__)
 
 RUN_GONE = "deleted before it started"
+RUN_NOT_QUEUED = "not executed: {message}"
 
 
 def run_backtest_task(run_id: str) -> str:
     """Execute one queued run in this worker; returns its final status."""
     from backtests.services.runs import run_execute
-    from ostsite.errors import NotFound
+    from ostsite.errors import Conflict, NotFound
 
     try:
         return str(run_execute(run_id=run_id).status)
@@ -29,6 +30,10 @@ def run_backtest_task(run_id: str) -> str:
         # The run was deleted while it waited in the queue: nothing to do.
         logger.info("run %s %s", run_id, RUN_GONE)
         return RUN_GONE
+    except Conflict as exc:
+        # Delivered again after it ran (or was failed as stale): never execute a run twice.
+        logger.warning("run %s not executed: %s", run_id, exc.message)
+        return RUN_NOT_QUEUED.format(message=exc.message)
 
 
 @receiver(post_spawn, dispatch_uid="backtests.fail_stale_runs_on_worker_start")

@@ -86,6 +86,15 @@ def test_task_for_deleted_run_returns_gone(api_client, body):
     assert run_backtest_task(run_id) == RUN_GONE
 
 
+@pytest.mark.parametrize("status", [RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.RUNNING])
+def test_task_for_run_not_queued_is_not_executed(status):
+    run_row("done", status=status)
+    outcome = run_backtest_task("done")
+    assert outcome.startswith("not executed:") and "done" in outcome
+    assert Run.objects.get(run_id="done").status == status
+    assert not Fill.objects.exists()
+
+
 def test_task_for_cancelled_run_does_nothing(api_client, body):
     run_id = api_client.post("/api/backtest/run", body, format="json").json()["run_id"]
     api_client.post(f"/api/backtest/{run_id}/cancel")
