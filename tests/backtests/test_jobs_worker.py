@@ -223,6 +223,7 @@ def run_state(run_id: str) -> Run:
 
 @pytest.mark.worker
 def test_worker_executes_submitted_backtest(api_client, qcluster, publisher_id):
+    submitted_at = time.monotonic()
     run_id = submit(
         api_client,
         strategy="SMACrossover",
@@ -239,6 +240,7 @@ def test_worker_executes_submitted_backtest(api_client, qcluster, publisher_id):
         ),
         what=f"run {run_id} to finish",
     )
+    print(f"submit -> completed (300 bars): {time.monotonic() - submitted_at:.2f} s")
     assert status == {"run_id": run_id, "status": "completed", "progress": 100.0}
     run = run_state(run_id)
     assert run.metadata["bars"] == 300
