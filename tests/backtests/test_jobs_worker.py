@@ -27,10 +27,11 @@ import redis
 from django.conf import settings
 from django.db import connections
 from django_q.conf import Conf
+from django_q.models import Task
 from django_q.signals import post_spawn
 
 from backtests.engine.registry import discover_user_code
-from backtests.models import Fill, Run, RunStatus
+from backtests.models import EVENT_MODELS, Fill, Run, RunStatus
 from backtests.services import jobs
 from backtests.services.jobs import WORKER_GONE_ERROR, runs_fail_orphaned
 from tests.backtests.market_data import ingest_bars, minute_bars
@@ -250,25 +251,36 @@ def test_worker_executes_submitted_backtest(api_client, qcluster, publisher_id):
     assert int(pid) not in (os.getpid(), qcluster.pid)  # a worker process of the cluster
 
 
-@pytest.mark.worker
-def test_worker_run_cancelled_stops_early(api_client, qcluster, tmp_path, slow_strategy):
+@pytest.fixture
+def slow_run(api_client, tmp_path, slow_strategy) -> Callable[..., str]:
+    """Submit a run of the slow strategy over SLOW_BARS bars; returns its id once running."""
     publisher = ingest_bars(
         tmp_path,
         bars=minute_bars(38, "2024-01-02T00:00", SLOW_BARS),
         mappings={"AAPL": [("2024-01-02", "2024-02-01", 38)]},
         name="slow",
     )
-    run_id = submit(
-        api_client,
-        strategy="SlowTestStrategy",
-        strategy_params={"sleep_ms": 0.15},
-        symbols=["AAPL"],
-        rtype=33,
-        publisher_id=publisher,
-        record="trades",
-    )
-    wait_for(lambda: run_state(run_id).status == RunStatus.RUNNING, what="the run to start")
-    time.sleep(0.3)
+
+    def start(*, record: str) -> str:
+        run_id = submit(
+            api_client,
+            strategy="SlowTestStrategy",
+            strategy_params={"sleep_ms": 0.15},
+            symbols=["AAPL"],
+            rtype=33,
+            publisher_id=publisher,
+            record=record,
+        )
+        wait_for(lambda: run_state(run_id).status == RunStatus.RUNNING, what="the run to start")
+        time.sleep(0.3)
+        return run_id
+
+    return start
+
+
+@pytest.mark.worker
+def test_worker_run_cancelled_stops_early(api_client, qcluster, slow_run):
+    run_id = slow_run(record="trades")
     cancelled_at = time.monotonic()
     response = api_client.post(f"/api/backtest/{run_id}/cancel")
     assert response.json() == {"run_id": run_id, "status": "cancelled"}
@@ -277,9 +289,33 @@ def test_worker_run_cancelled_stops_early(api_client, qcluster, tmp_path, slow_s
         lambda: (r := run_state(run_id)).metadata.get("bars") is not None and r,
         what="the worker to stop the cancelled run",
     )
-    print(f"cancel -> worker stopped: {time.monotonic() - cancelled_at:.2f} s")
+    print(
+        f"cancel -> worker stopped: {time.monotonic() - cancelled_at:.2f} s,"
+        f" after {run.metadata['bars']} of {SLOW_BARS} bars"
+    )
     assert run.status == RunStatus.CANCELLED
     assert run.metadata["bars"] < SLOW_BARS
+
+
+@pytest.mark.worker
+def test_worker_run_deleted_stops_and_leaves_no_rows(api_client, qcluster, slow_run):
+    run_id = slow_run(record="full")
+    deleted_at = time.monotonic()
+    response = api_client.delete("/api/runs", {"run_ids": [run_id]}, format="json")
+    assert response.json() == {"deleted": 1}
+    # The task's result (saved by the cluster) says the run ended as cancelled.
+    task = wait_for(
+        lambda: Task.objects.filter(name=f"backtest-{run_id}").first(),
+        what="the worker to finish the deleted run's task",
+    )
+    print(f"delete -> worker stopped: {time.monotonic() - deleted_at:.2f} s")
+    assert task.success, task.result
+    assert task.result == "cancelled"
+    assert not Run.objects.filter(run_id=run_id).exists()
+    leftovers = {
+        model.__name__: model.objects.filter(run_id=run_id).count() for model in EVENT_MODELS
+    }
+    assert set(leftovers.values()) == {0}, leftovers
 
 
 @pytest.mark.worker
