@@ -93,9 +93,9 @@ def write_dbn(path: Path, *, minutes: int, symbols: int = SYMBOL_COUNT, seed: in
     rows = np.zeros(minutes * symbols, dtype=record)
     rows["length"], rows["rtype"], rows["publisher_id"] = record.itemsize // 4, 33, 2
     for i in range(symbols):
-        # A random walk whose drift wanders, so trends form and SMA crossovers happen.
-        drift = np.cumsum(rng.normal(0, 2e-6, minutes))
-        drift -= np.linspace(0, drift[-1], minutes)
+        # A random walk plus a slow oscillating drift, so trends form and SMAs cross.
+        period = rng.uniform(300, 3000)
+        drift = 3e-4 * np.sin(2 * np.pi * np.arange(minutes) / period + rng.uniform(0, 6.3))
         close = 100.0 * np.exp(np.cumsum(drift + rng.normal(0, 6e-4, minutes)))
         open_ = np.concatenate(([close[0]], close[:-1]))
         wiggle = np.abs(rng.normal(0, 2e-4, minutes)) * close
