@@ -4,20 +4,15 @@ The worker gets the test databases' names through the same environment variables
 uses (RUNS_DB_PATH / SECMASTER_DB_PATH, or DATABASE_URL / SECMASTER_DATABASE_URL on
 PostgreSQL), so it reads and writes what the test process sees. Each broker is exercised:
 the ORM queue in the default database, and Redis (a queue name of its own per test process).
-Also here: stale-run recovery (worker start, first API call, dead local worker process) and
-``manage.py serve``.
+Also here: stale-run recovery (worker start, first API call, dead local worker process).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +20,6 @@ from typing import Any
 import pytest
 import redis
 from django.conf import settings
-from django.db import connections
 from django_q.conf import Conf
 from django_q.models import Task
 from django_q.signals import post_spawn
@@ -36,13 +30,13 @@ from backtests.services import jobs
 from backtests.services.jobs import WORKER_GONE_ERROR, runs_fail_orphaned
 from tests.backtests.market_data import ingest_bars, minute_bars
 from tests.backtests.run_rows import run_row
+from tests.backtests.subprocesses import database_env, start_manage, stop_process, wait_for
 
 DATABASES = ["default", "secmaster"]
 pytestmark = pytest.mark.django_db(transaction=True, databases=DATABASES)
 
 REDIS_BASE_URL = "redis://127.0.0.1:6379/11"
-DEADLINE_SECONDS = 90
-SLOW_BARS = 30_000  # three feed chunks of 10,000 bars
+SLOW_BARS = 30_000  # about 5 s at 0.15 ms a bar: a cancel visibly stops it early
 SLOW_STRATEGY = '''
 import time
 
@@ -62,76 +56,6 @@ class SlowTestStrategy(StrategyBase):
     def on_bar(self, bar):
         time.sleep(self.sleep_ms / 1000)
 '''
-
-
-# --- helpers -----------------------------------------------------------------------------
-
-
-def wait_for(condition: Callable[[], Any], *, what: str, timeout: float = DEADLINE_SECONDS):
-    """Poll ``condition`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"gave up after {timeout:g} s waiting for {what}")
-
-
-def database_env() -> dict[str, str]:
-    """Environment that points a child process at this test process's databases."""
-    env: dict[str, str] = {}
-    for alias, path_var, url_var in (
-        ("default", "RUNS_DB_PATH", "DATABASE_URL"),
-        ("secmaster", "SECMASTER_DB_PATH", "SECMASTER_DATABASE_URL"),
-    ):
-        db = connections[alias].settings_dict
-        if db["ENGINE"].endswith("sqlite3"):
-            env[path_var] = str(db["NAME"])
-            env[url_var] = ""
-        else:
-            auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-            host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-            env[url_var] = f"postgres://{auth}@{host}/{db['NAME']}"
-    return env
-
-
-def child_pids(pid: int) -> list[int]:
-    """Direct children of ``pid`` (from /proc; psutil is not installed)."""
-    children = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            children.append(int(entry.name))
-    return children
-
-
-def stop_process(process: subprocess.Popen, *, grace: float = 20) -> None:
-    """SIGTERM, then SIGKILL the whole process group after ``grace`` seconds."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=grace)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-
-
-def start_manage(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *args],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
 
 
 # --- fixtures ----------------------------------------------------------------------------
@@ -384,79 +308,3 @@ def test_orphaned_local_runs_fail_by_process_id():
         "remote": "running",
         "done": "completed",
     }
-
-
-# --- manage.py serve -----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def health_ok(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as answer:
-            return answer.status == 200
-    except OSError:
-        return False
-
-
-@pytest.fixture
-def serve_env() -> dict[str, str]:
-    return {
-        **os.environ,
-        **database_env(),
-        "REDIS_URL": "",
-        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
-        "PYTHONUNBUFFERED": "1",
-    }
-
-
-@pytest.mark.worker
-def test_serve_runs_site_and_worker_and_stops_both_on_sigterm(serve_env, tmp_path):
-    port = free_port()
-    log = tmp_path / "serve.log"
-    process = start_manage(["serve", "--port", str(port)], serve_env, log)
-    try:
-        wait_for(lambda: health_ok(port), what="the site to answer /health")
-        children = child_pids(process.pid)
-        assert len(children) == 2
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) == 0
-        assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
-    finally:
-        stop_process(process)
-        print(log.read_text(errors="replace")[-3000:])
-    output = log.read_text()
-    assert f"Open http://127.0.0.1:{port}/" in output
-
-
-@pytest.mark.worker
-def test_serve_exits_when_worker_dies_naming_it(serve_env, tmp_path):
-    port = free_port()
-    log = tmp_path / "serve.log"
-    process = start_manage(["serve", "--port", str(port)], serve_env, log)
-    try:
-        wait_for(lambda: health_ok(port), what="the site to answer /health")
-        wait_for(lambda: len(child_pids(process.pid)) == 2, what="both children")
-        cluster = [
-            pid
-            for pid in child_pids(process.pid)
-            if b"qcluster" in Path(f"/proc/{pid}/cmdline").read_bytes()
-        ]
-        os.kill(cluster[0], signal.SIGKILL)
-        assert process.wait(timeout=60) != 0
-        assert not health_ok(port)
-    finally:
-        stop_process(process)
-        print(log.read_text(errors="replace")[-3000:])
-    assert "qcluster exited with code" in log.read_text()
-
-
-def test_serve_rejects_bad_port():
-    from django.core.management import CommandError, call_command
-
-    with pytest.raises(CommandError, match="--port must be between 1 and 65535"):
-        call_command("serve", "--port", "70000")
