@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -61,6 +62,7 @@ def run_original(python: Path, symbols: list[str], rtype: int) -> dict:
          str(FAST), str(SLOW)],
         capture_output=True, text=True, cwd=workdir,
     )  # fmt: skip
+    shutil.rmtree(workdir, ignore_errors=True)
     if done.returncode != 0:
         sys.exit(f"the original failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -90,6 +92,14 @@ def run_ours(symbols: list[str], bar_period: str) -> dict[str, dict]:
         _manage(env, "migrate", "--database", alias, "-v", "0")
     _manage(env, "ingest_databento", str(ZIP))
     results = {}
+    try:
+        _run_both(env, workdir, symbols, bar_period, results)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return results
+
+
+def _run_both(env: dict, workdir: Path, symbols: list[str], bar_period: str, results: dict) -> None:
     for record in ("full", "trades"):
         out = _manage(
             env, "run_backtest", "--strategy", "SMACrossover", "--symbols", ",".join(symbols),
@@ -107,7 +117,6 @@ def run_ours(symbols: list[str], bar_period: str) -> dict[str, dict]:
                 (run_id,),
             ).fetchall()
         results[record] = {**json.loads(metadata), "fill_rows": [list(f) for f in fills]}
-    return results
 
 
 def compare_fills(original: list[list], ours: list[list]) -> list[str]:
