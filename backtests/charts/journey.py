@@ -26,10 +26,7 @@ DENSE_TRADES = 150  # beyond this many trades, equal widths and dots for the exi
 
 def trade_journey_png(run_id: str, *, symbol: str | None = None) -> bytes:
     """PNG of every round trip's best and worst excursion and its exit P&L."""
-    run = loading.run_get(run_id)
-    loading.symbol_check(run, symbol)
-    trades = loading.roundtrips_frame(run, symbol)
-    title = TITLE if symbol is None else f"{TITLE} · {symbol}"
+    trades, title = loading.chart_trades(run_id, symbol, TITLE)
     if trades.empty:
         return style.message_png(title, loading.no_trades_message(symbol))
 

@@ -16,7 +16,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from backtests.analysis.roundtrips import roundtrips_for_run
+from backtests.analysis.roundtrips import ROUNDTRIP_COLUMNS, roundtrips_for_run
 from backtests.engine.enums import BarPeriod
 from backtests.feeds import SecmasterDatafeed
 from backtests.models import Fill, ProcessedBar, RecordedBar, Run
@@ -113,29 +113,26 @@ def indicator_hints(run: Run) -> dict[str, dict]:
 
 
 # --- Round trips ----------------------------------------------------------------------------
-ROUNDTRIP_FIELDS = (
-    "symbol",
-    "direction",
-    "duration_bars",
-    "max_position",
-    "high_watermark",
-    "low_watermark",
-    "max_drawdown",
-    "pnl_before_commission",
-    "pnl_after_commission",
-    "entry_ts",
-    "exit_ts",
-)
 
 
 def roundtrips_frame(run: Run, symbol: str | None) -> pd.DataFrame:
     """The run's round trips (of ``symbol`` if given) in the order they closed."""
     records = roundtrips_for_run(run.run_id, symbol=symbol)
-    frame = pd.DataFrame(list(records), columns=list(ROUNDTRIP_FIELDS))
+    frame = pd.DataFrame(list(records), columns=list(ROUNDTRIP_COLUMNS))
     if symbol is not None:
         frame = frame[frame["symbol"] == symbol]
     frame = frame.sort_values(["exit_ts", "entry_ts", "symbol"], kind="stable")
     return frame.reset_index(drop=True)
+
+
+def chart_trades(run_id: str, symbol: str | None, title: str) -> tuple[pd.DataFrame, str]:
+    """Round trips for a trade-level chart and the chart's title (naming the symbol if any).
+
+    Raises NotFound for an unknown run, or a symbol the run does not trade.
+    """
+    run = run_get(run_id)
+    symbol_check(run, symbol)
+    return roundtrips_frame(run, symbol), (title if symbol is None else f"{title} · {symbol}")
 
 
 def no_trades_message(symbol: str | None) -> str:

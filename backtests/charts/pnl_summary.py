@@ -17,10 +17,7 @@ MARKER_LIMIT = 80  # draw a dot per trade up to this many trades
 
 def pnl_summary_png(run_id: str, *, symbol: str | None = None) -> bytes:
     """PNG of the cumulative P&L by round trip and each round trip's maximum drawdown."""
-    run = loading.run_get(run_id)
-    loading.symbol_check(run, symbol)
-    trades = loading.roundtrips_frame(run, symbol)
-    title = TITLE if symbol is None else f"{TITLE} · {symbol}"
+    trades, title = loading.chart_trades(run_id, symbol, TITLE)
     if trades.empty:
         return style.message_png(title, loading.no_trades_message(symbol))
 
