@@ -191,25 +191,14 @@ class BacktestRunView(APIView):
         summary="Validate a backtest and queue it for a worker",
     )
     def post(self, request: Request) -> Response:
-        from backtests.services.backtest_spec import backtest_spec_build
+        from backtests.services.backtest_spec import backtest_spec_from_mapping
         from backtests.services.jobs import backtest_submit
 
         body = request.data
         if not isinstance(body, dict):
             raise InvalidInput(BODY_NOT_OBJECT)
         name = validated(s.BacktestNameSerializer, {"name": body.get("name")})["name"]
-        spec = backtest_spec_build(
-            strategy=body.get("strategy"),
-            strategy_params=body.get("strategy_params", {}),
-            symbols=body.get("symbols"),
-            rtype=body.get("rtype"),
-            publisher_id=body.get("publisher_id"),
-            start_date=body.get("start_date"),
-            end_date=body.get("end_date"),
-            record=body.get("record", "full"),
-            commission_per_unit=body.get("commission_per_unit", 0),
-            minimum_commission=body.get("minimum_commission", 0),
-        )
+        spec = backtest_spec_from_mapping(body)
         run = backtest_submit(spec=spec, name=name or None)
         return Response({"run_id": run.run_id, "status": RunStatus.QUEUED.value})
 

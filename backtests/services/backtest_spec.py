@@ -117,21 +117,21 @@ def _json_value(value: Any) -> Any:
     return value.name if isinstance(value, enum.Enum) else value
 
 
-def backtest_spec_from_config(config: Mapping[str, Any]) -> BacktestSpec:
-    """Rebuild (and re-validate) the spec a run was created with."""
-    if not isinstance(config, Mapping):
+def backtest_spec_from_mapping(data: Mapping[str, Any]) -> BacktestSpec:
+    """Build (and validate) a spec from a request body or a run's stored config."""
+    if not isinstance(data, Mapping):
         raise InvalidInput("the run has no valid config")
     return backtest_spec_build(
-        strategy=config.get("strategy"),
-        strategy_params=config.get("strategy_params"),
-        symbols=config.get("symbols"),
-        rtype=config.get("rtype"),
-        publisher_id=config.get("publisher_id"),
-        start_date=config.get("start_date"),
-        end_date=config.get("end_date"),
-        record=config.get("record", "full"),
-        commission_per_unit=config.get("commission_per_unit", 0),
-        minimum_commission=config.get("minimum_commission", 0),
+        strategy=data.get("strategy"),
+        strategy_params=data.get("strategy_params"),
+        symbols=data.get("symbols"),
+        rtype=data.get("rtype"),
+        publisher_id=data.get("publisher_id"),
+        start_date=data.get("start_date"),
+        end_date=data.get("end_date"),
+        record=data.get("record", "full"),
+        commission_per_unit=data.get("commission_per_unit", 0),
+        minimum_commission=data.get("minimum_commission", 0),
     )
 
 

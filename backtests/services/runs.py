@@ -25,7 +25,7 @@ from backtests.engine.registry import get_strategy
 from backtests.feeds import SecmasterDatafeed
 from backtests.models import ACTIVE_STATUSES, Run, RunStatus
 from backtests.recording import OrmRecorder
-from backtests.services.backtest_spec import BacktestSpec, backtest_spec_from_config
+from backtests.services.backtest_spec import BacktestSpec, backtest_spec_from_mapping
 from ostsite.errors import Conflict, InvalidInput, NotFound
 
 MONITOR_INTERVAL_SECONDS = 0.25
@@ -163,7 +163,7 @@ def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = No
     recorder: OrmRecorder | None = None
     strategy = None
     try:
-        spec = backtest_spec_from_config(run.config or {})
+        spec = backtest_spec_from_mapping(run.config or {})
         strategy_cls = get_strategy(spec.strategy_id)
         strategy = strategy_cls(symbols=spec.symbols, params=spec.to_config()["strategy_params"])
         recorder = OrmRecorder(run_id=run_id, record=spec.record)
