@@ -9,18 +9,15 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from backtests.charts import loading, ohlc, style
+from backtests.charts import loading, price, style
 from ostsite.errors import InvalidInput
 
 # Bars shown before the entry and after the exit: twice the trade's length, within these
 # bounds, so a short trade is not a sliver and a long one keeps some context.
 MIN_CONTEXT_BARS, MAX_CONTEXT_BARS = 20, 60
-MAX_INDICATOR_PANELS = 4
-MAX_FILL_LABELS = 8
 
 INVALID_TRADE = "Invalid trade chart request"
 DIRECTIONS = ("LONG", "SHORT")
-_LINESTYLES = {"line": "-", "dashed": (0, (5, 3)), "dots": "none"}
 
 
 def trade_chart_png(
@@ -54,16 +51,7 @@ def _context_bars(run, start_ns: int, end_ns: int) -> int:
 def _validate(
     symbol: object, start_ns: object, end_ns: object, direction: object, pnl: object
 ) -> str:
-    fields: dict[str, str] = {}
-    if not isinstance(symbol, str) or not symbol.strip():
-        fields["symbol"] = "a non-empty symbol is required"
-    for name, value in (("start_ns", start_ns), ("end_ns", end_ns)):
-        if not isinstance(value, int) or isinstance(value, bool):
-            fields[name] = "must be an integer (UTC nanoseconds)"
-        elif value < 0:
-            fields[name] = "must not be negative"
-    if not fields.get("start_ns") and not fields.get("end_ns") and start_ns > end_ns:  # type: ignore[operator]
-        fields["end_ns"] = "must not be before start_ns"
+    fields = price.span_fields(symbol, start_ns, end_ns)
     if not isinstance(direction, str) or direction.upper() not in DIRECTIONS:
         fields["direction"] = "must be LONG or SHORT"
     if isinstance(pnl, bool) or not isinstance(pnl, (int, float)) or not math.isfinite(pnl):
@@ -83,15 +71,12 @@ def _render(
     direction: str,
     pnl: float,
 ) -> bytes:
-    hints = loading.indicator_hints(run)
-    overlays, panels = _split_indicators(bars.indicators, hints)
-    panels = panels[:MAX_INDICATOR_PANELS]
+    overlays, panels = price.indicator_split(run, bars)
 
     fig = style.new_figure(height_px=style.HEIGHT_PX + style.PANEL_HEIGHT_PX * len(panels))
     ratios = [4.0] + [1.25] * len(panels) + [1.6]
     axes, side = style.main_and_side(fig, rows=len(ratios), height_ratios=ratios)
     ax_price, ax_pnl = axes[0], axes[-1]
-    x = np.arange(len(bars), dtype=float)
 
     entry_i = int(np.searchsorted(bars.ts, start_ns, side="left"))
     exit_i = int(np.searchsorted(bars.ts, end_ns, side="right")) - 1
@@ -99,16 +84,7 @@ def _render(
         if entry_i <= exit_i:
             ax.axvspan(entry_i - 0.5, exit_i + 0.5, color=style.TRADE_SPAN, zorder=0, lw=0)
 
-    style.style_axes(ax_price, ylabel="Price")
-    ohlc.draw_price_bars(ax_price, x, bars.open, bars.high, bars.low, bars.close)
-    for i, (name, values, hint) in enumerate(overlays):
-        _draw_indicator(ax_price, x, name, values, hint, i)
-    fill_x = _draw_fills(ax_price, bars, fills)
-
-    for j, (name, values, hint) in enumerate(panels):
-        ax = axes[1 + j]
-        style.style_axes(ax, ylabel=_short(name))
-        _draw_indicator(ax, x, name, values, hint, len(overlays) + j)
+    fill_x = price.draw_bars_and_indicators(ax_price, axes[1:-1], bars, fills, overlays, panels)
 
     style.style_axes(ax_pnl, ylabel="Trade P&L", money=True)
     hwm, lwm = _draw_pnl_band(ax_pnl, bars, fills, fill_x, entry_i, exit_i)
@@ -122,89 +98,6 @@ def _render(
     style.side_panel(side, facts, handles, heading="Trade")
     _title(fig, bars, symbol, start_ns, end_ns, direction, pnl)
     return style.figure_png(fig)
-
-
-def _split_indicators(indicators: dict[str, np.ndarray], hints: dict[str, dict]):
-    overlays, panels = [], []
-    for name, values in indicators.items():
-        if not np.isfinite(values).any():
-            continue
-        hint = hints.get(name, {})
-        (overlays if hint.get("placement") == "overlay" else panels).append((name, values, hint))
-    return overlays, panels
-
-
-def _draw_indicator(
-    ax: Axes, x: np.ndarray, name: str, values: np.ndarray, hint: dict, index: int
-) -> None:
-    color = hint.get("color") or style.series_color(index)
-    kind = hint.get("style", "line")
-    ax.plot(
-        x,
-        values,
-        label=name,
-        color=color,
-        linewidth=1.5,
-        alpha=0.95,
-        zorder=4,
-        linestyle=_LINESTYLES.get(kind, "-"),
-        marker="o" if kind == "dots" else None,
-        markersize=2.6,
-    )
-
-
-def _short(name: str, limit: int = 18) -> str:
-    return name if len(name) <= limit else name[: limit - 1] + "…"
-
-
-def _fill_bar_index(bars: loading.Bars, fills: pd.DataFrame) -> np.ndarray:
-    """Index of the bar each fill happened in (the last bar that opened at or before it)."""
-    idx = np.searchsorted(bars.ts, fills["ts"].to_numpy(np.int64), side="right") - 1
-    return np.clip(idx, 0, len(bars) - 1)
-
-
-def _draw_fills(ax: Axes, bars: loading.Bars, fills: pd.DataFrame) -> np.ndarray:
-    if fills.empty:
-        return np.empty(0, dtype=int)
-    fill_x = _fill_bar_index(bars, fills)
-    buys = fills["signed"].to_numpy() > 0
-    price = fills["price"].to_numpy()
-    for mask, marker, color, label in (
-        (buys, "^", style.UP, "Buy"),
-        (~buys, "v", style.DOWN, "Sell"),
-    ):
-        if mask.any():
-            ax.scatter(
-                fill_x[mask],
-                price[mask],
-                marker=marker,
-                s=110,
-                color=color,
-                edgecolors="white",
-                linewidths=1.2,
-                zorder=6,
-                label=label,
-            )
-    if len(fills) <= MAX_FILL_LABELS:
-        for xi, buy, row in zip(fill_x, buys, fills.itertuples(), strict=True):
-            ax.annotate(
-                f"{style.fmt_number(row.qty, decimals=0)} @ {style.fmt_number(row.price)}",
-                (xi, row.price),
-                xytext=(0, -16 if buy else 16),
-                textcoords="offset points",
-                ha="center",
-                va="top" if buy else "bottom",
-                fontsize=8,
-                color=style.TEXT,
-                zorder=7,
-                bbox={
-                    "boxstyle": "round,pad=0.25",
-                    "facecolor": "white",
-                    "edgecolor": style.GRID,
-                    "alpha": 0.9,
-                },
-            )
-    return fill_x
 
 
 def _draw_pnl_band(
@@ -262,7 +155,7 @@ def _facts(
         ("High watermark", style.fmt_money(hwm)),
         ("Low watermark", style.fmt_money(lwm)),
         ("Bars held", f"{held:,}"),
-        ("Duration", _duration(pd.Timedelta(span_ns, unit="ns"))),
+        ("Duration", price.duration_text(pd.Timedelta(span_ns, unit="ns"))),
     ]
 
 
@@ -271,7 +164,7 @@ def _title(
 ) -> None:
     result = "WIN" if pnl > 0 else "LOSS" if pnl < 0 else "BREAK-EVEN"
     entry, exit_ = style.pd_utc(np.array([start_ns, end_ns]))
-    source = " · bars from the security master" if bars.source == "secmaster" else ""
+    source = price.bars_source_note(bars)
     style.set_title(
         fig,
         f"{symbol} · {direction} trade",
@@ -279,14 +172,3 @@ def _title(
     )
     color = style.UP if pnl > 0 else style.DOWN if pnl < 0 else style.MUTED
     style.badge(fig, f"{result}  {style.fmt_money(pnl)}", color)
-
-
-def _duration(delta: pd.Timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60:02d}s" if seconds % 60 else f"{seconds // 60} min"
-    if seconds < 86400:
-        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
-    return f"{seconds / 86400:,.1f} days"
