@@ -8,5 +8,12 @@ from backtests.charts.equity import equity_png
 from backtests.charts.journey import trade_journey_png
 from backtests.charts.pnl_summary import pnl_summary_png
 from backtests.charts.trade import trade_chart_png
+from backtests.charts.window import window_chart_png
 
-__all__ = ["equity_png", "pnl_summary_png", "trade_chart_png", "trade_journey_png"]
+__all__ = [
+    "equity_png",
+    "pnl_summary_png",
+    "trade_chart_png",
+    "trade_journey_png",
+    "window_chart_png",
+]

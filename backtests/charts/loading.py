@@ -177,6 +177,11 @@ def trade_window_bars(run: Run, symbol: str, start_ns: int, end_ns: int, context
     return _secmaster_window(run, symbol, start_ns, end_ns, context)
 
 
+def window_bars(run: Run, symbol: str, start_ns: int, end_ns: int) -> Bars:
+    """Exactly the bars from ``start_ns`` to ``end_ns`` (inclusive), no context."""
+    return trade_window_bars(run, symbol, start_ns, end_ns, 0)
+
+
 def _recorded_window(model, run, symbol, start_ns, end_ns, context, with_ind) -> Bars:
     cols = ["ts_event_ns", "open", "high", "low", "close"] + (["indicators"] if with_ind else [])
     base = model.objects.filter(run=run, symbol=symbol)
