@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -56,6 +57,38 @@ class TradeChartView(PNGView):
             end_ns=query["end_ns"],
             direction=query["direction"],
             pnl=query["pnl"],
+        )
+        return png_response(image)
+
+
+class WindowChartQuerySerializer(serializers.Serializer):
+    symbol = s.StrictCharField()
+    start_ns = serializers.IntegerField(min_value=0, max_value=s.MAX_NS, help_text="UTC ns")
+    end_ns = serializers.IntegerField(
+        min_value=0, max_value=s.MAX_NS, help_text="UTC ns, inclusive"
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["end_ns"] < attrs["start_ns"]:
+            raise serializers.ValidationError({"end_ns": s.END_BEFORE_START})
+        return attrs
+
+
+class WindowChartView(PNGView):
+    @extend_schema(
+        parameters=[RUN_ID_PARAM, WindowChartQuerySerializer],
+        responses=PNG_RESPONSES,
+        operation_id="run_window_chart_png",
+        summary="Bars, indicators and fills of one symbol in a time window",
+    )
+    def get(self, request: Request, run_id: str) -> HttpResponse:
+        from backtests.charts import window_chart_png
+
+        run = run_get(run_id)
+        query = validated(WindowChartQuerySerializer, request.query_params)
+        symbol = run_symbol_check(run, query["symbol"])
+        image = window_chart_png(
+            run.run_id, symbol=symbol, start_ns=query["start_ns"], end_ns=query["end_ns"]
         )
         return png_response(image)
 

@@ -13,6 +13,11 @@ urlpatterns = [
     path("runs/<str:run_id>/symbols", views.RunSymbolsView.as_view(), name="api-run-symbols"),
     path("runs/<str:run_id>/chart.png", chart_views.TradeChartView.as_view(), name="api-run-chart"),
     path(
+        "runs/<str:run_id>/window.png",
+        chart_views.WindowChartView.as_view(),
+        name="api-run-window-chart",
+    ),
+    path(
         "runs/<str:run_id>/trade-journey.png",
         chart_views.TradeJourneyView.as_view(),
         name="api-run-trade-journey",

@@ -51,6 +51,7 @@ BACKTEST_ROUTES = {
     "runs": "GET, DELETE /api/runs",
     "run_roundtrips": "GET /api/runs/{run_id}/roundtrips",
     "run_trade_chart": "GET /api/runs/{run_id}/chart.png",
+    "run_window_chart": "GET /api/runs/{run_id}/window.png?symbol=&start_ns=&end_ns=",
     "run_trade_journey": "GET /api/runs/{run_id}/trade-journey.png",
     "run_pnl_summary": "GET /api/runs/{run_id}/pnl-summary.png",
     "strategies": "GET /api/strategies",

@@ -19,6 +19,10 @@ pytestmark = pytest.mark.django_db(databases=["default", "secmaster"])
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 RUN_KEYS = {"run_id", "name", "ts_start", "ts_end", "status", "config", "metadata", "progress"}
 CHART_QUERY = {"symbol": "AAPL", "start_ns": t(1), "end_ns": t(3), "direction": "LONG", "pnl": 48}
+WINDOW_QUERY = {"symbol": "AAPL", "start_ns": t(0), "end_ns": t(4)}
+# Each span chart with a valid query: the trade chart and the chart page's window chart.
+SPAN_CHARTS = [("chart.png", CHART_QUERY), ("window.png", WINDOW_QUERY)]
+SPAN_PARAMS = [(chart, query, name) for chart, query in SPAN_CHARTS for name in sorted(query)]
 
 
 # --- anonymous ---------------------------------------------------------------------------
@@ -30,6 +34,7 @@ ROUTES = [
     ("get", "/api/runs/trade1/metrics"),
     ("get", "/api/runs/trade1/symbols"),
     ("get", "/api/runs/trade1/chart.png"),
+    ("get", "/api/runs/trade1/window.png"),
     ("get", "/api/runs/trade1/trade-journey.png"),
     ("get", "/api/runs/trade1/pnl-summary.png"),
     ("get", "/api/runs/trade1/equity.png"),
@@ -246,11 +251,23 @@ def test_trade_chart_ignores_accept_and_format(api_client, extra):
     _assert_png(api_client.get("/api/runs/trade1/chart.png", query, **headers))
 
 
-@pytest.mark.parametrize("missing", sorted(CHART_QUERY))
-def test_trade_chart_missing_param_is_400_naming_it(api_client, missing):
+def test_window_chart_is_png_and_differs_per_window(api_client):
     run_with_one_trade()
-    query = {key: value for key, value in CHART_QUERY.items() if key != missing}
-    response = api_client.get("/api/runs/trade1/chart.png", query)
+    whole = api_client.get("/api/runs/trade1/window.png", WINDOW_QUERY)
+    _assert_png(whole)
+    msft = api_client.get("/api/runs/trade1/window.png", {**WINDOW_QUERY, "symbol": "MSFT"})
+    _assert_png(msft)
+    later = {**WINDOW_QUERY, "start_ns": t(9), "end_ns": t(12)}
+    empty = api_client.get("/api/runs/trade1/window.png", later)
+    _assert_png(empty)  # no bars after minute 4: a PNG that says so, not an error
+    assert len({whole.content, msft.content, empty.content}) == 3
+
+
+@pytest.mark.parametrize(("chart", "query", "missing"), SPAN_PARAMS)
+def test_span_chart_missing_param_is_400_naming_it(api_client, chart, query, missing):
+    run_with_one_trade()
+    query = {key: value for key, value in query.items() if key != missing}
+    response = api_client.get(f"/api/runs/trade1/{chart}", query)
     assert response.status_code == 400
     assert response["Content-Type"].startswith("application/json")
     assert set(response.json()["fields"]) == {missing}
@@ -278,16 +295,39 @@ def test_trade_chart_malformed_param_is_400_naming_it(api_client, param, value):
     assert param in response.json()["fields"]
 
 
-def test_trade_chart_unknown_run_is_404_json(api_client):
-    response = api_client.get("/api/runs/nope/chart.png", CHART_QUERY)
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [
+        ("symbol", ""),
+        ("start_ns", "abc"),
+        ("start_ns", "-1"),
+        ("start_ns", "1.5"),
+        ("end_ns", "1e99x"),
+        ("end_ns", str(10**30)),
+        ("end_ns", str(t(0) - 1)),  # before start_ns
+    ],
+)
+def test_window_chart_malformed_param_is_400_naming_it(api_client, param, value):
+    run_with_one_trade()
+    response = api_client.get("/api/runs/trade1/window.png", {**WINDOW_QUERY, param: value})
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/json")
+    assert set(response.json()["fields"]) == {param}
+
+
+@pytest.mark.parametrize(("chart", "query"), SPAN_CHARTS)
+def test_span_chart_unknown_run_is_404_json(api_client, chart, query):
+    response = api_client.get(f"/api/runs/nope/{chart}", query)
     assert response.status_code == 404
     assert response.json() == {"error": RUN_NOT_FOUND.format(run_id="nope")}
 
 
-def test_trade_chart_symbol_not_in_run_is_404(api_client):
+@pytest.mark.parametrize(("chart", "query"), SPAN_CHARTS)
+def test_span_chart_symbol_not_in_run_is_404(api_client, chart, query):
     run_with_one_trade()
-    response = api_client.get("/api/runs/trade1/chart.png", {**CHART_QUERY, "symbol": "TSLA"})
+    response = api_client.get(f"/api/runs/trade1/{chart}", {**query, "symbol": "TSLA"})
     assert response.status_code == 404
+    assert response.json()["error"] == SYMBOL_NOT_IN_RUN.format(symbol="TSLA", run_id="trade1")
 
 
 @pytest.mark.parametrize("chart", ["trade-journey.png", "pnl-summary.png", "equity.png"])
@@ -353,8 +393,11 @@ def test_schema_of_backtests_views_is_valid_without_warnings():
         for method, url in ROUTES
     }
     assert documented == expected
-    png = schema["paths"]["/api/runs/{run_id}/chart.png"]["get"]["responses"]["200"]
-    assert list(png["content"]) == ["image/png"]
+    for chart in ("chart.png", "window.png"):
+        png = schema["paths"][f"/api/runs/{{run_id}}/{chart}"]["get"]["responses"]["200"]
+        assert list(png["content"]) == ["image/png"]
+    window = schema["paths"]["/api/runs/{run_id}/window.png"]["get"]["parameters"]
+    assert {p["name"] for p in window} == {"run_id", "symbol", "start_ns", "end_ns"}
 
 
 def test_symbol_query_with_nul_is_400(api_client):
