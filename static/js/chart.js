@@ -59,7 +59,7 @@
     state.lo = lo;
     state.hi = hi;
     $("window-hint").textContent = lo !== null && hi !== null
-      ? "Data of " + symbol + ": " + nsToDateTime(lo.toString()) + " → " + nsToDateTime(hi.toString()) + " UTC. Each window shows 50 more bars on either side."
+      ? "Data of " + symbol + ": " + nsToDateTime(lo.toString()) + " → " + nsToDateTime(hi.toString()) + " UTC."
       : "";
   }
 
@@ -71,11 +71,11 @@
     const symbol = $("symbol").value;
     $("chart-heading").textContent = symbol + " · " + $("window-bars").value + " bars";
     $("chart-caption").textContent = nsToDateTime(state.start.toString()) + " → " + nsToDateTime(end.toString()) +
-      " UTC (shaded). Fills inside the window are marked; the lower panel is the P&L of those fills.";
+      " UTC. Fills inside the window are marked: ▲ buy, ▼ sell.";
     const img = $("chart");
     img.alt = "Bars of " + symbol + " from " + nsToDateTime(state.start.toString()) + " to " + nsToDateTime(end.toString()) + " UTC";
-    const url = "/api/runs/" + encodeURIComponent(state.run.run_id) + "/chart.png" +
-      params({ symbol: symbol, start_ns: state.start.toString(), end_ns: end.toString(), direction: "LONG", pnl: 0 });
+    const url = "/api/runs/" + encodeURIComponent(state.run.run_id) + "/window.png" +
+      params({ symbol: symbol, start_ns: state.start.toString(), end_ns: end.toString() });
     charts.loadImage(img, url, $("chart-status"), $("chart-link"));
     $("prev").disabled = state.lo !== null && state.start <= state.lo;
     $("first").disabled = $("prev").disabled;

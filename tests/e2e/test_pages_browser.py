@@ -83,8 +83,9 @@ def test_running_panel_shows_progress_survives_reload_and_cancels(e2e_user, desk
 
 
 def chart_src(page) -> dict[str, str]:
+    """The query of the #chart image's URL, plus its path under "path"."""
     src = page.locator("#chart").get_attribute("src")
-    return dict(re.findall(r"[?&]([a-z_]+)=([^&]*)", src))
+    return {"path": src.split("?")[0], **dict(re.findall(r"[?&]([a-z_]+)=([^&]*)", src))}
 
 
 def wait_chart_loaded(page) -> None:
@@ -101,6 +102,9 @@ def test_chart_page_browses_windows_and_opens_trades(completed_run, desktop, pag
     page.wait_for_selector("#roundtrips tbody tr.clickable")
     wait_chart_loaded(page)
     first = chart_src(page)
+    # Windows use the window chart (no trade, no P&L); only a clicked trade uses chart.png.
+    assert first["path"] == f"/api/runs/{completed_run}/window.png"
+    assert set(first) == {"path", "symbol", "start_ns", "end_ns"}
     # The first window starts at the first bar (2024-01-02 14:30 UTC) and spans 120 bars.
     assert first["start_ns"] == "1704205800000000000"
     assert int(first["end_ns"]) - int(first["start_ns"]) == 120 * MINUTE_NS - 1
@@ -108,12 +112,15 @@ def test_chart_page_browses_windows_and_opens_trades(completed_run, desktop, pag
 
     page.click("#next")
     wait_chart_loaded(page)
-    assert int(chart_src(page)["start_ns"]) == 1704205800000000000 + 120 * MINUTE_NS
+    second = chart_src(page)
+    assert second["path"].endswith("/window.png")
+    assert int(second["start_ns"]) == 1704205800000000000 + 120 * MINUTE_NS
     assert page.locator("#window-start").input_value() == "2024-01-02T16:30"
 
     page.locator("#roundtrips tbody tr.clickable").first.click()
     wait_chart_loaded(page)
     trade = chart_src(page)
+    assert trade["path"] == f"/api/runs/{completed_run}/chart.png"
     assert trade["direction"] in ("LONG", "SHORT")
     assert page.locator("#chart-heading").inner_text().startswith("Trade 1 · ")
     page.wait_for_function(
