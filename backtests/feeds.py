@@ -1,16 +1,20 @@
 """The security master as a datafeed: bars of the subscribed symbols, streamed in time order.
 
-One ordered SQL query joins symbology -> instruments -> ohlcv, so each symbol resolves to the
-instrument whose symbology interval [start_date, end_date) holds the bar's UTC date. Rows are
-read in chunks through an iterating cursor (a server-side cursor on PostgreSQL), so memory stays
-bounded however long the range is. Prices arrive as integers in units of 1e-9 and leave as
-floats.
+Each symbol resolves, through the symbology intervals [start_date, end_date) of its UTC dates,
+to instrument *spans*: (symbol, instrument, [start_ns, end_ns)). Every span is read along the
+ohlcv primary key (instrument_id, rtype, ts_event), so no query sorts or joins per bar; the
+spans are merged in Python into (ts_event, symbol) order, a bounded number of rows at a time,
+so memory stays bounded however long the range is. Prices arrive as integers in units of 1e-9
+and leave as floats (divided in SQL, exactly as Python's ``int / 1e9``).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 
 from django.db import connections, transaction
 
@@ -22,9 +26,13 @@ DEFAULT_SYMBOL_TYPE = "raw_symbol"
 DEFAULT_CHUNK_SIZE = (
     1_000  # bars per batch: the orchestrator checks for cancellation between batches
 )
+# Rows read ahead per merge round, over all spans (memory bound: about this many bars).
+READ_AHEAD_ROWS = 40_000
+MIN_ROWS_PER_SPAN = 500
 NS_PER_DAY = 86_400_000_000_000
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TS = itemgetter(0)
 
 
 def date_start_ns(day: date) -> int:
@@ -33,7 +41,7 @@ def date_start_ns(day: date) -> int:
 
 
 def _day_ns_sql(vendor: str, column: str) -> str:
-    """SQL for midnight (UTC ns) of a DATE column, so the ts_event range can use the key."""
+    """SQL for midnight (UTC ns) of a DATE column."""
     if vendor == "postgresql":
         return f"(({column} - DATE '1970-01-01')::bigint * {NS_PER_DAY})"
     # SQLite stores dates as 'YYYY-MM-DD'; julianday() of midnight is exact (x.5).
@@ -48,6 +56,18 @@ def _price_sql(vendor: str, column: str) -> str:
     if vendor == "postgresql":
         return f"({column}::float8 / 1e9::float8)"
     return f"({column} / 1e9)"
+
+
+@dataclass
+class _Span:
+    """One symbol served by one instrument over [start_ns, end_ns), read in key order."""
+
+    symbol: str
+    instrument_id: int
+    start_ns: int
+    end_ns: int
+    pending: list = field(default_factory=list)  # rows read, not yet yielded (ts order)
+    exhausted: bool = False
 
 
 class SecmasterDatafeed:
@@ -82,75 +102,124 @@ class SecmasterDatafeed:
         self.chunk_size = chunk_size
         self.using = using
 
-    # --- SQL ----------------------------------------------------------------------------
+    # --- spans ----------------------------------------------------------------------------
 
-    def _from_where(self) -> tuple[str, list]:
+    def _spans(self, cursor) -> list[_Span]:
+        """The (symbol, instrument, time range) spans in symbol, then time order.
+
+        Adjacent intervals of one symbol on the same instrument (daily symbology files map
+        every day separately) become one span, so a span costs one query per merge round.
+        """
         vendor = connections[self.using].vendor
         placeholders = ", ".join(["%s"] * len(self.symbols))
-        sql = (
-            " FROM symbology s"
-            " JOIN instruments i ON i.publisher_ref = s.publisher_ref"
+        cursor.execute(
+            f"SELECT s.symbol, i.instrument_id, {_day_ns_sql(vendor, 's.start_date')},"
+            f" {_day_ns_sql(vendor, 's.end_date')}"
+            " FROM symbology s JOIN instruments i ON i.publisher_ref = s.publisher_ref"
             " AND i.source_instrument_id = s.source_instrument_id"
-            " JOIN ohlcv o ON o.instrument_id = i.instrument_id AND o.rtype = %s"
-            f" AND o.ts_event >= {_day_ns_sql(vendor, 's.start_date')}"
-            f" AND o.ts_event < {_day_ns_sql(vendor, 's.end_date')}"
-            f" WHERE s.publisher_ref = %s AND s.symbol_type = %s AND s.symbol IN ({placeholders})"
+            f" WHERE s.publisher_ref = %s AND s.symbol_type = %s AND s.symbol IN ({placeholders})",
+            [self.publisher_id, self.symbol_type, *self.symbols],
         )
-        params: list = [self.bar_period.rtype, self.publisher_id, self.symbol_type, *self.symbols]
-        if self.start_ns is not None:
-            sql += " AND o.ts_event >= %s"
-            params.append(self.start_ns)
-        if self.end_ns is not None:
-            sql += " AND o.ts_event < %s"
-            params.append(self.end_ns)
-        return sql, params
-
-    def _select_sql(self) -> tuple[str, list]:
-        from_where, params = self._from_where()
-        # Byte order for symbols on every backend (PostgreSQL would otherwise use the locale).
-        collate = ' COLLATE "C"' if connections[self.using].vendor == "postgresql" else ""
-        prices = ", ".join(_price_sql(connections[self.using].vendor, f"o.{c}") for c in _PRICES)
-        sql = (
-            f"SELECT o.ts_event, s.symbol, {prices}, o.volume"
-            f"{from_where} ORDER BY o.ts_event, s.symbol{collate}"
-        )
-        return sql, params
+        low = self.start_ns if self.start_ns is not None else -(2**63)
+        high = self.end_ns if self.end_ns is not None else 2**63 - 1
+        spans: list[_Span] = []
+        for symbol, instrument_id, start, end in sorted(cursor.fetchall()):
+            start, end = max(int(start), low), min(int(end), high)
+            if start >= end:
+                continue
+            last = spans[-1] if spans else None
+            if (
+                last is not None
+                and last.symbol == symbol
+                and last.instrument_id == instrument_id
+                and last.end_ns == start
+            ):
+                last.end_ns = end
+            else:
+                spans.append(_Span(symbol, instrument_id, start, end))
+        return spans
 
     # --- Datafeed protocol --------------------------------------------------------------
 
     def total_bars(self) -> int:
-        """How many bars ``batches`` yields (one COUNT with the same filter)."""
-        from_where, params = self._from_where()
+        """How many bars ``batches`` yields (one key-range COUNT per span)."""
+        sql = (
+            "SELECT COUNT(*) FROM ohlcv WHERE instrument_id = %s AND rtype = %s"
+            " AND ts_event >= %s AND ts_event < %s"
+        )
+        rtype = self.bar_period.rtype
+        total = 0
         with connections[self.using].cursor() as cursor:
-            cursor.execute(f"SELECT COUNT(*){from_where}", params)
-            return int(cursor.fetchone()[0])
+            for span in self._spans(cursor):
+                cursor.execute(sql, [span.instrument_id, rtype, span.start_ns, span.end_ns])
+                total += int(cursor.fetchone()[0])
+        return total
 
     def batches(self) -> Iterator[list[BarReceived]]:
         """Yield lists of at most ``chunk_size`` bars, in (ts_event, symbol) order."""
-        connection = connections[self.using]
-        if connection.vendor == "postgresql":
-            # A named cursor inside a transaction streams without WITH HOLD materialisation.
-            with transaction.atomic(using=self.using):
-                yield from self._stream(connection)
-        else:
-            # SQLite's cursor already steps through the result lazily; no write lock taken.
-            yield from self._stream(connection)
+        # One transaction: the reads see one snapshot of the data (SQLite's WAL; PostgreSQL's
+        # statements run in the same transaction).
+        with transaction.atomic(using=self.using), connections[self.using].cursor() as cursor:
+            spans = self._spans(cursor)
+            size = self.chunk_size
+            for rows in self._merged(cursor, spans):
+                for start in range(0, len(rows), size):
+                    yield rows[start : start + size]
 
-    def _stream(self, connection) -> Iterator[list[BarReceived]]:
-        sql, params = self._select_sql()
-        period = self.bar_period
-        new = tuple.__new__
-        cls = BarReceived
-        size = self.chunk_size
-        connection.ensure_connection()
-        with connection.chunked_cursor() as cursor:
-            cursor.execute(sql, params)
-            fetchmany = cursor.fetchmany
-            while True:
-                rows = fetchmany(size)
-                if not rows:
-                    return
-                yield [
-                    new(cls, (ts, ts, sym, period, o, h, lo, c, v))
-                    for ts, sym, o, h, lo, c, v in rows
-                ]
+    # --- reading and merging --------------------------------------------------------------
+
+    def _merged(self, cursor, spans: list[_Span]) -> Iterator[list[BarReceived]]:
+        """Rounds of rows in (ts_event, symbol) order, each at most about READ_AHEAD_ROWS.
+
+        Each round tops up every span's read-ahead, then yields every pending row up to the
+        horizon: the last timestamp read of the span that is not exhausted and lags most. Up
+        to there every span's rows are known, so the round is complete in time order. The
+        spans are in symbol order and a stable sort by ts keeps that order for equal times.
+        """
+        per_span = max(MIN_ROWS_PER_SPAN, READ_AHEAD_ROWS // max(1, len(spans)))
+        sql = self._rows_sql()
+        while spans:
+            for span in spans:
+                need = per_span - len(span.pending)
+                if not span.exhausted and need > 0:
+                    self._read(cursor, sql, span, need)
+            open_ends = [span.pending[-1][0] for span in spans if not span.exhausted]
+            horizon = min(open_ends) if open_ends else None
+            rows: list[BarReceived] = []
+            contributors = 0
+            for span in spans:
+                pending = span.pending
+                cut = len(pending) if horizon is None else bisect_right(pending, horizon, key=_TS)
+                if cut:
+                    contributors += 1
+                    rows += pending[:cut]
+                    del pending[:cut]
+            spans = [s for s in spans if s.pending or not s.exhausted]
+            if contributors > 1:
+                rows.sort(key=_TS)
+            if rows:
+                yield rows
+
+    def _rows_sql(self) -> str:
+        vendor = connections[self.using].vendor
+        prices = ", ".join(_price_sql(vendor, c) for c in _PRICES)
+        return (
+            f"SELECT ts_event, {prices}, volume FROM ohlcv"
+            " WHERE instrument_id = %s AND rtype = %s AND ts_event >= %s AND ts_event < %s"
+            " ORDER BY ts_event LIMIT %s"
+        )
+
+    def _read(self, cursor, sql: str, span: _Span, limit: int) -> None:
+        """Append up to ``limit`` more rows of ``span`` to its read-ahead (key order, no sort)."""
+        cursor.execute(
+            sql, [span.instrument_id, self.bar_period.rtype, span.start_ns, span.end_ns, limit]
+        )
+        rows = cursor.fetchall()
+        if len(rows) < limit:
+            span.exhausted = True
+        if rows:
+            symbol, period, new, cls = span.symbol, self.bar_period, tuple.__new__, BarReceived
+            span.pending += [
+                new(cls, (ts, ts, symbol, period, o, h, lo, c, v)) for ts, o, h, lo, c, v in rows
+            ]
+            span.start_ns = rows[-1][0] + 1

@@ -119,6 +119,21 @@ class Orchestrator:
         for fill in fills:
             deliver(fill)
 
+    def _lanes(self) -> dict[str, tuple]:
+        """Per strategy symbol: its bar deque and its indicators' updates, bound once.
+
+        The hot loop then does one dict lookup per bar instead of one per indicator (and
+        one for the bar history); unknown symbols get no lane and are skipped.
+        """
+        strategy = self.strategy
+        return {
+            symbol: (
+                strategy.bar.bars_of(symbol),
+                tuple(ind.bind_symbol(symbol) for ind in strategy.indicators),
+            )
+            for symbol in strategy.symbols
+        }
+
     def run(self) -> RunOutcome:
         """Process every bar; strategy exceptions propagate to the caller."""
         tally = _Tally()
@@ -126,13 +141,12 @@ class Orchestrator:
         strategy, broker, recorder = self.strategy, self.broker, self.recorder
         books = broker.books
         broker_on_bar = broker.on_bar
-        push_bar = strategy.bar.push
-        updates = tuple(ind.update for ind in strategy.indicators)
+        history = strategy.bar
+        lane_of = self._lanes().get
         indicators = tuple((ind.name, ind.latest) for ind in strategy.indicators)
         on_bar = strategy.on_bar
         deferred = self._deferred_fills
         deliver = strategy.on_broker_response
-        symbols = frozenset(strategy.symbols)
         records_bars = bool(recorder.records_bars)
         record = recorder.record
         on_progress, should_cancel = self.on_progress, self.should_cancel
@@ -145,14 +159,19 @@ class Orchestrator:
             if should_cancel is not None and should_cancel():
                 status = CANCELLED
                 break
+            done += len(batch)  # minus the bars of other symbols, below
             for bar in batch:
                 symbol = bar[2]
-                if symbol not in symbols:
+                lane = lane_of(symbol)
+                if lane is None:
+                    done -= 1
                     continue
                 strategy._current = bar
                 if symbol in books:
                     broker_on_bar(bar)
-                push_bar(bar)
+                bars, updates = lane
+                bars.append(bar)  # what history.push(bar) does, with the deque bound
+                history._current = bars
                 for update in updates:
                     update(bar)
                 if records_bars:
@@ -163,7 +182,6 @@ class Orchestrator:
                 on_bar(bar)
                 if deferred:
                     self._deliver_deferred(deliver)
-                done += 1
             if batch:
                 last_ts = batch[-1][0]
             if on_progress is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 from backtests.engine.events import BarReceived
 from backtests.engine.indicators.base import NAN, Indicator, source_index
@@ -29,17 +30,39 @@ class SimpleMovingAverage(Indicator):
         self._state: dict[str, tuple[deque[float], deque[float]]] = {}
         self.name = _label("SMA", str(self.period), source)
 
-    def update(self, bar: BarReceived) -> float:
-        state = self._state.get(bar[2])
+    def _state_for(self, symbol: str) -> tuple[deque[float], deque[float]]:
+        state = self._state.get(symbol)
         if state is None:
-            history = self._history[bar[2]] = deque(maxlen=self._max_history)
-            state = self._state[bar[2]] = (deque(maxlen=self.period), history)
-        window = state[0]
+            history = self._history.get(symbol)
+            if history is None:
+                history = self._history[symbol] = deque(maxlen=self._max_history)
+            state = self._state[symbol] = (deque(maxlen=self.period), history)
+        return state
+
+    def update(self, bar: BarReceived) -> float:
+        window, history = self._state_for(bar[2])
         value = bar[self._src]
         window.append(NAN if value is None else value)
         result = sum(window) / self.period if len(window) == self.period else NAN
-        state[1].append(result)
+        history.append(result)
         return result
+
+    def bind_symbol(self, symbol: str) -> Callable[[BarReceived], float]:
+        """``update`` for one symbol as a closure over its window and history (hot path)."""
+        if type(self).update is not SimpleMovingAverage.update:
+            return self.update  # a subclass changed update(): keep its behaviour
+        window, history = self._state_for(symbol)
+        period, src = self.period, self._src
+        push, store = window.append, history.append
+
+        def update(bar: BarReceived) -> float:
+            value = bar[src]
+            push(NAN if value is None else value)
+            result = sum(window) / period if len(window) == period else NAN
+            store(result)
+            return result
+
+        return update
 
 
 class ExponentialMovingAverage(Indicator):

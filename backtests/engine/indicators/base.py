@@ -8,6 +8,7 @@ Anything missing (unknown symbol, index beyond the kept history, warm-up) is NaN
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -115,20 +116,39 @@ class Indicator:
         history.append(value)
         return value
 
+    def bind_symbol(self, symbol: str) -> Callable[[BarReceived], float]:
+        """An ``update`` for bars of ``symbol`` only, with that symbol's history bound once.
+
+        The orchestrator binds one per strategy symbol before the run, so the hot loop does
+        no per-bar symbol lookup. Same effect as ``update``; a subclass that overrides
+        ``update`` itself keeps its own ``update``.
+        """
+        if type(self).update is not Indicator.update:
+            return self.update
+        history = self._history.get(symbol)
+        if history is None:
+            history = self._history[symbol] = deque(maxlen=self._max_history)
+        compute, append = self._compute, history.append
+
+        def update(bar: BarReceived) -> float:
+            value = compute(bar)
+            append(value)
+            return value
+
+        return update
+
     def latest(self, symbol: str) -> float:
         """The most recent value for ``symbol``; NaN when there is none."""
-        history = self._history.get(symbol)
-        return history[-1] if history else NAN
+        try:  # free when nothing is raised: the hot path is one lookup and one index
+            return self._history[symbol][-1]
+        except (KeyError, IndexError):
+            return NAN
 
     def __getitem__(self, key: tuple[str, int]) -> float:
         """``ind[symbol, -k]``: the k-th latest value (``-1`` is the latest); NaN if missing."""
-        symbol, index = key
-        history = self._history.get(symbol)
-        if history is None:
-            return NAN
         try:
-            return history[index]
-        except IndexError:
+            return self._history[key[0]][key[1]]
+        except (KeyError, IndexError):
             return NAN
 
     def history(self, symbol: str) -> list[float]:

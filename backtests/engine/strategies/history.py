@@ -59,11 +59,20 @@ class BarHistory:
 
     def push(self, bar: BarReceived) -> None:
         """Append ``bar`` to its symbol and make that symbol current."""
-        bars = self._bars.get(bar[2])
-        if bars is None:
-            bars = self._bars[bar[2]] = deque(maxlen=self._max_history)
+        bars = self.bars_of(bar[2])
         bars.append(bar)
         self._current = bars
+
+    def bars_of(self, symbol: str) -> deque[BarReceived]:
+        """The deque of ``symbol``'s kept bars (created empty if new).
+
+        The orchestrator binds these once per symbol; per bar it appends and assigns
+        ``_current`` itself, which is what ``push`` does, without the call and lookup.
+        """
+        bars = self._bars.get(symbol)
+        if bars is None:
+            bars = self._bars[symbol] = deque(maxlen=self._max_history)
+        return bars
 
     def __getitem__(self, key: int) -> BarReceived | None:
         """``self.bar[-2]``: the whole previous bar of the current symbol, or None."""
