@@ -28,7 +28,6 @@ DEFAULT_CHUNK_SIZE = (
 )
 # Rows read ahead per merge round, over all spans (memory bound: about this many bars).
 READ_AHEAD_ROWS = 40_000
-MIN_ROWS_PER_SPAN = 500
 NS_PER_DAY = 86_400_000_000_000
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -87,6 +86,7 @@ class SecmasterDatafeed:
         end_date: date | None = None,
         symbol_type: str = DEFAULT_SYMBOL_TYPE,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
+        read_ahead_rows: int = READ_AHEAD_ROWS,
         using: str = SECMASTER_ALIAS,
     ) -> None:
         if not symbols:
@@ -100,6 +100,7 @@ class SecmasterDatafeed:
         self.end_ns = date_start_ns(end_date + timedelta(days=1)) if end_date is not None else None
         self.symbol_type = symbol_type
         self.chunk_size = chunk_size
+        self.read_ahead_rows = max(1, read_ahead_rows)
         self.using = using
 
     # --- spans ----------------------------------------------------------------------------
@@ -169,14 +170,14 @@ class SecmasterDatafeed:
     # --- reading and merging --------------------------------------------------------------
 
     def _merged(self, cursor, spans: list[_Span]) -> Iterator[list[BarReceived]]:
-        """Rounds of rows in (ts_event, symbol) order, each at most about READ_AHEAD_ROWS.
+        """Rounds of rows in (ts_event, symbol) order, each at most ``read_ahead_rows``.
 
         Each round tops up every span's read-ahead, then yields every pending row up to the
         horizon: the last timestamp read of the span that is not exhausted and lags most. Up
         to there every span's rows are known, so the round is complete in time order. The
         spans are in symbol order and a stable sort by ts keeps that order for equal times.
         """
-        per_span = max(MIN_ROWS_PER_SPAN, READ_AHEAD_ROWS // max(1, len(spans)))
+        per_span = max(1, self.read_ahead_rows // max(1, len(spans)))
         sql = self._rows_sql()
         while spans:
             for span in spans:

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from django.db import IntegrityError, connections, transaction
 
 from backtests.engine import events as ev
-from backtests.engine.enums import BarPeriod
 from backtests.models import Run
 
 DEFAULT_BATCH_ROWS = 10_000
@@ -67,36 +66,42 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "expirations": ("ts_broker_ns", "associated_order_id", "broker_order_id", "symbol"),
 }
 
-_PERIOD_NAMES = {p: p.name for p in BarPeriod}
 
 # Staged bar rows: kind, then the bars columns, then indicators.
 _STAGING = "ost_bar_staging"
 _BAR_COLUMNS = "run_id, ts_event_ns, ts_created_ns, " + ", ".join(_BAR)
 _RECEIVED_ONLY, _PROCESSED_ONLY, _BOTH = 0, 1, 2
 
-_templates: dict[tuple[str, ...], str] = {}
+_encoders: dict[tuple[str, ...], Callable[[Sequence[object]], str]] = {}
 
 
 def indicators_json(values: Mapping[str, float]) -> str:
-    """JSON object text of indicator values; NaN and infinities become null.
+    """JSON object text of indicator values; NaN and infinities become null."""
+    return values_json_encoder(tuple(values))(tuple(values.values()))
 
-    Hot path (one call per bar): a cached ``%r`` template per key set, used when every value
-    is a finite number (float repr is exactly JSON's), else ``json.dumps`` with nulls.
+
+def values_json_encoder(keys: tuple[str, ...]) -> Callable[[Sequence[object]], str]:
+    """``encode(values)``: the JSON object of ``keys`` -> ``values`` (same order), cached.
+
+    Hot path (one call per bar): a ``%r`` template of the key set, used when every value is
+    a finite number (float repr is exactly JSON's), else ``json.dumps`` with nulls.
     """
-    try:
-        numbers = tuple(map(float, values.values()))
-        total = sum(numbers)
-        if total - total == 0.0:  # NaN and +-inf survive the subtraction, finite sums give 0
-            keys = tuple(values)
-            template = _templates.get(keys)
-            if template is None:
-                template = _templates.setdefault(
-                    keys, "{" + ", ".join(f"{json.dumps(k)}: %r" for k in keys) + "}"
-                )
-            return template % numbers
-    except (TypeError, ValueError):
-        pass
-    return json.dumps({k: _finite_or_none(v) for k, v in values.items()})
+    encoder = _encoders.get(keys)
+    if encoder is None:
+        template = "{" + ", ".join(f"{json.dumps(k)}: %r" for k in keys) + "}"
+
+        def encoder(values: Sequence[object]) -> str:
+            try:
+                numbers = tuple(map(float, values))
+                total = sum(numbers)
+                if total - total == 0.0:  # NaN and +-inf survive the subtraction
+                    return template % numbers
+            except (TypeError, ValueError):
+                pass
+            return json.dumps({k: _finite_or_none(v) for k, v in zip(keys, values, strict=True)})
+
+        encoder = _encoders.setdefault(keys, encoder)
+    return encoder
 
 
 def _finite_or_none(value: object) -> float | None:
@@ -211,20 +216,44 @@ class OrmRecorder:
         )
         cursor.execute(f"DELETE FROM {_STAGING}")
 
+    def bar_pair_writer(
+        self, names: Sequence[str]
+    ) -> Callable[[ev.BarReceived, Sequence[float]], None] | None:
+        """``write(bar, values)``: record a bar and its processed twin in one call.
+
+        Equivalent to ``record(bar)`` then ``record(BarProcessed(*bar, dict(zip(names,
+        values))))``, but stages the shared row directly (no event tuple, dict or pairing
+        check per bar). None when bars are not recorded or names repeat (a dict would merge
+        them), so the caller falls back to ``record``.
+        """
+        names = tuple(names)
+        if not self.records_bars or len(set(names)) != len(names):
+            return None
+        encode = values_json_encoder(names)
+        stage, run_id, batch_rows = self._staged_bars.append, self.run_id, self.batch_rows
+
+        def write(b: ev.BarReceived, values: Sequence[float]) -> None:
+            # b[3]._name_ is BarPeriod's name without Enum.__hash__ (Python-level) per bar
+            stage((_BOTH, run_id, b[0], b[1], b[2], b[3]._name_, *b[4:9], encode(values)))
+            self._pending += 2
+            if self._pending >= batch_rows:
+                self.flush()
+
+        return write
+
     # --- row builders ---------------------------------------------------------------------
 
     def _build_handlers(self) -> dict[type, Callable[[object], None]]:
         run_id = self.run_id
         buf = self._buffers
-        names = _PERIOD_NAMES
         staged = self._staged_bars
         stage = staged.append
 
         def bar(b):
-            stage((_RECEIVED_ONLY, run_id, b[0], b[1], b[2], names[b[3]], *b[4:], None))
+            stage((_RECEIVED_ONLY, run_id, b[0], b[1], b[2], b[3]._name_, *b[4:], None))
 
         def bar_processed(b):
-            row = (_BOTH, run_id, b[0], b[1], b[2], names[b[3]], *b[4:9], indicators_json(b[9]))
+            row = (_BOTH, run_id, b[0], b[1], b[2], b[3]._name_, *b[4:9], indicators_json(b[9]))
             if staged:
                 last = staged[-1]
                 if last[0] == _RECEIVED_ONLY and last[2] == b[0] and last[4] == b[2]:

@@ -18,6 +18,7 @@ from backtests.engine.dispatcher import Dispatcher
 from backtests.engine.enums import FillTiming
 from backtests.engine.events import (
     BarProcessed,
+    BarReceived,
     BrokerResponse,
     Event,
     FillEvent,
@@ -134,6 +135,33 @@ class Orchestrator:
             for symbol in strategy.symbols
         }
 
+    def _bar_recorder(self) -> Callable[[BarReceived], None]:
+        """``record_bar(bar)``: record the bar and its processed twin with indicator values.
+
+        Uses the recorder's optional ``bar_pair_writer`` (one call per bar, no event tuple
+        or dict built) when it offers one, else sends ``BarReceived`` and ``BarProcessed``.
+        """
+        indicators = self.strategy.indicators
+        latests = tuple(ind.latest for ind in indicators)
+        make_writer = getattr(self.recorder, "bar_pair_writer", None)
+        write = make_writer([ind.name for ind in indicators]) if make_writer else None
+        if write is not None:
+
+            def record_bar(bar: BarReceived) -> None:
+                symbol = bar[2]
+                write(bar, [latest(symbol) for latest in latests])
+
+            return record_bar
+        record = self.recorder.record
+        named = tuple((ind.name, ind.latest) for ind in indicators)
+
+        def record_events(bar: BarReceived) -> None:
+            symbol = bar[2]
+            record(bar)
+            record(BarProcessed(*bar, {name: latest(symbol) for name, latest in named}))
+
+        return record_events
+
     def run(self) -> RunOutcome:
         """Process every bar; strategy exceptions propagate to the caller."""
         tally = _Tally()
@@ -143,12 +171,10 @@ class Orchestrator:
         broker_on_bar = broker.on_bar
         history = strategy.bar
         lane_of = self._lanes().get
-        indicators = tuple((ind.name, ind.latest) for ind in strategy.indicators)
         on_bar = strategy.on_bar
         deferred = self._deferred_fills
         deliver = strategy.on_broker_response
-        records_bars = bool(recorder.records_bars)
-        record = recorder.record
+        record_bar = self._bar_recorder() if recorder.records_bars else None
         on_progress, should_cancel = self.on_progress, self.should_cancel
         total = max(1, self.datafeed.total_bars())
         done = 0
@@ -174,11 +200,8 @@ class Orchestrator:
                 history._current = bars
                 for update in updates:
                     update(bar)
-                if records_bars:
-                    record(bar)
-                    record(
-                        BarProcessed(*bar, {name: latest(symbol) for name, latest in indicators})
-                    )
+                if record_bar is not None:
+                    record_bar(bar)
                 on_bar(bar)
                 if deferred:
                     self._deliver_deferred(deliver)

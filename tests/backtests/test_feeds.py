@@ -197,3 +197,29 @@ def test_batches_prices_equal_python_division_by_1e9(tmp_path):
     got = [(b.open, b.high, b.low, b.close) for b in _all(_feed(publisher, ["AAPL"]))]
 
     assert got == [(p / 1e9, (p + 3) / 1e9, max(p - 3, 0) / 1e9, (p + 1) / 1e9) for p in prices]
+
+
+@pytest.mark.parametrize("read_ahead", [1, 2, 3, 7, 1000])
+def test_batches_any_read_ahead_merge_spans_in_time_then_symbol_order(tmp_path, read_ahead):
+    # Three symbols with gaps and one instrument change; expected order computed by sorting.
+    mappings = {
+        "CCC": [("2024-01-02", "2024-01-04", 30)],
+        "AAA": [("2024-01-02", "2024-01-03", 10), ("2024-01-03", "2024-01-04", 11)],
+        "BBB": [("2024-01-02", "2024-01-04", 20)],
+    }
+    times = {
+        30: ["2024-01-02T14:30", "2024-01-02T14:33", "2024-01-03T14:31"],
+        10: ["2024-01-02T14:30", "2024-01-02T14:31", "2024-01-02T14:32", "2024-01-02T14:33"],
+        11: ["2024-01-03T14:30", "2024-01-03T14:31"],
+        20: ["2024-01-02T14:31", "2024-01-02T14:33", "2024-01-03T14:30", "2024-01-03T14:32"],
+    }
+    symbol_of = {30: "CCC", 10: "AAA", 11: "AAA", 20: "BBB"}
+    bars = [_bar(inst, t, 10 + i) for inst, ts in times.items() for i, t in enumerate(ts)]
+    expected = sorted((ns(t), symbol_of[inst]) for inst, ts in times.items() for t in ts)
+    publisher = ingest_bars(tmp_path, bars=bars, mappings=mappings)
+
+    feed = _feed(publisher, ["CCC", "AAA", "BBB"], read_ahead_rows=read_ahead, chunk_size=2)
+    got = [(b.ts_event_ns, b.symbol) for b in _all(feed)]
+
+    assert got == expected
+    assert feed.total_bars() == len(expected) == 13

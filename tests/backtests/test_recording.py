@@ -319,3 +319,41 @@ def test_indicators_json_values_give_json_with_null_for_non_finite(values, expec
 def test_recorder_unknown_level_is_refused():
     with pytest.raises(ValueError, match="record must be"):
         OrmRecorder(run_id="x", record="everything")
+
+
+def _bar_rows(model, run_id: str) -> list[tuple]:
+    fields = ["ts_event_ns", "ts_created_ns", "symbol", "bar_period", "open", "close", "volume"]
+    if model is ProcessedBar:
+        fields.append("indicators")
+    return list(model.objects.filter(run_id=run_id).order_by("id").values_list(*fields))
+
+
+@pytest.mark.django_db
+def test_recorder_bar_pair_writer_writes_what_recording_both_events_writes():
+    _run("run1"), _run("run2")
+    names = ("SMA(2)", "RSI(3)")
+    values = [(math.nan, 50.0), (100.5, math.inf), (0.1 + 0.2, 1.0)]
+    events, pairs = OrmRecorder(run_id="run1"), OrmRecorder(run_id="run2")
+    write = pairs.bar_pair_writer(names)
+    for i, (a, b) in enumerate(values):
+        bar = _bar(i, "MSFT" if i % 2 else "AAPL")
+        events.record(bar)
+        events.record(ev.BarProcessed.from_bar(bar, dict(zip(names, (a, b), strict=True))))
+        write(bar, [a, b])
+    events.flush(), pairs.flush()
+
+    for model in (RecordedBar, ProcessedBar):
+        assert _bar_rows(model, "run2") == _bar_rows(model, "run1")
+    assert [r[-1] for r in _bar_rows(ProcessedBar, "run2")] == [
+        '{"SMA(2)": null, "RSI(3)": 50.0}',
+        '{"SMA(2)": 100.5, "RSI(3)": null}',
+        '{"SMA(2)": 0.30000000000000004, "RSI(3)": 1.0}',
+    ]
+    assert _bar_rows(RecordedBar, "run2")[1][2:4] == ("MSFT", "MINUTE")
+    assert pairs.rows_written == events.rows_written == 6
+
+
+def test_recorder_bar_pair_writer_absent_for_trades_level_or_repeated_names():
+    assert OrmRecorder(run_id="x", record="trades").bar_pair_writer(["a"]) is None
+    assert OrmRecorder(run_id="x").bar_pair_writer(["a", "a"]) is None
+    assert OrmRecorder(run_id="x").bar_pair_writer(["a", "b"]) is not None

@@ -330,3 +330,28 @@ def test_registry_lists_indicator_classes_by_subclassing():
             return (b.high + b.low) / 2
 
     assert "MidPrice" not in indicator_registry()
+
+
+@pytest.mark.parametrize("make", [lambda: SimpleMovingAverage(3), lambda: RSI(3)])
+def test_bind_symbol_update_gives_the_values_and_history_of_update(make):
+    bars = interleave(random_walk(40, seed=3, symbol="AAA"), random_walk(40, seed=4, symbol="BBB"))
+    plain, bound = make(), make()
+    updates = {s: bound.bind_symbol(s) for s in ("AAA", "BBB")}
+
+    got = [updates[b.symbol](b) for b in bars]
+
+    assert np.array_equal(got, [plain.update(b) for b in bars], equal_nan=True)
+    for symbol in ("AAA", "BBB"):
+        assert np.array_equal(bound.history(symbol), plain.history(symbol), equal_nan=True)
+
+
+def test_bind_symbol_keeps_a_subclass_own_update():
+    class Doubled(SimpleMovingAverage, register=False):
+        def update(self, bar):
+            value = super().update(bar) * 2
+            self._history[bar.symbol][-1] = value
+            return value
+
+    ind = Doubled(1)
+    assert ind.bind_symbol("AAA")(bar(0, 5.0, 5.0, 5.0, 5.0)) == 10.0
+    assert ind.latest("AAA") == 10.0

@@ -261,3 +261,22 @@ def test_limit_reached_on_submitting_bar_fills_only_later():
     _, rec = run(Scripted({(1, "AAA"): [limit]}), bars)
     (fill,) = rec.of_type(FillEvent)
     assert (fill.ts_event_ns, fill.fill_price) == (2 * SECOND, 11.4)
+
+
+def test_bars_of_symbols_outside_the_strategy_are_skipped_and_not_counted():
+    seen = []
+
+    class Watch(Scripted):
+        def setup(self):
+            self.sma = self.add_indicator(SimpleMovingAverage(2))
+
+        def on_bar(self, bar):
+            seen.append((bar.symbol, self.bar.close[-1], self.sma.latest(bar.symbol)))
+
+    bars = interleave(flat_bars(3, "AAA"), flat_bars(3, "ZZZ"))
+    outcome, _ = run(Watch({}), bars)
+
+    assert outcome.bars == 3
+    assert [s for s, _, _ in seen] == ["AAA"] * 3
+    assert [c for _, c, _ in seen] == [10.2, 11.2, 12.2]
+    assert math.isnan(seen[0][2]) and seen[2][2] == (11.2 + 12.2) / 2
