@@ -88,6 +88,6 @@ def _facts(bars: loading.Bars, fills: pd.DataFrame) -> list[tuple[str, str]]:
         ("Change", f"{style.fmt_number(change, sign=True)}%" if np.isfinite(change) else "—"),
         ("Fills", f"{len(fills):,}"),
         ("Bought", style.fmt_number(float(signed[signed > 0].sum()), decimals=0)),
-        ("Sold", style.fmt_number(float(-signed[signed < 0].sum()), decimals=0)),
+        ("Sold", style.fmt_number(abs(float(signed[signed < 0].sum())), decimals=0)),
         ("Span", price.duration_text(span)),
     ]
