@@ -45,11 +45,18 @@ def test_secmaster_tables_live_only_in_secmaster_database():
     assert "runs" in default_tables and "runs" not in secmaster_tables
 
 
-def test_sqlite_databases_run_in_wal_mode():
-    for alias in ("default", "secmaster"):
-        connection = connections[alias]
-        if connection.vendor != "sqlite":
-            pytest.skip("WAL applies to SQLite only; this run uses PostgreSQL")
-        with connection.cursor() as cursor:
+@pytest.mark.parametrize("alias", ["default", "secmaster"])
+def test_database_is_configured_for_web_and_workers_sharing_it(alias):
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            # WAL lets readers (the web) run while a worker writes; the busy timeout makes
+            # a second writer wait instead of failing with "database is locked".
             cursor.execute("PRAGMA journal_mode")
             assert cursor.fetchone()[0] == "wal"
+            cursor.execute("PRAGMA busy_timeout")
+            assert cursor.fetchone()[0] == 30_000
+        else:
+            assert connection.vendor == "postgresql"
+            cursor.execute("SHOW transaction_isolation")
+            assert cursor.fetchone()[0] == "read committed"
