@@ -27,7 +27,7 @@ DEFAULT_CHUNK_SIZE = (
     1_000  # bars per batch: the orchestrator checks for cancellation between batches
 )
 # Rows read ahead per merge round, over all spans (memory bound: about this many bars).
-READ_AHEAD_ROWS = 40_000
+READ_AHEAD_ROWS = 20_000
 NS_PER_DAY = 86_400_000_000_000
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -158,8 +158,9 @@ class SecmasterDatafeed:
 
     def batches(self) -> Iterator[list[BarReceived]]:
         """Yield lists of at most ``chunk_size`` bars, in (ts_event, symbol) order."""
-        # One transaction: the reads see one snapshot of the data (SQLite's WAL; PostgreSQL's
-        # statements run in the same transaction).
+        # One transaction for all the reads: on SQLite (WAL) they share one snapshot, as the
+        # single streaming query they replace did; on PostgreSQL it is one read-committed
+        # transaction.
         with transaction.atomic(using=self.using), connections[self.using].cursor() as cursor:
             spans = self._spans(cursor)
             size = self.chunk_size
