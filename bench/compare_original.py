@@ -1,6 +1,7 @@
 """Compare this engine with the original onesecondtrader 0.75: speed, and fills one by one.
 
     .venv/bin/python bench/compare_original.py [--bar-period MINUTE|SECOND] [--symbols A,B]
+        [--repeat N]   # N runs of each side, best bars/s of each (a shared machine is noisy)
 
 1. A virtualenv with ``onesecondtrader==0.75.0`` in bench/.work/ost075-venv (made once).
 2. The demo Databento batch zip (secmaster/demo_data.py), written to bench/.work/demo.zip.
@@ -77,7 +78,18 @@ def _manage(env: dict, *args: str) -> str:
     return done.stdout
 
 
-def run_ours(symbols: list[str], bar_period: str) -> dict[str, dict]:
+def run_original_best(python: Path, symbols: list[str], rtype: int, repeat: int) -> dict:
+    """The fastest of ``repeat`` runs of the original (every run must give the same fills)."""
+    runs = [run_original(python, symbols, rtype) for _ in range(repeat)]
+    if any(r["fills"] != runs[0]["fills"] for r in runs):
+        sys.exit("the original's fills differ between its own runs")
+    if repeat > 1:
+        rates = ", ".join(f"{r['bars_per_second']:,.0f}" for r in runs)
+        print(f"original 0.75 runs: {rates} bars/s")
+    return max(runs, key=lambda r: r["bars_per_second"])
+
+
+def run_ours(symbols: list[str], bar_period: str, repeat: int = 1) -> dict[str, dict]:
     workdir = Path(tempfile.mkdtemp(prefix="ours-", dir=WORK))
     env = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SECMASTER_DATABASE_URL")
@@ -91,9 +103,19 @@ def run_ours(symbols: list[str], bar_period: str) -> dict[str, dict]:
     for alias in ("default", "secmaster"):
         _manage(env, "migrate", "--database", alias, "-v", "0")
     _manage(env, "ingest_databento", str(ZIP))
-    results = {}
+    results: dict[str, dict] = {}
     try:
-        _run_both(env, workdir, symbols, bar_period, results)
+        for _ in range(repeat):
+            latest: dict[str, dict] = {}
+            _run_both(env, workdir, symbols, bar_period, latest)
+            for record, result in latest.items():
+                rates = results.get(record, {}).get("rates", []) + [result["bars_per_second"]]
+                best = results.get(record)
+                if best is not None and best["fill_rows"] != result["fill_rows"]:
+                    sys.exit(f"our fills differ between our own runs (record={record})")
+                if best is None or result["bars_per_second"] > best["bars_per_second"]:
+                    best = result
+                results[record] = {**best, "rates": rates}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return results
@@ -136,6 +158,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bar-period", default="MINUTE", choices=sorted(RTYPES))
     parser.add_argument("--symbols", default="AAPL,MSFT,NVDA,QQQ,SPY")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per side; best bars/s")
     args = parser.parse_args()
     symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
     WORK.mkdir(parents=True, exist_ok=True)
@@ -143,15 +166,18 @@ def main() -> None:
     python = ensure_original_venv()
     ensure_demo_zip()
     print(f"demo zip {ZIP}; SMACrossover {FAST}/{SLOW} on {','.join(symbols)} {args.bar_period}")
-    original = run_original(python, symbols, RTYPES[args.bar_period])
+    repeat = max(1, args.repeat)
+    original = run_original_best(python, symbols, RTYPES[args.bar_period], repeat)
     print(
         f"original 0.75 : {original['bars']:,} bars in {original['seconds']:.2f} s = "
         f"{original['bars_per_second']:,.0f} bars/s, {len(original['fills'])} fills"
     )
-    ours = run_ours(symbols, args.bar_period)
+    ours = run_ours(symbols, args.bar_period, repeat)
     for record, result in ours.items():
         ratio = result["bars_per_second"] / original["bars_per_second"]
         verdict = "meets" if ratio >= TARGETS[record] else "BELOW"
+        if repeat > 1:
+            print(f"ours {record} runs: {', '.join(f'{r:,.0f}' for r in result['rates'])} bars/s")
         print(
             f"ours {record:6s}: {result['bars']:,} bars = {result['bars_per_second']:,.0f} bars/s,"
             f" {result['fills']} fills; {ratio:.1f}x the original "
