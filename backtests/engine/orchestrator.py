@@ -181,34 +181,42 @@ class Orchestrator:
         last_ts = 0
         status = COMPLETED
 
-        for batch in self.datafeed.batches():
-            if should_cancel is not None and should_cancel():
-                status = CANCELLED
-                break
-            done += len(batch)  # minus the bars of other symbols, below
-            for bar in batch:
-                symbol = bar[2]
-                lane = lane_of(symbol)
-                if lane is None:
-                    done -= 1
-                    continue
-                strategy._current = bar
-                if symbol in books:
-                    broker_on_bar(bar)
-                bars, updates = lane
-                bars.append(bar)  # what history.push(bar) does, with the deque bound
-                history._current = bars
-                for update in updates:
-                    update(bar)
-                if record_bar is not None:
-                    record_bar(bar)
-                on_bar(bar)
-                if deferred:
-                    self._deliver_deferred(deliver)
-            if batch:
-                last_ts = batch[-1][0]
-            if on_progress is not None:
-                on_progress(min(1.0, done / total))
+        batches = self.datafeed.batches()
+        try:
+            for batch in batches:
+                if should_cancel is not None and should_cancel():
+                    status = CANCELLED
+                    break
+                done += len(batch)  # minus the bars of other symbols, below
+                for bar in batch:
+                    symbol = bar[2]
+                    lane = lane_of(symbol)
+                    if lane is None:
+                        done -= 1
+                        continue
+                    strategy._current = bar
+                    if symbol in books:
+                        broker_on_bar(bar)
+                    bars, updates = lane
+                    bars.append(bar)  # what history.push(bar) does, with the deque bound
+                    history._current = bars
+                    for update in updates:
+                        update(bar)
+                    if record_bar is not None:
+                        record_bar(bar)
+                    on_bar(bar)
+                    if deferred:
+                        self._deliver_deferred(deliver)
+                if batch:
+                    last_ts = batch[-1][0]
+                if on_progress is not None:
+                    on_progress(min(1.0, done / total))
+        finally:
+            # End the feed's read (and its database transaction) now, also when the run
+            # stops early: by cancellation or by an exception from the strategy.
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
 
         if deferred:
             self._deliver_deferred(deliver)

@@ -280,3 +280,36 @@ def test_bars_of_symbols_outside_the_strategy_are_skipped_and_not_counted():
     assert [s for s, _, _ in seen] == ["AAA"] * 3
     assert [c for _, c, _ in seen] == [10.2, 11.2, 12.2]
     assert math.isnan(seen[0][2]) and seen[2][2] == (11.2 + 12.2) / 2
+
+
+class _ClosingFeed:
+    """A generator feed that notes whether its stream was closed (as a DB feed ends its read)."""
+
+    def __init__(self, bars):
+        self.bars, self.closed = bars, False
+
+    def total_bars(self):
+        return len(self.bars)
+
+    def batches(self):
+        try:
+            for b in self.bars:
+                yield [b]
+        finally:
+            self.closed = True
+
+
+def test_strategy_exception_closes_the_datafeed_stream_before_propagating():
+    def boom(s):
+        raise RuntimeError("strategy bug")
+
+    feed = _ClosingFeed(flat_bars(5))
+    orchestrator = Orchestrator(
+        strategy=Scripted({(1, "AAA"): [boom]}), datafeed=feed, broker=SimulatedBroker()
+    )
+    with pytest.raises(RuntimeError, match="strategy bug"):
+        try:
+            orchestrator.run()
+        except RuntimeError:
+            assert feed.closed  # closed while the exception is still on its way out
+            raise
