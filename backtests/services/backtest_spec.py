@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 
-from backtests.engine.enums import BarPeriod
+from backtests.engine.enums import BarPeriod, FillTiming
 from backtests.engine.registry import discover_user_code, strategy_registry
 from backtests.engine.strategies.base import ParamError
 from backtests.feeds import DEFAULT_SYMBOL_TYPE, NS_PER_DAY, date_start_ns
@@ -45,6 +45,8 @@ DATES_REVERSED = "end_date {end} is before start_date {start}"
 START_AFTER_DATA = "start_date {start} is after the last bar of these symbols ({last})"
 END_BEFORE_DATA = "end_date {end} is before the first bar of these symbols ({first})"
 RECORD_INVALID = "record must be one of: full, trades"
+FILL_TIMINGS = tuple(t.value for t in FillTiming)
+FILL_TIMING_INVALID = "fill_timing must be one of: " + ", ".join(FILL_TIMINGS)
 COMMISSION_INVALID = "{field} must be a finite number >= 0"
 
 _registry_lock = threading.Lock()
@@ -84,6 +86,7 @@ class BacktestSpec:
     record: str
     commission_per_unit: float
     minimum_commission: float
+    fill_timing: FillTiming = FillTiming.NEXT_BAR
 
     def to_config(self) -> dict:
         """The runs.config JSON (enum values as their names)."""
@@ -101,6 +104,7 @@ class BacktestSpec:
             "record": self.record,
             "commission_per_unit": self.commission_per_unit,
             "minimum_commission": self.minimum_commission,
+            "fill_timing": self.fill_timing.value,
         }
 
     def default_name(self) -> str:
@@ -132,6 +136,7 @@ def backtest_spec_from_mapping(data: Mapping[str, Any]) -> BacktestSpec:
         record=data.get("record", "full"),
         commission_per_unit=data.get("commission_per_unit", 0),
         minimum_commission=data.get("minimum_commission", 0),
+        fill_timing=data.get("fill_timing", FillTiming.NEXT_BAR.value),
     )
 
 
@@ -147,6 +152,7 @@ def backtest_spec_build(
     record: Any = "full",
     commission_per_unit: Any = 0,
     minimum_commission: Any = 0,
+    fill_timing: Any = FillTiming.NEXT_BAR.value,
 ) -> BacktestSpec:
     """Validate every field of a backtest request; ``InvalidInput`` names each wrong one."""
     errors: dict[str, str] = {}
@@ -160,6 +166,8 @@ def backtest_spec_build(
         errors["end_date"] = DATES_REVERSED.format(start=start, end=end)
     if record not in RECORD_LEVELS:
         errors["record"] = RECORD_INVALID
+    if fill_timing not in FILL_TIMINGS:
+        errors["fill_timing"] = FILL_TIMING_INVALID
     per_unit = _clean_money("commission_per_unit", commission_per_unit, errors)
     minimum = _clean_money("minimum_commission", minimum_commission, errors)
     strategy_id, params = _clean_strategy(strategy, strategy_params, period, rtype, errors)
@@ -182,6 +190,7 @@ def backtest_spec_build(
         record=record,
         commission_per_unit=per_unit,
         minimum_commission=minimum,
+        fill_timing=FillTiming(fill_timing),
     )
 
 

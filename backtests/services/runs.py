@@ -183,6 +183,7 @@ def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = No
             recorder=recorder,
             on_progress=monitor.progress,
             should_cancel=monitor.should_cancel,
+            fill_timing=spec.fill_timing,
         )
         started = time.perf_counter()
         outcome = orchestrator.run()

@@ -166,6 +166,10 @@ def test_run_backtest_preset_and_trades_level_record_no_bars(data):
             "--record: record must be one of: full, trades",
         ),
         (
+            [*BASE, "--symbols", "AAPL", "--fill-timing", "later"],
+            "--fill-timing: fill_timing must be one of: next_bar, same_bar",
+        ),
+        (
             [*BASE, "--symbols", "AAPL", "--commission-per-unit", "-1"],
             "--commission-per-unit: commission_per_unit must be a finite number >= 0",
         ),

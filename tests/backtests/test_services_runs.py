@@ -128,6 +128,7 @@ def test_spec_build_valid_request_gives_config_with_resolved_params(publisher_id
         "record": "trades",
         "commission_per_unit": 0.01,
         "minimum_commission": 1.0,
+        "fill_timing": "next_bar",
     }
     assert spec.params["bar_period"] is BarPeriod.MINUTE
     assert spec.default_name() == "SMACrossover AAPL,MSFT 2024-01-02..2024-01-02"
@@ -171,6 +172,7 @@ def test_spec_build_valid_request_gives_config_with_resolved_params(publisher_id
         ({"start_date": "2024-02-01", "end_date": None}, "start_date", "after the last bar"),
         ({"start_date": None, "end_date": "2024-01-01"}, "end_date", "before the first bar"),
         ({"record": "all"}, "record", spec_module.RECORD_INVALID),
+        ({"fill_timing": "later"}, "fill_timing", spec_module.FILL_TIMING_INVALID),
         ({"commission_per_unit": -1}, "commission_per_unit", "commission_per_unit must be"),
         ({"minimum_commission": "nan"}, "minimum_commission", "minimum_commission must be"),
     ],
@@ -200,6 +202,7 @@ def test_run_create_spec_gives_queued_run_with_config_and_default_name(publisher
         0.0,
     )
     assert stored.config["strategy_params"]["fast_period"] == 5
+    assert stored.config["fill_timing"] == "next_bar"  # as OneSecondTrader 0.75
     assert len(run.run_id) == 12
     assert run_create(spec=_spec(publisher_id), name=" mine ").name == "mine"
 

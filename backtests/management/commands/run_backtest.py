@@ -33,6 +33,7 @@ OPTION_OF_FIELD = {
     "record": "--record",
     "commission_per_unit": "--commission-per-unit",
     "minimum_commission": "--minimum-commission",
+    "fill_timing": "--fill-timing",
 }
 MSG_SYMBOLS_OR_PRESET = "give the symbols with --symbols A,B,C or --preset NAME (not both)"
 MSG_PARAM_FORMAT = "--param expects name=value, got {raw!r}"
@@ -69,6 +70,14 @@ class Command(BaseCommand):
         parser.add_argument("--record", default="full", help="full (default) or trades")
         parser.add_argument("--commission-per-unit", default="0")
         parser.add_argument("--minimum-commission", default="0")
+        parser.add_argument(
+            "--fill-timing",
+            default="next_bar",
+            help=(
+                "when on_bar learns of fills at its bar's open: next_bar (default, as "
+                "OneSecondTrader 0.75: after on_bar) or same_bar (before on_bar)"
+            ),
+        )
         parser.add_argument("--name", help="run name (default: strategy, symbols and dates)")
 
     def handle(self, *args, **options) -> None:
@@ -84,6 +93,7 @@ class Command(BaseCommand):
                 record=options["record"],
                 commission_per_unit=options["commission_per_unit"],
                 minimum_commission=options["minimum_commission"],
+                fill_timing=options["fill_timing"],
             )
         except ServiceError as exc:
             raise CommandError(_describe(exc)) from None
