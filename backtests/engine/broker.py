@@ -20,6 +20,7 @@ from typing import Any
 from backtests.engine.enums import OrderType, RejectionReason, TradeSide
 from backtests.engine.events import (
     BarReceived,
+    BrokerResponse,
     CancellationAccepted,
     CancellationRejected,
     FillEvent,
@@ -171,16 +172,7 @@ class SimulatedBroker:
             )
         ts = request.ts_event_ns
         if problem is not None:
-            self._publish(
-                OrderRejected(
-                    ts_event_ns=ts,
-                    ts_created_ns=ts,
-                    ts_broker_ns=ts,
-                    associated_order_id=request.system_order_id,
-                    rejection_reason=problem[0],
-                    rejection_message=problem[1],
-                )
-            )
+            self._respond(OrderRejected, ts, request.system_order_id, *problem)
             return
         self._broker_seq += 1
         order = _Order(request, f"B{self._broker_seq:06d}", self._broker_seq)
@@ -189,15 +181,7 @@ class SimulatedBroker:
         if book is None:
             book = self.books[order.symbol] = ({}, {}, {}, {})
         book[_BOOK_INDEX[order.order_type]][order.order_id] = order
-        self._publish(
-            OrderAccepted(
-                ts_event_ns=ts,
-                ts_created_ns=ts,
-                ts_broker_ns=ts,
-                associated_order_id=order.order_id,
-                broker_order_id=order.broker_id,
-            )
-        )
+        self._respond(OrderAccepted, ts, order.order_id, broker_order_id=order.broker_id)
 
     def on_modification(self, request: OrderModificationRequest) -> None:
         order = self._orders.get(request.system_order_id)
@@ -227,16 +211,7 @@ class SimulatedBroker:
             )
         ts = request.ts_event_ns
         if problem is not None:
-            self._publish(
-                ModificationRejected(
-                    ts_event_ns=ts,
-                    ts_created_ns=ts,
-                    ts_broker_ns=ts,
-                    associated_order_id=request.system_order_id,
-                    rejection_reason=problem[0],
-                    rejection_message=problem[1],
-                )
-            )
+            self._respond(ModificationRejected, ts, request.system_order_id, *problem)
             return
         if request.quantity is not None:
             order.quantity = request.quantity
@@ -245,40 +220,22 @@ class SimulatedBroker:
         if request.stop_price is not None:
             order.stop_price = request.stop_price
         order.eligible_after_ns = max(order.eligible_after_ns, ts)
-        self._publish(
-            ModificationAccepted(
-                ts_event_ns=ts,
-                ts_created_ns=ts,
-                ts_broker_ns=ts,
-                associated_order_id=order.order_id,
-                broker_order_id=order.broker_id,
-            )
-        )
+        self._respond(ModificationAccepted, ts, order.order_id, broker_order_id=order.broker_id)
 
     def on_cancellation(self, request: OrderCancellationRequest) -> None:
         ts = request.ts_event_ns
         order = self._remove(request.system_order_id)
         if order is None:
-            self._publish(
-                CancellationRejected(
-                    ts_event_ns=ts,
-                    ts_created_ns=ts,
-                    ts_broker_ns=ts,
-                    associated_order_id=request.system_order_id,
-                    rejection_reason=RejectionReason.UNKNOWN_ORDER,
-                    rejection_message=unknown_order_message(request.system_order_id),
-                )
+            order_id = request.system_order_id
+            self._respond(
+                CancellationRejected,
+                ts,
+                order_id,
+                RejectionReason.UNKNOWN_ORDER,
+                unknown_order_message(order_id),
             )
             return
-        self._publish(
-            CancellationAccepted(
-                ts_event_ns=ts,
-                ts_created_ns=ts,
-                ts_broker_ns=ts,
-                associated_order_id=order.order_id,
-                broker_order_id=order.broker_id,
-            )
-        )
+        self._respond(CancellationAccepted, ts, order.order_id, broker_order_id=order.broker_id)
 
     # --- bars --------------------------------------------------------------------------
 
@@ -324,34 +281,54 @@ class SimulatedBroker:
         """End of data: every pending order expires, in submission order."""
         for order in sorted(self._orders.values(), key=lambda o: o.seq):
             self._remove(order.order_id)
-            self._publish(
-                OrderExpired(
-                    ts_event_ns=ts_ns,
-                    ts_created_ns=ts_ns,
-                    ts_broker_ns=ts_ns,
-                    associated_order_id=order.order_id,
-                    broker_order_id=order.broker_id,
-                    symbol=order.symbol,
-                )
+            self._respond(
+                OrderExpired,
+                ts_ns,
+                order.order_id,
+                broker_order_id=order.broker_id,
+                symbol=order.symbol,
             )
 
     def _fill(self, order: _Order, price: float, ts: int) -> None:
         self._remove(order.order_id)
         self._fill_seq += 1
+        self._respond(
+            FillEvent,
+            ts,
+            order.order_id,
+            broker_order_id=order.broker_id,
+            symbol=order.symbol,
+            fill_id=f"F{self._fill_seq:06d}",
+            broker_fill_id=None,
+            side=order.side,
+            quantity_filled=order.quantity,
+            fill_price=price,
+            commission=self.commission(order.quantity),
+        )
+
+    def _respond(
+        self,
+        event_type: type[BrokerResponse],
+        ts: int,
+        order_id: str,
+        rejection_reason: RejectionReason | None = None,
+        rejection_message: str | None = None,
+        **fields: Any,
+    ) -> None:
+        """Publish a broker response stamped with simulated time ``ts`` (event, created, broker).
+
+        Rejections pass their reason and message positionally; other responses their fields.
+        """
+        if rejection_reason is not None:
+            fields["rejection_reason"] = rejection_reason
+            fields["rejection_message"] = rejection_message
         self._publish(
-            FillEvent(
+            event_type(
                 ts_event_ns=ts,
                 ts_created_ns=ts,
                 ts_broker_ns=ts,
-                associated_order_id=order.order_id,
-                broker_order_id=order.broker_id,
-                symbol=order.symbol,
-                fill_id=f"F{self._fill_seq:06d}",
-                broker_fill_id=None,
-                side=order.side,
-                quantity_filled=order.quantity,
-                fill_price=price,
-                commission=max(order.quantity * self.commission_per_unit, self.minimum_commission),
+                associated_order_id=order_id,
+                **fields,
             )
         )
 
