@@ -7,6 +7,7 @@ Anything missing (unknown symbol, index beyond the kept history, warm-up) is NaN
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -85,6 +86,8 @@ class Indicator:
     def __init_subclass__(cls, register: bool = True, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
         if register and not cls.__name__.startswith("_"):
+            if cls._compute is Indicator._compute and cls.update is Indicator.update:
+                raise TypeError(f"indicator {cls.__name__}: must define _compute(self, bar)")
             _indicator_classes[cls.__name__] = cls
 
     def __init__(
@@ -105,7 +108,12 @@ class Indicator:
         self.color_given = color is not None
 
     def _compute(self, bar: BarReceived) -> float:
-        raise NotImplementedError
+        """The indicator's value for ``bar``, NaN while warming up.
+
+        Every registered indicator defines it or its own ``update`` (checked when the class
+        is defined); this base answers NaN, a missing value.
+        """
+        return math.nan
 
     def update(self, bar: BarReceived) -> float:
         """Compute the value for ``bar``, store it in the bar's symbol history and return it."""

@@ -97,6 +97,8 @@ class StrategyBase:
         if not cls.name:
             cls.name = cls.__name__
         if register:
+            if cls.on_bar is StrategyBase.on_bar:
+                raise TypeError(f"strategy {cls.__name__}: must define on_bar(self, bar)")
             _strategy_classes[cls.__name__] = cls
 
     def __init__(self, *, symbols: Sequence[str], params: Mapping[str, Any] | None = None) -> None:
@@ -158,8 +160,10 @@ class StrategyBase:
         """Register indicators with ``add_indicator``; called at the end of ``__init__``."""
 
     def on_bar(self, bar: BarReceived) -> None:
-        """Trade on ``bar`` (indicators are already updated)."""
-        raise NotImplementedError
+        """Trade on ``bar`` (indicators are already updated).
+
+        Every registered strategy defines it (checked when the class is defined).
+        """
 
     def on_fill(self, fill: FillEvent) -> None:
         """Called after a fill was booked into the position."""

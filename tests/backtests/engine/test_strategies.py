@@ -9,17 +9,19 @@ import pandas as pd
 import pytest
 
 from backtests.engine.broker import SimulatedBroker
-from backtests.engine.enums import FillTiming, OrderType, TradeSide
+from backtests.engine.enums import BarPeriod, FillTiming, OrderType, TradeSide
 from backtests.engine.events import (
     CancellationAccepted,
     FillEvent,
     ModificationAccepted,
     OrderSubmissionRequest,
 )
+from backtests.engine.indicators import Indicator
 from backtests.engine.memory import ListDatafeed, MemoryRecorder
 from backtests.engine.orchestrator import Orchestrator
 from backtests.engine.positions import PositionBook
 from backtests.engine.registry import discover_user_code, get_strategy, strategy_registry
+from backtests.engine.strategies.base import ParamSpec, StrategyBase
 from tests.backtests.engine.bars import SECOND, bar, interleave, random_walk
 from tests.backtests.engine.scripted import Scripted
 
@@ -358,3 +360,19 @@ def test_random_walk_helper_is_seeded():
     assert np.all(
         [b.low <= min(b.open, b.close) and b.high >= max(b.open, b.close) for b in random_walk(500)]
     )
+
+
+def test_strategy_without_on_bar_is_refused_when_defined():
+    with pytest.raises(TypeError, match="strategy NoHandler: must define on_bar"):
+
+        class NoHandler(StrategyBase):
+            parameters = {"bar_period": ParamSpec(default=BarPeriod.MINUTE)}
+
+    assert "NoHandler" not in strategy_registry()
+
+
+def test_indicator_without_compute_is_refused_when_defined():
+    with pytest.raises(TypeError, match="indicator Nothing: must define _compute"):
+
+        class Nothing(Indicator):
+            pass
