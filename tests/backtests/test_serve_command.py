@@ -64,6 +64,28 @@ def test_serve_runs_site_and_worker_and_stops_both_on_sigterm(serve_env, tmp_pat
         print(log.read_text(errors="replace")[-3000:])
     output = log.read_text()
     assert f"Open http://127.0.0.1:{port}/" in output
+    assert "did not stop within" not in output  # both stopped when asked, none was killed
+
+
+@pytest.mark.worker
+def test_serve_started_with_sigint_ignored_still_stops_on_sigint(serve_env, tmp_path):
+    # A background job of a non-interactive shell inherits SIGINT as ignored; serve must
+    # still stop its children promptly when it is interrupted.
+    port = free_port()
+    log = tmp_path / "serve.log"
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        process = start_manage(["serve", "--port", str(port)], serve_env, log)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    try:
+        wait_for(lambda: health_ok(port), what="the site to answer /health")
+        wait_for(lambda: len(child_pids(process.pid)) == 2, what="both children")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    finally:
+        stop_process(process)
+    assert "did not stop within" not in log.read_text()
 
 
 @pytest.mark.worker

@@ -87,7 +87,7 @@ class Command(BaseCommand):
         while True:
             if stop_requested:
                 self.stdout.write("Stopping runserver and qcluster...")
-                self._stop_all(children, signal.SIGINT)
+                self._stop_all(children)
                 return 0
             for name, process in children.items():
                 code = process.poll()
@@ -96,20 +96,21 @@ class Command(BaseCommand):
                     self.stderr.write(
                         f"{name} exited with code {code}; stopping {', '.join(others)}."
                     )
-                    self._stop_all(children, signal.SIGTERM)
+                    self._stop_all(children)
                     exit_code = code or 1
                     return exit_code
             time.sleep(POLL_SECONDS)
 
-    def _stop_all(self, children: dict[str, subprocess.Popen], sig: int) -> None:
-        """Signal runserver's process group and qcluster's sentinel (which stops its own
-        workers once their current task ends); kill whatever still runs after the grace time,
-        then fail the runs a killed worker left behind."""
+    def _stop_all(self, children: dict[str, subprocess.Popen]) -> None:
+        """SIGTERM to runserver's process group and to qcluster's sentinel (which stops its
+        own workers once their current task ends); kill whatever still runs after the grace
+        time, then fail the runs a killed worker left behind.
+
+        SIGTERM rather than SIGINT: a process started in the background by a non-interactive
+        shell inherits SIGINT as ignored, and runserver would then never stop.
+        """
         for name, process in children.items():
-            if name == "qcluster":
-                self._signal(process, signal.SIGTERM, group=False)
-            else:
-                self._signal(process, sig, group=True)
+            self._signal(process, signal.SIGTERM, group=name != "qcluster")
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         killed = False
         for name, process in children.items():
