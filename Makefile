@@ -29,10 +29,11 @@ run: migrate
 	$(PY) manage.py ensure_local_user
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py serve --host $(HOST) --port $(PORT)
 
-## test: the whole suite on SQLite files (browser and worker tests included).
+## test: lint, then the whole suite on SQLite files (browser and worker tests included).
 test: setup
 	bash .ci/install-browser
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 ## test-postgres: the suite again with both databases on the local PostgreSQL server.
