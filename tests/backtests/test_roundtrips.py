@@ -25,26 +25,9 @@ from backtests.analysis.roundtrips import (
 from backtests.models import Fill, ProcessedBar, RecordedBar, Run
 from ostsite.errors import NotFound
 from secmaster.models import Instrument, OhlcvBar, Publisher, SymbologyMapping
-
-BASE = 1_704_186_000_000_000_000  # 2024-01-02 09:00:00 UTC in ns
-MINUTE = 60_000_000_000
-SEED_KEYS = {
-    "symbol",
-    "direction",
-    "duration_bars",
-    "max_position",
-    "high_watermark",
-    "low_watermark",
-    "max_drawdown",
-    "pnl_before_commission",
-    "pnl_after_commission",
-    "entry_ts",
-    "exit_ts",
-}
-
-
-def t(i: int) -> int:
-    return BASE + i * MINUTE
+from tests.backtests.run_rows import BASE_NS as BASE
+from tests.backtests.run_rows import SEED_ROUNDTRIP_KEYS as SEED_KEYS
+from tests.backtests.run_rows import t
 
 
 def fills_frame(rows: list[tuple]) -> pd.DataFrame:
