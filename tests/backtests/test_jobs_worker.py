@@ -1,9 +1,7 @@
 """Background runs through a REAL django-q2 cluster (``manage.py qcluster`` subprocess).
 
-The worker gets the test databases' names through the same environment variables a deployment
-uses (RUNS_DB_PATH / SECMASTER_DB_PATH, or DATABASE_URL / SECMASTER_DATABASE_URL on
-PostgreSQL), so it reads and writes what the test process sees. Each broker is exercised:
-the ORM queue in the default database, and Redis (a queue name of its own per test process).
+The cluster fixtures (``qcluster``, ``worker_env``, ``broker_env``: the ORM queue and Redis)
+are in ``conftest.py``; dying workers are in ``test_worker_faults.py``.
 Also here: stale-run recovery (worker start, first API call, dead local worker process).
 """
 
@@ -13,115 +11,27 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import pytest
-import redis
-from django.conf import settings
-from django_q.conf import Conf
 from django_q.models import Task
 from django_q.signals import post_spawn
 
-from backtests.engine.registry import discover_user_code
 from backtests.models import EVENT_MODELS, Fill, Run, RunStatus
 from backtests.services import jobs
 from backtests.services.jobs import WORKER_GONE_ERROR, runs_fail_orphaned
 from tests.backtests.market_data import ingest_bars, minute_bars
 from tests.backtests.run_rows import run_row
-from tests.backtests.subprocesses import database_env, start_manage, stop_process, wait_for
+from tests.backtests.subprocesses import start_manage, stop_process, wait_for
+from tests.backtests.worker_runs import run_state, submit
 
 DATABASES = ["default", "secmaster"]
 pytestmark = pytest.mark.django_db(transaction=True, databases=DATABASES)
 
-REDIS_BASE_URL = "redis://127.0.0.1:6379/11"
 SLOW_BARS = 30_000  # about 5 s at 0.15 ms a bar: a cancel visibly stops it early
-SLOW_STRATEGY = '''
-import time
-
-from backtests.engine.enums import BarPeriod
-from backtests.engine.strategies.base import ParamSpec, StrategyBase
 
 
-class SlowTestStrategy(StrategyBase):
-    """Does nothing but take its time on every bar."""
-
-    name = "Slow test strategy"
-    parameters = {
-        "bar_period": ParamSpec(default=BarPeriod.MINUTE),
-        "sleep_ms": ParamSpec(default=0.15, min=0.0, max=100.0),
-    }
-
-    def on_bar(self, bar):
-        time.sleep(self.sleep_ms / 1000)
-'''
-
-
-# --- fixtures ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def strategies_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("strategies")
-    (folder / "slow_test_strategy.py").write_text(SLOW_STRATEGY)
-    return folder
-
-
-@pytest.fixture
-def slow_strategy(strategies_dir, settings) -> Path:
-    """The slow strategy file, visible to this process and (via the env) to the worker."""
-    settings.OST_STRATEGIES_DIR = strategies_dir
-    assert discover_user_code(strategies_dir=strategies_dir, indicators_dir=None) == []
-    return strategies_dir
-
-
-@pytest.fixture(params=["orm", "redis"])
-def broker_env(request, monkeypatch) -> Iterator[dict[str, str]]:
-    """The broker both processes use; for Redis, a queue named after this test process."""
-    if request.param == "orm":
-        yield {"REDIS_URL": "", "OST_QUEUE_NAME": str(Conf.PREFIX)}
-        return
-    queue = f"ost-test-{os.getpid()}"
-    client = redis.from_url(REDIS_BASE_URL)
-
-    def flush() -> None:
-        keys = client.keys(f"django_q:{queue}:*")
-        if keys:
-            client.delete(*keys)
-
-    flush()
-    monkeypatch.setattr(Conf, "ORM", None)
-    monkeypatch.setattr(Conf, "REDIS", REDIS_BASE_URL)
-    monkeypatch.setattr(Conf, "PREFIX", queue)
-    monkeypatch.setattr(Conf, "CLUSTER_NAME", queue)
-    yield {"REDIS_URL": REDIS_BASE_URL, "OST_QUEUE_NAME": queue}
-    flush()
-
-
-@pytest.fixture
-def worker_env(slow_strategy, broker_env) -> dict[str, str]:
-    return {
-        **os.environ,
-        **database_env(),
-        **broker_env,
-        "OST_STRATEGIES_DIR": str(slow_strategy),
-        "OST_MAX_CONCURRENT_RUNS": "1",
-        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
-        "PYTHONUNBUFFERED": "1",
-    }
-
-
-@pytest.fixture
-def qcluster(transactional_db, worker_env, tmp_path) -> Iterator[subprocess.Popen]:
-    """A real ``manage.py qcluster``; always stopped at teardown (before the DB flush)."""
-    log = tmp_path / "qcluster.log"
-    process = start_manage(["qcluster"], worker_env, log)
-    try:
-        yield process
-    finally:
-        stop_process(process)
-        print(log.read_text(errors="replace")[-3000:])
+# --- fixtures (the cluster ones are in conftest.py) ----------------------------------------
 
 
 @pytest.fixture
@@ -131,16 +41,6 @@ def publisher_id(tmp_path) -> int:
         bars=minute_bars(38, "2024-01-02T14:30", 300),
         mappings={"AAPL": [("2024-01-02", "2024-01-03", 38)]},
     )
-
-
-def submit(api_client, **body: Any) -> str:
-    response = api_client.post("/api/backtest/run", body, format="json")
-    assert response.status_code == 200, response.json()
-    return response.json()["run_id"]
-
-
-def run_state(run_id: str) -> Run:
-    return Run.objects.get(run_id=run_id)
 
 
 # --- the real worker ---------------------------------------------------------------------
