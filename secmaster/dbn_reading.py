@@ -3,6 +3,14 @@
 The metadata header is parsed by ``databento_dbn.Metadata``; the records that follow are decoded
 in large blocks with numpy (an OHLCV record is a fixed 56-byte struct), which is an order of
 magnitude faster than one Python object per record.
+
+Hostile input is bounded (``ReadLimits``): zstd data is fed to the decompressor in 1 KiB slices,
+so one call can produce at most about 32 MiB (zstd expands at most ~32,768 times), and the
+stream stops with an error as soon as its output passes ``max_bytes``, or ``max_ratio`` times
+the bytes it occupies on disk or the compressed bytes read so far (past a 1 MiB floor). A bomb
+is therefore never decompressed into memory, nor in full. The DBN metadata header may not
+exceed ``max_metadata_bytes``; versions other than 1 to ``databento_dbn.DBN_VERSION`` are
+refused before decoding.
 """
 
 from __future__ import annotations
@@ -33,11 +41,34 @@ OHLCV_RECORD_SIZE = 56
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 DBN_PREFIX = b"DBN"
 READ_SIZE = 1 << 20  # compressed bytes read at a time
+ZSTD_SLICE = 1 << 10  # compressed bytes per decompress call: bounds one call's output to ~32 MiB
 MAX_INT64 = (1 << 63) - 1
+SUPPORTED_DBN_VERSIONS = range(1, databento_dbn.DBN_VERSION + 1)
+
+# Defaults of the ingest limits (the ingest service reads OST_INGEST_* settings over them).
+DEFAULT_MAX_MEMBER_BYTES = 8 << 30  # 8 GiB of DBN bytes per file or zip member
+DEFAULT_MAX_RATIO = 1000  # real OHLCV data expands 3-10x, a flat price series about 100x
+DEFAULT_MAX_METADATA_BYTES = 64 << 20  # metadata.json, symbology.json, a DBN metadata header
+RATIO_FLOOR_BYTES = 1 << 20  # any file may expand to 1 MiB whatever its ratio
 
 MSG_NOT_DBN = "{name}: not a DBN file (it does not start with 'DBN')"
 MSG_EMPTY = "{name}: empty file (no DBN data)"
 MSG_TRUNCATED_HEADER = "{name}: truncated DBN metadata header"
+MSG_DBN_VERSION = (
+    "{name}: DBN version {version} is not supported (this reader handles versions {low} to {high})"
+)
+MSG_HEADER_TOO_BIG = (
+    "{name}: the DBN metadata header declares {size:,} bytes, over the limit of {limit:,} bytes"
+    " (OST_INGEST_MAX_METADATA_BYTES)"
+)
+MSG_TOO_BIG = (
+    "{name}: more than {limit:,} bytes uncompressed, over the limit"
+    " (OST_INGEST_MAX_MEMBER_BYTES); refused as a possible zip bomb"
+)
+MSG_RATIO = (
+    "{name}: expands to more than {ratio:g} times its compressed size"
+    " (OST_INGEST_MAX_RATIO); refused as a possible zip bomb"
+)
 MSG_BAD_METADATA = "{name}: unreadable DBN metadata: {error}"
 MSG_NOT_OHLCV = "{name}: schema '{schema}' is not an OHLCV schema (expected one of {expected})"
 MSG_TRUNCATED_ZSTD = "{name}: truncated zstd stream (the compressed data ends mid-frame)"
@@ -52,6 +83,46 @@ MSG_BAD_BAR = "{name}: record {index} (instrument {instrument_id}, ts_event {ts_
 
 class DbnReadError(InvalidInput):
     """The bytes are not a readable OHLCV DBN stream; the message names the file and the fault."""
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Bounds on what one file may expand to (see the module docstring)."""
+
+    max_bytes: int = DEFAULT_MAX_MEMBER_BYTES
+    max_ratio: float = DEFAULT_MAX_RATIO
+    max_metadata_bytes: int = DEFAULT_MAX_METADATA_BYTES
+
+    def expansion_limit(self, name: str, stored_size: int | None) -> tuple[int, str]:
+        """How many uncompressed bytes data stored in ``stored_size`` bytes may become, and the
+        message that refuses more (the size limit or the ratio, whichever is lower)."""
+        if stored_size is not None:
+            by_ratio = max(int(self.max_ratio * stored_size), RATIO_FLOOR_BYTES)
+            if by_ratio < self.max_bytes:
+                return by_ratio, MSG_RATIO.format(name=name, ratio=self.max_ratio, size=stored_size)
+        return self.max_bytes, MSG_TOO_BIG.format(name=name, limit=self.max_bytes)
+
+
+class _OutputBudget:
+    """Counts uncompressed bytes; raises once they pass the limit for the stored size, or
+    ``max_ratio`` times the compressed bytes consumed so far (a bomb inside a large file)."""
+
+    def __init__(self, limits: ReadLimits, name: str, stored_size: int | None) -> None:
+        self.name = name
+        self.limit, self.message = limits.expansion_limit(name, stored_size)
+        self.max_ratio = limits.max_ratio
+        self.used = 0
+
+    def spend(self, size: int, consumed: int | None = None) -> None:
+        self.used += size
+        if self.used > self.limit:
+            raise DbnReadError(self.message)
+        if (
+            consumed is not None
+            and self.used > RATIO_FLOOR_BYTES
+            and self.used > self.max_ratio * consumed
+        ):
+            raise DbnReadError(MSG_RATIO.format(name=self.name, ratio=self.max_ratio))
 
 
 @dataclass(frozen=True)
@@ -112,34 +183,41 @@ class CountingReader:
         return data
 
 
-def _decompressed_blocks(raw: CountingReader | BinaryIO, name: str) -> Iterator[bytes]:
+def _decompressed_blocks(raw: CountingReader | BinaryIO, budget: _OutputBudget) -> Iterator[bytes]:
     """Yield the stream's bytes, zstd-decompressed when it starts with the zstd magic number."""
+    name = budget.name
     first = raw.read(READ_SIZE)
     if not first.startswith(ZSTD_MAGIC):
         while first:
+            budget.spend(len(first))
             yield first
             first = raw.read(READ_SIZE)
         return
     decompressor = zstandard.ZstdDecompressor()
     dobj = decompressor.decompressobj()
     frame_fed = False
+    consumed = 0
     chunk = first
     while chunk:
-        pending = chunk
-        while pending:
-            frame_fed = True
-            try:
-                out = dobj.decompress(pending)
-            except zstandard.ZstdError as exc:
-                raise DbnReadError(MSG_BAD_ZSTD.format(name=name, error=exc)) from exc
-            if out:
-                yield out
-            if dobj.eof:
-                pending = dobj.unused_data
-                dobj = decompressor.decompressobj()
-                frame_fed = False
-            else:
-                pending = b""
+        view = memoryview(chunk)
+        for start in range(0, len(view), ZSTD_SLICE):
+            pending: bytes | memoryview = view[start : start + ZSTD_SLICE]
+            consumed += len(pending)
+            while pending:
+                frame_fed = True
+                try:
+                    out = dobj.decompress(pending)
+                except zstandard.ZstdError as exc:
+                    raise DbnReadError(MSG_BAD_ZSTD.format(name=name, error=exc)) from exc
+                if out:
+                    budget.spend(len(out), consumed)
+                    yield out
+                if dobj.eof:
+                    pending = dobj.unused_data
+                    dobj = decompressor.decompressobj()
+                    frame_fed = False
+                else:
+                    pending = b""
         chunk = raw.read(READ_SIZE)
     if frame_fed and not dobj.eof:
         raise DbnReadError(MSG_TRUNCATED_ZSTD.format(name=name))
@@ -192,7 +270,9 @@ class _ByteQueue:
         return self._blocks
 
 
-def read_dbn_header(queue: _ByteQueue, name: str) -> DbnHeader:
+def read_dbn_header(
+    queue: _ByteQueue, name: str, max_metadata_bytes: int = DEFAULT_MAX_METADATA_BYTES
+) -> DbnHeader:
     prefix = queue.read_exact(8)
     if prefix is None:
         partial = queue.take_buffer()
@@ -203,7 +283,21 @@ def read_dbn_header(queue: _ByteQueue, name: str) -> DbnHeader:
         raise DbnReadError(MSG_NOT_DBN.format(name=name))
     if not prefix.startswith(DBN_PREFIX):
         raise DbnReadError(MSG_NOT_DBN.format(name=name))
+    version = prefix[3]
+    if version not in SUPPORTED_DBN_VERSIONS:
+        raise DbnReadError(
+            MSG_DBN_VERSION.format(
+                name=name,
+                version=version,
+                low=SUPPORTED_DBN_VERSIONS.start,
+                high=SUPPORTED_DBN_VERSIONS.stop - 1,
+            )
+        )
     (length,) = struct.unpack("<I", prefix[4:8])
+    if length > max_metadata_bytes:
+        raise DbnReadError(
+            MSG_HEADER_TOO_BIG.format(name=name, size=length, limit=max_metadata_bytes)
+        )
     body = queue.read_exact(length)
     if body is None:
         raise DbnReadError(MSG_TRUNCATED_HEADER.format(name=name))
@@ -220,7 +314,7 @@ def read_dbn_header(queue: _ByteQueue, name: str) -> DbnHeader:
         dataset=metadata.dataset,
         schema=schema,
         rtype=OHLCV_SCHEMA_RTYPES.get(schema) if schema else None,
-        version=prefix[3],
+        version=version,
         ts_out=bool(metadata.ts_out),
         mappings=_mapping_intervals(metadata),
     )
@@ -231,14 +325,23 @@ class DbnOhlcvReader:
 
     ``header`` is available right after construction; iterating yields validated blocks of
     records (fields as in :func:`ohlcv_record_dtype`, rtype already normalised).
+    ``stored_size`` (bytes on disk) bounds the expansion with ``limits.max_ratio``.
     """
 
     def __init__(
-        self, raw: BinaryIO | CountingReader, name: str, *, block_records: int = 200_000
+        self,
+        raw: BinaryIO | CountingReader,
+        name: str,
+        *,
+        block_records: int = 200_000,
+        limits: ReadLimits | None = None,
+        stored_size: int | None = None,
     ) -> None:
         self.name = name
-        self._queue = _ByteQueue(_decompressed_blocks(raw, name))
-        self.header = read_dbn_header(self._queue, name)
+        limits = limits or ReadLimits()
+        budget = _OutputBudget(limits, name, stored_size)
+        self._queue = _ByteQueue(_decompressed_blocks(raw, budget))
+        self.header = read_dbn_header(self._queue, name, limits.max_metadata_bytes)
         self.record_size = OHLCV_RECORD_SIZE + (8 if self.header.ts_out else 0)
         self._dtype = ohlcv_record_dtype(self.record_size)
         self._block_bytes = block_records * self.record_size
@@ -252,12 +355,11 @@ class DbnOhlcvReader:
                 usable = len(pending) - len(pending) % self.record_size
                 yield self._decode(bytes(pending[:usable]))
                 del pending[:usable]
-        if len(pending) % self.record_size:
-            raise DbnReadError(
-                MSG_TRUNCATED_RECORD.format(name=self.name, extra=len(pending) % self.record_size)
-            )
-        if pending:
-            yield self._decode(bytes(pending))
+        extra = len(pending) % self.record_size
+        if len(pending) > extra:  # whole records first: a wrong record length says more
+            yield self._decode(bytes(pending[: len(pending) - extra]))
+        if extra:
+            raise DbnReadError(MSG_TRUNCATED_RECORD.format(name=self.name, extra=extra))
 
     def _decode(self, data: bytes) -> np.ndarray:
         records = np.frombuffer(data, dtype=self._dtype)

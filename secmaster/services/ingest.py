@@ -7,6 +7,18 @@ own DBN metadata), and folders of those (recursively, in sorted order).
 Each file is one transaction on the secmaster database: a file that fails half-way leaves the
 database as it was, and a zip is stored whole or not at all. Bars already stored are left alone,
 so ingesting the same file twice changes nothing. Symbol coverage is rebuilt at the end.
+
+Hostile input is refused with a message naming the file (and zip member) and nothing stored:
+- zip members whose path is absolute, holds ``..``, a backslash or a drive letter (even though
+  nothing is extracted to disk), and encrypted members;
+- expansion beyond the limits (settings, defaults in ``secmaster.dbn_reading``):
+  ``OST_INGEST_MAX_MEMBER_BYTES`` uncompressed bytes per DBN file or member (8 GiB),
+  ``OST_INGEST_MAX_RATIO`` times its size on disk (1000), checked against the sizes a zip
+  declares before anything is read, and against the bytes actually produced while streaming;
+  ``OST_INGEST_MAX_METADATA_BYTES`` (64 MiB) for metadata.json, symbology.json and a DBN
+  metadata header, checked before they are read;
+- metadata.json / symbology.json that are not UTF-8 (a UTF-8 byte-order mark is tolerated;
+  UTF-16/UTF-32 and Latin-1 bytes are refused rather than guessed), empty or malformed.
 """
 
 from __future__ import annotations
@@ -19,14 +31,20 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from django.conf import settings
 from django.db import transaction
 
 from ostsite.errors import InvalidInput
 from secmaster.dbn_reading import (
+    DEFAULT_MAX_MEMBER_BYTES,
+    DEFAULT_MAX_METADATA_BYTES,
+    DEFAULT_MAX_RATIO,
     OHLCV_SCHEMA_RTYPES,
+    RATIO_FLOOR_BYTES,
     CountingReader,
     DbnOhlcvReader,
     MappingInterval,
+    ReadLimits,
 )
 from secmaster.models import Publisher
 from secmaster.services.bars import BarWriter
@@ -52,6 +70,18 @@ MSG_METADATA_DATASET = "{source}: 'query.dataset' must be a non-empty string, go
 MSG_METADATA_SCHEMA = (
     "{source}: schema '{schema}' is not an OHLCV schema (expected one of {expected})"
 )
+MSG_UNSAFE_MEMBER = "{path}: member {member!r} has an unsafe path ({reason}); the zip is refused"
+MSG_ENCRYPTED_MEMBER = "{source}: encrypted zip members are not supported"
+MSG_ARCHIVE_RATIO = (
+    "{path}: its members declare {declared:,} bytes uncompressed, more than {ratio:g} times the"
+    " zip's {size:,} bytes (OST_INGEST_MAX_RATIO); refused as a possible zip bomb"
+)
+MSG_METADATA_TOO_BIG = (
+    "{source}: {size:,} bytes, over the limit of {limit:,} bytes"
+    " (OST_INGEST_MAX_METADATA_BYTES); refused before parsing"
+)
+MSG_JSON_EMPTY = "{source}: empty file (expected a JSON object)"
+MSG_JSON_ENCODING = "{source}: not UTF-8 text ({detail}); save it as UTF-8"
 MSG_NO_DATASET = "{source}: no dataset in the DBN metadata; pass --dataset"
 MSG_DATASET_MISMATCH = (
     "{source}: dataset {found!r} differs from {expected!r}; pass --dataset to override"
@@ -63,6 +93,17 @@ ProgressCallback = Callable[[int, int, int], None]
 
 class IngestError(InvalidInput):
     """An input file or option is unusable; the message names the file and the fault."""
+
+
+def ingest_limits() -> ReadLimits:
+    """The limits in force: ``OST_INGEST_*`` settings over the module defaults."""
+    return ReadLimits(
+        max_bytes=int(getattr(settings, "OST_INGEST_MAX_MEMBER_BYTES", DEFAULT_MAX_MEMBER_BYTES)),
+        max_ratio=float(getattr(settings, "OST_INGEST_MAX_RATIO", DEFAULT_MAX_RATIO)),
+        max_metadata_bytes=int(
+            getattr(settings, "OST_INGEST_MAX_METADATA_BYTES", DEFAULT_MAX_METADATA_BYTES)
+        ),
+    )
 
 
 @dataclass
@@ -169,6 +210,7 @@ class _Ingester:
         self.dataset_override = dataset_override
         self.summary = summary
         self.progress = progress
+        self.limits = ingest_limits()
         self._bytes_done = 0
         self._bytes_total = 0
 
@@ -203,7 +245,9 @@ class _Ingester:
         self._bytes_done, self._bytes_total = 0, path.stat().st_size
         with path.open("rb") as raw:
             counter = CountingReader(raw)
-            reader = DbnOhlcvReader(counter, str(path))
+            reader = DbnOhlcvReader(
+                counter, str(path), limits=self.limits, stored_size=self._bytes_total
+            )
             dataset = self.dataset_override or reader.header.dataset
             if not dataset:
                 raise IngestError(MSG_NO_DATASET.format(source=path))
@@ -220,10 +264,16 @@ class _Ingester:
         try:
             with zipfile.ZipFile(path) as archive:
                 self._ingest_archive(path, archive)
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
             raise IngestError(MSG_BAD_ZIP.format(path=path, error=exc)) from exc
 
     def _ingest_archive(self, path: Path, archive: zipfile.ZipFile) -> None:
+        for info in archive.infolist():
+            reason = unsafe_member_reason(info.filename)
+            if reason is not None:
+                raise IngestError(
+                    MSG_UNSAFE_MEMBER.format(path=path, member=info.filename, reason=reason)
+                )
         infos = [i for i in archive.infolist() if not i.is_dir()]
         members = sorted(
             (i for i in infos if i.filename.endswith(DBN_SUFFIXES)), key=lambda i: i.filename
@@ -232,17 +282,21 @@ class _Ingester:
             raise IngestError(MSG_ZIP_NO_DBN.format(path=path))
         metadata_member = _single_member(path, infos, "metadata.json")
         symbology_member = _single_member(path, infos, "symbology.json")
+        self._check_declared_sizes(path, members, [metadata_member, symbology_member])
         dataset = self.dataset_override
         if metadata_member is not None:
             source = f"{path}!{metadata_member.filename}"
             found = _metadata_dataset(
-                archive.read(metadata_member), source, required=self.dataset_override is None
+                self._read_json_member(archive, metadata_member, source),
+                source,
+                required=self.dataset_override is None,
             )
             dataset = dataset or found
         symbology = None
         if symbology_member is not None:
             source = f"{path}!{symbology_member.filename}"
-            symbology = (symbology_parse(archive.read(symbology_member), source=source), source)
+            text = self._read_json_member(archive, symbology_member, source)
+            symbology = (symbology_parse(text, source=source), source)
 
         self._bytes_done, self._bytes_total = 0, sum(m.file_size for m in members)
         publisher_id: int | None = None
@@ -253,7 +307,9 @@ class _Ingester:
                 name = f"{path}!{member.filename}"
                 with archive.open(member) as stream:
                     counter = CountingReader(stream)
-                    reader = DbnOhlcvReader(counter, name)
+                    reader = DbnOhlcvReader(
+                        counter, name, limits=self.limits, stored_size=member.compress_size
+                    )
                     if dataset is None:
                         dataset = reader.header.dataset or None
                         if dataset is None:
@@ -277,6 +333,82 @@ class _Ingester:
             if writer is not None:
                 writer.close()
         self.summary.new_bars += writer.new_bars
+
+    def _check_declared_sizes(
+        self,
+        path: Path,
+        members: list[zipfile.ZipInfo],
+        json_members: list[zipfile.ZipInfo | None],
+    ) -> None:
+        """Refuse, before reading anything, what the zip's own directory says is too big."""
+        read = [*members, *(m for m in json_members if m is not None)]
+        for info in read:
+            if info.flag_bits & 0x1:
+                raise IngestError(MSG_ENCRYPTED_MEMBER.format(source=f"{path}!{info.filename}"))
+        for member in members:
+            limit, message = self.limits.expansion_limit(
+                f"{path}!{member.filename}", member.compress_size
+            )
+            if member.file_size > limit:
+                raise IngestError(message)
+        declared = sum(info.file_size for info in read)
+        size = path.stat().st_size
+        if declared > max(self.limits.max_ratio * size, RATIO_FLOOR_BYTES):
+            raise IngestError(
+                MSG_ARCHIVE_RATIO.format(
+                    path=path, declared=declared, ratio=self.limits.max_ratio, size=size
+                )
+            )
+
+    def _read_json_member(
+        self, archive: zipfile.ZipFile, member: zipfile.ZipInfo, source: str
+    ) -> str:
+        """The member's text, refused above the metadata size limit (declared or actual)."""
+        limit = self.limits.max_metadata_bytes
+        if member.file_size > limit:
+            raise IngestError(
+                MSG_METADATA_TOO_BIG.format(source=source, size=member.file_size, limit=limit)
+            )
+        with archive.open(member) as stream:
+            raw = stream.read(limit + 1)
+        if len(raw) > limit:
+            raise IngestError(
+                MSG_METADATA_TOO_BIG.format(source=source, size=len(raw), limit=limit)
+            )
+        return json_text(raw, source)
+
+
+def unsafe_member_reason(name: str) -> str | None:
+    """Why a zip member name could escape an extraction folder, or None if it cannot."""
+    if "\x00" in name:
+        return "a NUL character"
+    if "\\" in name:
+        return "a backslash"
+    if name.startswith("/"):
+        return "an absolute path"
+    if len(name) >= 2 and name[1] == ":" and name[0].isalpha():
+        return "a drive letter"
+    if ".." in PurePosixPath(name).parts:
+        return "a '..' component"
+    return None
+
+
+def json_text(raw: bytes, source: str) -> str:
+    """Decode a JSON member as UTF-8 (a UTF-8 byte-order mark is allowed); refuse the rest."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        detail = "it starts with a UTF-16 or UTF-32 byte-order mark"
+    elif b"\x00" in raw:
+        detail = "it holds NUL bytes, as UTF-16 or UTF-32 text does"
+    else:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            detail = f"byte 0x{raw[exc.start]:02x} at offset {exc.start} is not valid UTF-8"
+        else:
+            if not text.strip():
+                raise IngestError(MSG_JSON_EMPTY.format(source=source))
+            return text
+    raise IngestError(MSG_JSON_ENCODING.format(source=source, detail=detail))
 
 
 def _single_member(
