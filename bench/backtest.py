@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -26,26 +25,14 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SYMBOL_COUNT = 10
-FIRST_DAY = dt.date(2024, 1, 1)
+from _common import FIRST_DAY, ROOT, SYMBOL_COUNT, django_setup, sqlite_env, write_dbn
+
 RSS_LIMIT_MB = 500
-MINUTE_NS = 60_000_000_000
 
 
 def _django(workdir: Path) -> None:
     """Point both databases at ``workdir`` (before Django reads its settings) and set up."""
-    for var in ("DATABASE_URL", "SECMASTER_DATABASE_URL"):
-        os.environ.pop(var, None)
-    os.environ["RUNS_DB_PATH"] = str(workdir / "runs.db")
-    os.environ["SECMASTER_DB_PATH"] = str(workdir / "secmaster.db")
-    os.environ["OST_STRATEGIES_DIR"] = str(workdir / "no-user-strategies")
-    os.environ["OST_INDICATORS_DIR"] = str(workdir / "no-user-indicators")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ostsite.settings")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    django_setup(sqlite_env(workdir))
 
 
 def _max_rss_mb() -> float:
@@ -55,66 +42,6 @@ def _max_rss_mb() -> float:
 
 
 # --- phase: setup ------------------------------------------------------------------------
-
-
-def write_dbn(path: Path, *, minutes: int, symbols: int = SYMBOL_COUNT, seed: int = 7) -> int:
-    """A DBN file of ``symbols`` x ``minutes`` one-minute bars (ts order); returns the count."""
-    import databento_dbn
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    start_ns = int(dt.datetime.combine(FIRST_DAY, dt.time(), dt.UTC).timestamp()) * 10**9
-    last_day = FIRST_DAY + dt.timedelta(days=minutes // 1440 + 2)
-    names = [f"SYM{i}" for i in range(symbols)]
-
-    class Interval:
-        def __init__(self, instrument: int) -> None:
-            self.start_date, self.end_date, self.symbol = FIRST_DAY, last_day, str(instrument)
-
-    class Mapping:
-        def __init__(self, name: str, instrument: int) -> None:
-            self.raw_symbol, self.intervals = name, [Interval(instrument)]
-
-    metadata = databento_dbn.Metadata(
-        dataset="XNAS.ITCH",
-        start=start_ns,
-        end=start_ns + minutes * MINUTE_NS,
-        stype_in=databento_dbn.SType.RAW_SYMBOL,
-        stype_out=databento_dbn.SType.INSTRUMENT_ID,
-        schema=databento_dbn.Schema("ohlcv-1m"),
-        symbols=names,
-        mappings=[Mapping(n, 1001 + i) for i, n in enumerate(names)],
-    )
-    record = np.dtype(
-        [("length", "u1"), ("rtype", "u1"), ("publisher_id", "<u2"), ("instrument_id", "<u4"),
-         ("ts_event", "<u8"), ("open", "<i8"), ("high", "<i8"), ("low", "<i8"),
-         ("close", "<i8"), ("volume", "<u8")]
-    )  # fmt: skip
-    rows = np.zeros(minutes * symbols, dtype=record)
-    rows["length"], rows["rtype"], rows["publisher_id"] = record.itemsize // 4, 33, 2
-    for i in range(symbols):
-        # A random walk plus a slow oscillating drift, so trends form and SMAs cross.
-        period = rng.uniform(300, 3000)
-        drift = 3e-4 * np.sin(2 * np.pi * np.arange(minutes) / period + rng.uniform(0, 6.3))
-        close = 100.0 * np.exp(np.cumsum(drift + rng.normal(0, 6e-4, minutes)))
-        open_ = np.concatenate(([close[0]], close[:-1]))
-        wiggle = np.abs(rng.normal(0, 2e-4, minutes)) * close
-        cents = np.round(
-            np.vstack([open_, np.maximum(open_, close) + wiggle,
-                       np.minimum(open_, close) - wiggle, close]) * 100
-        ).astype(np.int64) * 10_000_000  # fmt: skip
-        part = rows[i::symbols]  # interleaved: ts order, then instrument order
-        part["instrument_id"] = 1001 + i
-        part["ts_event"] = start_ns + np.arange(minutes, dtype=np.uint64) * MINUTE_NS
-        part["open"], part["high"], part["low"], part["close"] = cents
-        part["volume"] = rng.integers(100, 10_000, minutes)
-    reference = databento_dbn.OHLCVMsg(*(rows[0][f].item() for f in ("rtype", "publisher_id",
-        "instrument_id", "ts_event", "open", "high", "low", "close", "volume")))  # fmt: skip
-    assert bytes(reference) == rows[:1].tobytes(), "record layout differs from databento_dbn"
-    with path.open("wb") as out:
-        out.write(metadata.encode())
-        out.write(rows.tobytes())
-    return len(rows)
 
 
 def phase_setup(workdir: Path, minutes: int) -> dict:

@@ -13,18 +13,16 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import shutil
 import sqlite3
-import sys
 import tempfile
 import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
+from _common import django_setup, sqlite_env
 
-ROOT = Path(__file__).resolve().parent.parent
 NS = 1_000_000_000
 DATASET = "XNAS.ITCH"
 
@@ -160,15 +158,7 @@ def main() -> int:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ost-bench-ingest-"))
     try:
-        os.environ["SECMASTER_DB_PATH"] = str(work / "secmaster.db")
-        os.environ["RUNS_DB_PATH"] = str(work / "runs.db")
-        for name in ("DATABASE_URL", "SECMASTER_DATABASE_URL"):
-            os.environ.pop(name, None)
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ostsite.settings")
-        sys.path.insert(0, str(ROOT))
-        import django
-
-        django.setup()
+        django_setup(sqlite_env(work))
         from django.core.management import call_command
         from django.db import connections
 
