@@ -158,8 +158,17 @@ class StrategyItemSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
+class StrategyNotLoadedSerializer(serializers.Serializer):
+    file = serializers.CharField(help_text="User strategy or indicator file")
+    error = serializers.CharField(help_text="What its import raised, e.g. 'NameError: ...'")
+    strategies = serializers.ListField(
+        child=serializers.CharField(), help_text="Strategy ids it defined when it last loaded"
+    )
+
+
 class StrategyListSerializer(serializers.Serializer):
     strategies = StrategyItemSerializer(many=True)
+    not_loaded = StrategyNotLoadedSerializer(many=True)
 
 
 class ParamSchemaSerializer(serializers.Serializer):

@@ -163,10 +163,14 @@ class StrategiesView(APIView):
         summary="Registered strategies",
     )
     def get(self, request: Request) -> Response:
-        from backtests.services.backtest_spec import strategy_classes
+        from backtests.services.backtest_spec import strategy_classes, user_code_not_loaded
 
         items = [{"id": key, "name": cls.name} for key, cls in strategy_classes().items()]
-        return Response({"strategies": items})
+        not_loaded = [
+            {"file": str(f.path), "error": f.error, "strategies": list(f.strategy_ids)}
+            for f in user_code_not_loaded()
+        ]
+        return Response({"strategies": items, "not_loaded": not_loaded})
 
 
 class StrategyDetailView(APIView):

@@ -3,6 +3,11 @@
 ``backtest_spec_build`` takes raw values (a POST body, command-line strings or a stored config)
 and either returns a ``BacktestSpec`` or raises ``InvalidInput`` naming every wrong field, so no
 run is ever created from a request that could not execute.
+
+User strategy files are brought up to date (``discover_user_code``: new or edited files are
+imported again) on every ``strategy_classes()`` call, that is whenever strategies are listed, a
+request is validated, and a run starts executing. A strategy whose file fails to import is
+refused with ``UserCodeError``, which carries the import traceback for the run's metadata.
 """
 
 from __future__ import annotations
@@ -13,12 +18,19 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
 from backtests.engine.enums import BarPeriod, FillTiming
-from backtests.engine.registry import discover_user_code, strategy_registry
+from backtests.engine.registry import (
+    UserCodeFailure,
+    discover_user_code,
+    strategy_registry,
+    user_code_failure,
+    user_code_failures,
+)
 from backtests.engine.strategies.base import ParamError
 from backtests.feeds import DEFAULT_SYMBOL_TYPE, NS_PER_DAY, date_start_ns
 from ostsite.errors import InvalidInput
@@ -28,6 +40,7 @@ RECORD_LEVELS = ("full", "trades")
 
 STRATEGY_NOT_STRING = "strategy must be a strategy id (a string)"
 STRATEGY_UNKNOWN = "unknown strategy {strategy!r}; known: {known}"
+STRATEGY_NOT_LOADED = "strategy {strategy!r} is not loaded: {path} failed to import: {error}"
 PARAMS_NOT_OBJECT = "strategy_params must be an object of parameter name -> value"
 PARAMS_BAR_PERIOD_CONFLICT = (
     "strategy_params.bar_period {given!r} disagrees with rtype {rtype} ({period}); "
@@ -50,24 +63,41 @@ FILL_TIMING_INVALID = "fill_timing must be one of: " + ", ".join(FILL_TIMINGS)
 COMMISSION_INVALID = "{field} must be a finite number >= 0"
 
 _registry_lock = threading.Lock()
-_user_code_errors: list[str] | None = None
+
+
+class UserCodeError(InvalidInput):
+    """The strategy's user file failed to import; ``traceback_text`` says where."""
+
+    def __init__(self, message: str, *, fields: dict[str, str], failure: UserCodeFailure) -> None:
+        super().__init__(message, fields=fields)
+        self.failure = failure
+        self.traceback_text = failure.traceback
 
 
 def strategy_classes() -> dict[str, type]:
-    """The strategy registry, after importing the user's strategy and indicator files once."""
-    global _user_code_errors
+    """The strategy registry, after bringing the user's strategy and indicator files up to
+    date (new or changed files are imported again)."""
     with _registry_lock:
-        if _user_code_errors is None:
-            _user_code_errors = discover_user_code(
-                strategies_dir=settings.OST_STRATEGIES_DIR,
-                indicators_dir=settings.OST_INDICATORS_DIR,
-            )
-    return strategy_registry()
+        discover_user_code(
+            strategies_dir=settings.OST_STRATEGIES_DIR,
+            indicators_dir=settings.OST_INDICATORS_DIR,
+        )
+        return strategy_registry()
+
+
+def user_code_not_loaded() -> list[UserCodeFailure]:
+    """The configured folders' user files that failed to import, as of the last discovery."""
+    folders = {
+        Path(folder)
+        for folder in (settings.OST_STRATEGIES_DIR, settings.OST_INDICATORS_DIR)
+        if folder is not None
+    }
+    return [f for f in user_code_failures() if f.path.parent in folders]
 
 
 def user_code_errors() -> list[str]:
-    """Messages of user files that failed to import (empty before discovery)."""
-    return list(_user_code_errors or [])
+    """Messages ("path: ErrorType: detail") of the user files that are not loaded."""
+    return [failure.message for failure in user_code_not_loaded()]
 
 
 @dataclass(frozen=True)
@@ -176,7 +206,11 @@ def backtest_spec_build(
         _check_coverage(publisher, period, symbol_list, start, end, errors)
 
     if errors:
-        raise InvalidInput("; ".join(errors.values()), fields=errors)
+        message = "; ".join(errors.values())
+        failure = user_code_failure(strategy) if isinstance(strategy, str) else None
+        if failure is not None:
+            raise UserCodeError(message, fields=errors, failure=failure)
+        raise InvalidInput(message, fields=errors)
     return BacktestSpec(
         strategy_id=strategy_id,
         params=params,
@@ -279,7 +313,13 @@ def _clean_strategy(
     registry = strategy_classes()
     cls = registry.get(raw)
     if cls is None:
-        errors["strategy"] = STRATEGY_UNKNOWN.format(strategy=raw, known=", ".join(registry))
+        failure = user_code_failure(raw)
+        if failure is not None:
+            errors["strategy"] = STRATEGY_NOT_LOADED.format(
+                strategy=raw, path=failure.path, error=failure.error
+            )
+        else:
+            errors["strategy"] = STRATEGY_UNKNOWN.format(strategy=raw, known=", ".join(registry))
         return raw, {}
     if raw_params is None:
         raw_params = {}

@@ -4,6 +4,13 @@ A run moves queued -> running -> completed | failed | cancelled. ``run_execute``
 in the calling process; while it runs it writes progress and a heartbeat to the run row at most
 every ``MONITOR_INTERVAL_SECONDS`` and, with the same statement, notices a cancellation (the
 status changed) or a deletion (the row is gone) so it stops within a second.
+
+User code cannot take the process down with it: an exception from a strategy (its file's
+import, ``__init__``/``setup``, ``on_bar`` or a response hook), and a plain ``SystemExit``
+(``sys.exit()`` in user code), end the run ``failed`` with the error and the traceback tail in
+its metadata; the worker goes on with its next task. When a run starts, the strategy files are
+brought up to date (an edited file is imported again); if that import fails, the run fails
+with the import traceback (``UserCodeError``).
 """
 
 from __future__ import annotations
@@ -25,7 +32,11 @@ from backtests.engine.registry import get_strategy
 from backtests.feeds import SecmasterDatafeed
 from backtests.models import ACTIVE_STATUSES, Run, RunStatus
 from backtests.recording import OrmRecorder
-from backtests.services.backtest_spec import BacktestSpec, backtest_spec_from_mapping
+from backtests.services.backtest_spec import (
+    BacktestSpec,
+    UserCodeError,
+    backtest_spec_from_mapping,
+)
 from ostsite.errors import Conflict, InvalidInput, NotFound
 
 MONITOR_INTERVAL_SECONDS = 0.25
@@ -127,6 +138,8 @@ def _finish(
 
 
 def _error_metadata(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, UserCodeError):  # the import's traceback, not this module's
+        return {"error": exc.message, "traceback": exc.traceback_text[-TRACEBACK_TAIL_CHARS:]}
     tail = "".join(traceback.format_exception(exc))[-TRACEBACK_TAIL_CHARS:]
     return {"error": f"{type(exc).__name__}: {exc}", "traceback": tail}
 
@@ -193,7 +206,9 @@ def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = No
         _flush_quietly(recorder)
         _finish(run_id, RunStatus.CANCELLED, {"error": INTERRUPTED_ERROR})
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
+        if isinstance(exc, SystemExit) and type(exc) is not SystemExit:
+            raise  # e.g. django-q2's TimeoutException: the worker's own stop, not user code
         metadata = _error_metadata(exc)
         flush_error = _flush_quietly(recorder)
         if flush_error:

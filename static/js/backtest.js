@@ -60,6 +60,7 @@
       const strategies = data.strategies || [];
       select.replaceChildren(el("option", { value: "", text: strategies.length ? "Choose a strategy…" : "No strategies registered" }));
       for (const s of strategies) select.append(el("option", { value: s.id, text: s.name || s.id }));
+      showNotLoaded(data.not_loaded || []);
       const remembered = sessionStorage.getItem("ost.strategy");
       const pick = strategies.find((s) => s.id === remembered) || (strategies.length === 1 ? strategies[0] : null);
       if (pick) { select.value = pick.id; await loadSchema(); }
@@ -67,6 +68,17 @@
       select.replaceChildren(el("option", { value: "", text: "Could not load strategies" }));
       fieldError("strategy", err.message);
     }
+  }
+
+  /* User files that failed to import: listed under the select (they are not choosable). */
+  function showNotLoaded(files) {
+    let note = $("strategy-not-loaded");
+    if (!note) {
+      note = el("ul", { id: "strategy-not-loaded", class: "field-error small" });
+      $("err-strategy").after(note);
+    }
+    note.replaceChildren(...files.map((f) => el("li", { text: "Not loaded: " + f.file + ": " + f.error })));
+    note.hidden = !files.length;
   }
 
   async function loadSchema() {

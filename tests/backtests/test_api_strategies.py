@@ -17,7 +17,7 @@ BUILT_IN = {
 
 def test_strategies_list_has_built_ins_sorted_by_id(api_client):
     body = api_client.get("/api/strategies").json()
-    assert set(body) == {"strategies"}
+    assert set(body) == {"strategies", "not_loaded"}
     items = body["strategies"]
     assert all(set(item) == {"id", "name"} for item in items)
     by_id = {item["id"]: item["name"] for item in items}
