@@ -45,7 +45,10 @@ class Command(BaseCommand):
     help = (
         "Ingest Databento OHLCV data: batch zips (.dbn.zst/.dbn members with metadata.json and "
         "symbology.json), single .dbn/.dbn.zst files, or folders of them. Each file is stored "
-        "whole or not at all; re-ingesting changes nothing. Symbol coverage is rebuilt after."
+        "whole or not at all; re-ingesting changes nothing. Symbol coverage is rebuilt after. "
+        "Refused with the reason, storing nothing: unsafe zip member paths, members or files "
+        "expanding beyond OST_INGEST_MAX_MEMBER_BYTES or OST_INGEST_MAX_RATIO times their size, "
+        "metadata beyond OST_INGEST_MAX_METADATA_BYTES, non-UTF-8 JSON, unsupported DBN."
     )
 
     def add_arguments(self, parser) -> None:
