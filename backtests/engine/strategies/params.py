@@ -143,6 +143,8 @@ class ParamSpec:
     def _to_str(self, name: str, raw: Any) -> str:
         if not isinstance(raw, str):
             raise ParamError(name, f"expected a string, got {raw!r}")
+        if "\x00" in raw:  # PostgreSQL cannot store it in the run's JSON config
+            raise ParamError(name, f"expected a string without NUL characters, got {raw!r}")
         return raw
 
     def _to_enum(self, name: str, raw: Any) -> enum.Enum:
