@@ -20,10 +20,19 @@ RUN_NOT_QUEUED = "not executed: {message}"
 
 
 def run_backtest_task(run_id: str) -> str:
-    """Execute one queued run in this worker; returns its final status."""
+    """Execute one queued run in this worker; returns its final status.
+
+    First (at most every ``STALE_RECHECK_SECONDS``) fail runs of dead workers: one on another
+    machine is only seen by its stale heartbeat, after this worker's start-up check.
+    """
+    from backtests.services.jobs import stale_runs_recover_once
     from backtests.services.runs import run_execute
     from ostsite.errors import Conflict, NotFound
 
+    try:
+        stale_runs_recover_once()
+    except Exception:  # never keep a run from executing because the check failed
+        logger.exception("stale-run check failed before run %s", run_id)
     try:
         return str(run_execute(run_id=run_id).status)
     except NotFound:

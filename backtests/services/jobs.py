@@ -5,12 +5,16 @@ as ``queued`` and the task is enqueued only once that row is committed, so a wor
 picks up a run id it cannot read. The queue is the ORM broker on the default database, or
 Redis when ``REDIS_URL`` is set (see ``Q_CLUSTER`` in the settings).
 
-Stale runs (left ``running`` by a worker that died) are failed:
-- when a worker process starts (``backtests.tasks`` listens to django-q2's ``post_spawn``),
+Runs left ``running`` by a worker that died are failed (``runs_recover``): a local worker's
+by its process id being gone (a zombie counts as gone), any worker's by its heartbeat going
+stale. The check runs
+- when a worker process starts (``backtests.tasks`` listens to django-q2's ``post_spawn``): a
+  cluster's guard replaces a killed worker at once, and a restarted cluster starts new ones,
 - before ``manage.py serve`` starts its worker,
-- and, for the web side, lazily on the first run/backtest API call a web process answers
-  (``stale_runs_recover_once``). ``AppConfig.ready`` must not touch the database, and a lazy
-  one-shot check needs no middleware and still runs before any run list or status is shown.
+- in web processes on the first run/backtest API call and then at most every
+  ``STALE_RECHECK_SECONDS`` (``stale_runs_recover_once``), and likewise in a worker before
+  each task. ``AppConfig.ready`` must not touch the database, and a lazy check needs no
+  middleware and still runs before any run list or status is shown.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import os
 import socket
 import threading
 import time
+from pathlib import Path
 
 from django.db import transaction
 from django_q.tasks import async_task
@@ -34,6 +39,7 @@ logger = logging.getLogger(__name__)
 RUN_TASK = "backtests.tasks.run_backtest_task"
 TASK_GROUP = "backtests"
 WORKER_GONE_ERROR = "the worker process {worker} is gone (stopped or killed mid-run)"
+DEAD_PROCESS_STATES = ("Z", "X")  # zombie, dead
 QUEUE_UNAVAILABLE = "The task queue cannot be reached, the run was not started: {error}"
 
 
@@ -75,14 +81,27 @@ def backtest_submit(*, spec: BacktestSpec, name: str | None = None) -> Run:
     return run
 
 
+def _process_state(pid: int) -> str | None:
+    """The process's one-letter state from ``/proc`` (Linux); None when it cannot be read."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
 def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine still runs.
+
+    A killed process stays a zombie until its parent reaps it; a killed cluster's workers are
+    re-parented to init, which in a container may reap late or never. A zombie runs nothing.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # exists, owned by someone else
-        return True
-    return True
+        pass
+    return _process_state(pid) not in DEAD_PROCESS_STATES
 
 
 def runs_fail_orphaned() -> int:
@@ -117,20 +136,26 @@ def runs_recover() -> int:
     return runs_fail_orphaned() + runs_fail_stale()
 
 
-_recovered = False
+STALE_RECHECK_SECONDS = 30.0
+_next_check = 0.0  # time.monotonic() from which this process checks again
 _recover_lock = threading.Lock()
 
 
 def stale_runs_recover_once() -> int:
-    """Fail runs left running by dead workers, once per process; returns how many."""
-    global _recovered
-    if _recovered:
+    """Fail runs left running by dead workers: on this process's first call, then again at
+    most once every ``STALE_RECHECK_SECONDS``; returns how many.
+
+    The repeat matters for a worker on another machine: its death shows only as a heartbeat
+    going stale, which may happen after every process's first check has passed.
+    """
+    global _next_check
+    if time.monotonic() < _next_check:
         return 0
     with _recover_lock:
-        if _recovered:
+        if time.monotonic() < _next_check:
             return 0
         count = runs_recover()
-        _recovered = True
+        _next_check = time.monotonic() + STALE_RECHECK_SECONDS
     if count:
         logger.warning("marked %d stale run(s) as failed", count)
     return count

@@ -13,6 +13,7 @@ import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -20,8 +21,18 @@ from django.conf import settings
 from django_q.conf import Conf
 
 from backtests.engine.registry import discover_user_code
+from backtests.models import RunStatus
+from backtests.services.backtest_spec import backtest_spec_from_mapping
+from backtests.services.runs import run_create, run_execute
+from tests.backtests.market_data import ingest_bars, minute_bars
 from tests.backtests.subprocesses import database_env, start_manage, stop_process
-from tests.backtests.worker_runs import REDIS_BASE_URL, write_strategies
+from tests.backtests.worker_runs import (
+    REDIS_BASE_URL,
+    TRADER_BARS,
+    event_rows,
+    submit,
+    write_strategies,
+)
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +94,7 @@ def start_cluster(
     def start(**env: str) -> subprocess.Popen:
         log = tmp_path / f"qcluster-{len(started)}.log"
         process = start_manage(["qcluster"], {**worker_env, **env}, log)
+        process.log_path = log  # type: ignore[attr-defined]
         started.append((process, log))
         return process
 
@@ -98,3 +110,47 @@ def start_cluster(
 def qcluster(start_cluster) -> subprocess.Popen:
     """One real ``manage.py qcluster`` with one worker."""
     return start_cluster()
+
+
+class Trader:
+    """Runs of ``SlowTrader`` over TRADER_BARS bars: submitted through the API, or executed
+    here for reference (sleeping changes how long a run takes, never what it records)."""
+
+    def __init__(self, api_client, publisher_id: int) -> None:
+        self.api_client = api_client
+        self.publisher_id = publisher_id
+        self._reference: dict[str, list[tuple]] | None = None
+        self.reference_run_id = ""
+
+    def body(self, sleep_ms: float) -> dict[str, Any]:
+        return {
+            "strategy": "SlowTrader",
+            "strategy_params": {"sleep_ms": sleep_ms},
+            "symbols": ["AAPL"],
+            "rtype": 33,
+            "publisher_id": self.publisher_id,
+            "record": "full",
+        }
+
+    def submit(self, *, sleep_ms: float) -> str:
+        return submit(self.api_client, **self.body(sleep_ms))
+
+    def reference_rows(self) -> dict[str, list[tuple]]:
+        """The event rows of the same run executed in this process, without a queue."""
+        if self._reference is None:
+            run = run_create(spec=backtest_spec_from_mapping(self.body(0.0)))
+            assert run_execute(run_id=run.run_id).status == RunStatus.COMPLETED
+            self._reference = event_rows(run.run_id)
+            self.reference_run_id = run.run_id
+        return self._reference
+
+
+@pytest.fixture
+def trader(api_client, tmp_path, slow_strategy) -> Trader:
+    publisher_id = ingest_bars(
+        tmp_path,
+        bars=minute_bars(38, "2024-01-02T00:00", TRADER_BARS),
+        mappings={"AAPL": [("2024-01-02", "2024-01-10", 38)]},
+        name="trader",
+    )
+    return Trader(api_client, publisher_id)

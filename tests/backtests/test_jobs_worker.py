@@ -12,6 +12,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from django_q.models import Task
@@ -20,6 +21,7 @@ from django_q.signals import post_spawn
 from backtests.models import EVENT_MODELS, Fill, Run, RunStatus
 from backtests.services import jobs
 from backtests.services.jobs import WORKER_GONE_ERROR, runs_fail_orphaned
+from backtests.tasks import RUN_GONE, run_backtest_task
 from tests.backtests.market_data import ingest_bars, minute_bars
 from tests.backtests.run_rows import run_row
 from tests.backtests.subprocesses import start_manage, stop_process, wait_for
@@ -170,7 +172,7 @@ def test_worker_start_fails_stale_and_orphaned_runs(transactional_db, worker_env
 
 
 def test_first_api_call_fails_stale_runs_once(api_client, monkeypatch):
-    monkeypatch.setattr(jobs, "_recovered", False)
+    monkeypatch.setattr(jobs, "_next_check", 0.0)  # a web process's first call
     run_row("stale", status=RunStatus.RUNNING, heartbeat_ns=time.time_ns() - 120 * 10**9)
     run_row("alive", status=RunStatus.RUNNING)
     body = api_client.get("/api/backtest/running").json()
@@ -178,10 +180,28 @@ def test_first_api_call_fails_stale_runs_once(api_client, monkeypatch):
     status = api_client.get("/api/backtest/status/stale").json()
     assert status["status"] == "failed"
     assert "heartbeat" in status["error"]
-    # Once per process: a run going stale later is left to workers and `serve`.
+    # Not again before STALE_RECHECK_SECONDS: a run going stale now waits for the next check.
     run_row("later", status=RunStatus.RUNNING, heartbeat_ns=1)
     api_client.get("/api/backtest/running")
     assert run_state("later").status == RunStatus.RUNNING
+
+
+def test_api_checks_for_stale_runs_again_after_the_recheck_interval(api_client, monkeypatch):
+    monkeypatch.setattr(jobs, "_next_check", 0.0)
+    monkeypatch.setattr(jobs, "STALE_RECHECK_SECONDS", 0.0)
+    api_client.get("/api/backtest/running")
+    # A worker on another machine died after the first check: only its heartbeat tells.
+    run_row("later", status=RunStatus.RUNNING, worker="elsewhere:1", heartbeat_ns=1)
+    body = api_client.get("/api/backtest/running").json()
+    assert body["runs"] == []
+    assert "heartbeat" in run_state("later").metadata["error"]
+
+
+def test_worker_checks_for_stale_runs_before_each_task(monkeypatch):
+    monkeypatch.setattr(jobs, "_next_check", 0.0)
+    run_row("stale", status=RunStatus.RUNNING, worker="elsewhere:1", heartbeat_ns=1)
+    assert run_backtest_task("deleted-meanwhile") == RUN_GONE
+    assert run_state("stale").status == RunStatus.FAILED
 
 
 def test_worker_spawn_signal_fails_stale_runs():
@@ -200,10 +220,20 @@ def test_orphaned_local_runs_fail_by_process_id():
     run_row("alive", status=RunStatus.RUNNING, worker=f"{host}:{os.getpid()}")
     run_row("remote", status=RunStatus.RUNNING, worker=f"not-{host}:{dead.pid}")
     run_row("done", status=RunStatus.COMPLETED, worker=f"{host}:{dead.pid}")
-    assert runs_fail_orphaned() == 1
+    # Killed but not reaped yet (as a killed cluster's workers until init reaps them).
+    zombie = subprocess.Popen(["sleep", "60"])
+    zombie.kill()
+    stat = Path(f"/proc/{zombie.pid}/stat")
+    wait_for(lambda: stat.read_text().rsplit(")", 1)[1].split()[0] == "Z", what="a zombie")
+    run_row("zombie", status=RunStatus.RUNNING, worker=f"{host}:{zombie.pid}")
+    try:
+        assert runs_fail_orphaned() == 2
+    finally:
+        zombie.wait()
     statuses = dict(Run.objects.values_list("run_id", "status"))
     assert statuses == {
         "dead": "failed",
+        "zombie": "failed",
         "alive": "running",
         "remote": "running",
         "done": "completed",

@@ -114,3 +114,26 @@ def descendants(pid: int) -> set[int]:
 def worker_pid(run: Run) -> int:
     """The process id in ``run.worker`` ("host:pid")."""
     return int(run.worker.rpartition(":")[2])
+
+
+TRADER_BARS = 10_000  # ten feed batches of 1,000 bars: progress and cancels between them
+# Worked out by hand from SlowTrader's rule on TRADER_BARS one-minute bars of one symbol: buys
+# on bars 0, 10, ..., 9990 (1,000 orders), each filled at the next bar's open, so the strategy
+# is long by bar 5 + 10k and sells on bars 5, 15, ..., 9995 (1,000 orders), filled on bars
+# 6 ... 9996. Every order is accepted and filled; nothing is modified, cancelled, rejected or
+# expires. A full recording stores each bar twice (bars, bars_processed).
+TRADER_ROW_COUNTS = {
+    "RecordedBar": 10_000,
+    "ProcessedBar": 10_000,
+    "OrderSubmission": 2_000,
+    "OrderModification": 0,
+    "OrderCancellation": 0,
+    "OrderAccepted": 2_000,
+    "OrderRejected": 0,
+    "CancellationAccepted": 0,
+    "CancellationRejected": 0,
+    "ModificationAccepted": 0,
+    "ModificationRejected": 0,
+    "Fill": 2_000,
+    "Expiration": 0,
+}
