@@ -327,6 +327,20 @@ if OST_MAX_CONCURRENT_RUNS < 1:
 # OST_RUN_TIMEOUT_SECONDS: a backtest running longer than this is stopped by its worker.
 OST_RUN_TIMEOUT_SECONDS = _env_int("OST_RUN_TIMEOUT_SECONDS", 6 * 3600)
 
+# OST_INGEST_*: ingest limits against zip bombs and oversized metadata (see
+# secmaster/services/ingest.py): uncompressed bytes per DBN file or zip member, the largest
+# uncompressed/compressed ratio, and the largest metadata.json / symbology.json / DBN header.
+OST_INGEST_MAX_MEMBER_BYTES = _env_int("OST_INGEST_MAX_MEMBER_BYTES", 8 * 1024**3)
+OST_INGEST_MAX_RATIO = _env_int("OST_INGEST_MAX_RATIO", 1000)
+OST_INGEST_MAX_METADATA_BYTES = _env_int("OST_INGEST_MAX_METADATA_BYTES", 64 * 1024**2)
+for _name in (
+    "OST_INGEST_MAX_MEMBER_BYTES",
+    "OST_INGEST_MAX_RATIO",
+    "OST_INGEST_MAX_METADATA_BYTES",
+):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1")
+
 # REDIS_URL: use Redis as the django-q2 broker (workers on several machines share one
 # queue). Unset, the queue lives in the default database (ORM broker).
 REDIS_URL = os.environ.get("REDIS_URL", "")
