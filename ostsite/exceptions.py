@@ -1,11 +1,16 @@
-"""One error format for the whole API: ``{"error": "...", "fields": {...}}``."""
+"""One error format for the whole API: ``{"error": "...", "fields": {...}}``.
+
+``api_exception_handler`` renders errors raised in API views; ``not_found_handler`` answers
+URLs under /api/ that match no route in the same format (Django's HTML page elsewhere).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -55,3 +60,14 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     else:
         response.data = {"error": _flatten(getattr(exc, "detail", str(exc)))}
     return response
+
+
+API_PREFIX = "/api/"
+NO_SUCH_ROUTE = "Not found: no API route matches {path}"
+
+
+def not_found_handler(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 404 page, except for URLs under /api/, which get the API's JSON error."""
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse({"error": NO_SUCH_ROUTE.format(path=request.path)}, status=404)
+    return page_not_found(request, exception)

@@ -7,6 +7,8 @@ from drf_spectacular.views import SpectacularAPIView
 
 from ostsite.views import health
 
+handler404 = "ostsite.exceptions.not_found_handler"
+
 urlpatterns = [
     path("health", health, name="health"),
     path("login/", auth_views.LoginView.as_view(), name="login"),

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -14,13 +14,18 @@ from rest_framework.views import APIView
 
 from backtests.api import serializers as s
 from backtests.api.negotiation import FirstRendererNegotiation
-from backtests.api.views import RUN_ID_PARAM, SYMBOL_PARAM, run_get, run_symbol_check, validated
+from backtests.api.views import (
+    RUN_ERRORS,
+    RUN_ID_PARAM,
+    SYMBOL_PARAM,
+    run_get,
+    run_symbol_check,
+    validated,
+)
 
 PNG_RESPONSES: dict[Any, Any] = {
-    (200, "image/png"): OpenApiTypes.BINARY,
-    400: s.ErrorSerializer,
-    401: s.ErrorSerializer,
-    404: s.ErrorSerializer,
+    (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="A PNG image."),
+    **RUN_ERRORS,
 }
 
 

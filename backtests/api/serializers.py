@@ -7,6 +7,9 @@ from typing import Any
 
 from rest_framework import serializers
 
+from backtests.models import RunStatus
+from backtests.services.backtest_spec import FILL_TIMINGS, RECORD_LEVELS
+
 MAX_RUNS_LIMIT = 1000
 DEFAULT_RUNS_LIMIT = 50
 
@@ -95,18 +98,19 @@ class BacktestRunRequestSerializer(serializers.Serializer):
     publisher_id = serializers.IntegerField()
     start_date = serializers.DateField(required=False, allow_null=True)
     end_date = serializers.DateField(required=False, allow_null=True)
-    record = serializers.ChoiceField(choices=["full", "trades"], required=False)
+    record = serializers.ChoiceField(choices=list(RECORD_LEVELS), required=False)
     commission_per_unit = serializers.FloatField(required=False)
     minimum_commission = serializers.FloatField(required=False)
-    name = serializers.CharField(required=False, allow_null=True)
+    fill_timing = serializers.ChoiceField(choices=list(FILL_TIMINGS), required=False)
+    name = serializers.CharField(required=False, allow_null=True, max_length=MAX_NAME_LENGTH)
 
 
 # --- outputs ---------------------------------------------------------------------------
 
 
-class ErrorSerializer(serializers.Serializer):
-    error = serializers.CharField()
-    fields = serializers.DictField(child=serializers.CharField(), required=False)
+DIRECTIONS = ["LONG", "SHORT"]
+# Several answers have a "status" of runs; plain strings, so the schema needs no enum names.
+RUN_STATUSES = "One of " + ", ".join(RunStatus.values)
 
 
 class RunSerializer(serializers.Serializer):
@@ -114,7 +118,7 @@ class RunSerializer(serializers.Serializer):
     name = serializers.CharField()
     ts_start = serializers.IntegerField(help_text="UTC ns")
     ts_end = serializers.IntegerField(allow_null=True, help_text="UTC ns")
-    status = serializers.CharField()
+    status = serializers.CharField(help_text=RUN_STATUSES)
     config = serializers.JSONField(allow_null=True)
     metadata = serializers.JSONField(allow_null=True)
     progress = serializers.FloatField(help_text="0-100")
@@ -130,7 +134,7 @@ class RunsDeletedSerializer(serializers.Serializer):
 
 class RoundtripSerializer(serializers.Serializer):
     symbol = serializers.CharField()
-    direction = serializers.CharField()
+    direction = serializers.ChoiceField(choices=DIRECTIONS)
     duration_bars = serializers.IntegerField()
     max_position = serializers.FloatField()
     high_watermark = serializers.FloatField()
@@ -138,12 +142,48 @@ class RoundtripSerializer(serializers.Serializer):
     max_drawdown = serializers.FloatField()
     pnl_before_commission = serializers.FloatField()
     pnl_after_commission = serializers.FloatField()
-    entry_ts = serializers.IntegerField()
-    exit_ts = serializers.IntegerField()
+    entry_ts = serializers.IntegerField(help_text="UTC ns")
+    exit_ts = serializers.IntegerField(help_text="UTC ns")
+    quantity = serializers.FloatField()
+    entry_price = serializers.FloatField(help_text="Average entry price")
+    exit_price = serializers.FloatField(help_text="Average exit price")
+    commission = serializers.FloatField()
+    n_fills = serializers.IntegerField()
 
 
 class RoundtripListSerializer(serializers.Serializer):
     roundtrips = RoundtripSerializer(many=True)
+
+
+class CoreMetricsSerializer(serializers.Serializer):
+    """Metrics of a set of closed round trips; undefined ratios are null."""
+
+    trades = serializers.IntegerField()
+    wins = serializers.IntegerField()
+    losses = serializers.IntegerField()
+    win_rate = serializers.FloatField(help_text="0-1")
+    net_pnl = serializers.FloatField()
+    gross_pnl = serializers.FloatField()
+    commission = serializers.FloatField()
+    avg_win = serializers.FloatField()
+    avg_loss = serializers.FloatField()
+    largest_win = serializers.FloatField()
+    largest_loss = serializers.FloatField()
+    profit_factor = serializers.FloatField(allow_null=True, help_text="Null without losses")
+    expectancy = serializers.FloatField()
+    max_drawdown = serializers.FloatField()
+    sharpe = serializers.FloatField(
+        allow_null=True, help_text="Daily, annualised; null with fewer than two days"
+    )
+    avg_duration_bars = serializers.FloatField()
+    avg_duration_seconds = serializers.FloatField()
+
+
+class MetricsSerializer(CoreMetricsSerializer):
+    open_trades = serializers.IntegerField(help_text="Positions still open at the end")
+    per_symbol = serializers.DictField(
+        child=CoreMetricsSerializer(), help_text="Symbol -> its metrics (traded symbols only)"
+    )
 
 
 class RunSymbolsSerializer(serializers.Serializer):
@@ -189,12 +229,12 @@ class StrategySchemaSerializer(serializers.Serializer):
 
 class BacktestSubmittedSerializer(serializers.Serializer):
     run_id = serializers.CharField()
-    status = serializers.CharField()
+    status = serializers.CharField(help_text='Always "queued"')
 
 
 class BacktestStatusSerializer(serializers.Serializer):
     run_id = serializers.CharField()
-    status = serializers.CharField()
+    status = serializers.CharField(help_text=RUN_STATUSES)
     progress = serializers.FloatField(help_text="0-100")
     error = serializers.CharField(required=False, help_text="Failed runs only")
 
@@ -202,7 +242,7 @@ class BacktestStatusSerializer(serializers.Serializer):
 class RunningRunSerializer(serializers.Serializer):
     run_id = serializers.CharField()
     name = serializers.CharField()
-    status = serializers.CharField()
+    status = serializers.CharField(help_text='"queued" or "running"')
     progress = serializers.FloatField()
     ts_start = serializers.IntegerField()
     config = serializers.JSONField(allow_null=True)
@@ -214,4 +254,4 @@ class RunningListSerializer(serializers.Serializer):
 
 class BacktestCancelledSerializer(serializers.Serializer):
     run_id = serializers.CharField()
-    status = serializers.CharField()
+    status = serializers.CharField(help_text='Always "cancelled"')

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from backtests.api import serializers as s
 from backtests.models import ACTIVE_STATUSES, Fill, Run, RunStatus
 from backtests.services.jobs import stale_runs_recover_once
+from ostsite.api_schema import BodyOnDeleteAutoSchema, error_response, error_responses
 from ostsite.errors import InvalidInput, NotFound
 
 RUN_NOT_FOUND = "Run not found: {run_id}"
@@ -25,7 +26,9 @@ SYMBOL_NOT_IN_RUN = "Symbol {symbol!r} is not part of run {run_id}"
 STRATEGY_NOT_FOUND = "Strategy not found: {strategy_id}"
 BODY_NOT_OBJECT = "The request body must be a JSON object"
 
-ERRORS = {400: s.ErrorSerializer, 401: s.ErrorSerializer, 404: s.ErrorSerializer}
+ERRORS = error_responses(400, 401, 404)
+RUN_NOT_FOUND_RESPONSE = error_response(404, "No run has that id, or the symbol is not the run's.")
+RUN_ERRORS = {**ERRORS, 404: RUN_NOT_FOUND_RESPONSE}
 RUN_ID_PARAM = OpenApiParameter("run_id", OpenApiTypes.STR, OpenApiParameter.PATH)
 SYMBOL_PARAM = OpenApiParameter(
     "symbol", OpenApiTypes.STR, description="Only this symbol (one of the run's symbols)"
@@ -84,10 +87,12 @@ class RunsAPIView(APIView):
 
 
 class RunsView(RunsAPIView):
+    schema = BodyOnDeleteAutoSchema()
+
     @extend_schema(
         operation_id="runs_list",
         parameters=[s.RunsQuerySerializer],
-        responses={200: s.RunListSerializer, **ERRORS},
+        responses={200: s.RunListSerializer, **error_responses(400, 401)},
         summary="Recent runs, newest first",
     )
     def get(self, request: Request) -> Response:
@@ -97,7 +102,7 @@ class RunsView(RunsAPIView):
 
     @extend_schema(
         request=s.RunsDeleteSerializer,
-        responses={200: s.RunsDeletedSerializer, **ERRORS},
+        responses={200: s.RunsDeletedSerializer, **error_responses(400, 401)},
         summary="Delete runs and their events (running ones are cancelled first)",
     )
     def delete(self, request: Request) -> Response:
@@ -112,7 +117,7 @@ class RunsView(RunsAPIView):
 class RunRoundtripsView(APIView):
     @extend_schema(
         parameters=[RUN_ID_PARAM, SYMBOL_PARAM],
-        responses={200: s.RoundtripListSerializer, **ERRORS},
+        responses={200: s.RoundtripListSerializer, **RUN_ERRORS},
         summary="Round-trip trades of a run",
     )
     def get(self, request: Request, run_id: str) -> Response:
@@ -127,7 +132,7 @@ class RunRoundtripsView(APIView):
 class RunMetricsView(APIView):
     @extend_schema(
         parameters=[RUN_ID_PARAM, SYMBOL_PARAM],
-        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+        responses={200: s.MetricsSerializer, **RUN_ERRORS},
         summary="Performance metrics of a run",
     )
     def get(self, request: Request, run_id: str) -> Response:
@@ -142,7 +147,11 @@ class RunMetricsView(APIView):
 class RunSymbolsView(APIView):
     @extend_schema(
         parameters=[RUN_ID_PARAM],
-        responses={200: s.RunSymbolsSerializer, **ERRORS},
+        responses={
+            200: s.RunSymbolsSerializer,
+            **error_responses(401),
+            404: RUN_NOT_FOUND_RESPONSE,
+        },
         summary="Symbols of a run, and those that traded",
     )
     def get(self, request: Request, run_id: str) -> Response:
@@ -159,7 +168,7 @@ class RunSymbolsView(APIView):
 class StrategiesView(APIView):
     @extend_schema(
         operation_id="strategies_list",
-        responses={200: s.StrategyListSerializer, 401: s.ErrorSerializer},
+        responses={200: s.StrategyListSerializer, **error_responses(401)},
         summary="Registered strategies",
     )
     def get(self, request: Request) -> Response:
@@ -176,7 +185,11 @@ class StrategiesView(APIView):
 class StrategyDetailView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("strategy_id", OpenApiTypes.STR, OpenApiParameter.PATH)],
-        responses={200: s.StrategySchemaSerializer, **ERRORS},
+        responses={
+            200: s.StrategySchemaSerializer,
+            **error_responses(401),
+            404: error_response(404, "No strategy has that id."),
+        },
         summary="Parameter schema of a strategy",
     )
     def get(self, request: Request, strategy_id: str) -> Response:
@@ -191,7 +204,7 @@ class StrategyDetailView(APIView):
 class BacktestRunView(APIView):
     @extend_schema(
         request=s.BacktestRunRequestSerializer,
-        responses={200: s.BacktestSubmittedSerializer, 503: s.ErrorSerializer, **ERRORS},
+        responses={200: s.BacktestSubmittedSerializer, **error_responses(400, 401, 503)},
         summary="Validate a backtest and queue it for a worker",
     )
     def post(self, request: Request) -> Response:
@@ -210,7 +223,11 @@ class BacktestRunView(APIView):
 class BacktestStatusView(RunsAPIView):
     @extend_schema(
         parameters=[RUN_ID_PARAM],
-        responses={200: s.BacktestStatusSerializer, **ERRORS},
+        responses={
+            200: s.BacktestStatusSerializer,
+            **error_responses(401),
+            404: RUN_NOT_FOUND_RESPONSE,
+        },
         summary="Status and progress of a run",
     )
     def get(self, request: Request, run_id: str) -> Response:
@@ -228,7 +245,7 @@ class BacktestStatusView(RunsAPIView):
 class BacktestRunningView(RunsAPIView):
     @extend_schema(
         operation_id="backtest_running_list",
-        responses={200: s.RunningListSerializer, 401: s.ErrorSerializer},
+        responses={200: s.RunningListSerializer, **error_responses(401)},
         summary="Queued and running runs",
     )
     def get(self, request: Request) -> Response:
@@ -251,7 +268,12 @@ class BacktestCancelView(APIView):
     @extend_schema(
         request=None,
         parameters=[RUN_ID_PARAM],
-        responses={200: s.BacktestCancelledSerializer, 409: s.ErrorSerializer, **ERRORS},
+        responses={
+            200: s.BacktestCancelledSerializer,
+            **error_responses(401),
+            404: RUN_NOT_FOUND_RESPONSE,
+            409: error_response(409, "The run has finished already."),
+        },
         summary="Cancel a queued or running run",
     )
     def post(self, request: Request, run_id: str) -> Response:

@@ -112,8 +112,3 @@ class PresetSerializer(serializers.Serializer):
 class PresetStatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["created", "updated", "deleted"])
     name = serializers.CharField()
-
-
-class ApiErrorSerializer(serializers.Serializer):
-    error = serializers.CharField()
-    fields = serializers.DictField(child=serializers.CharField(), required=False)

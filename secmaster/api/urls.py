@@ -1,19 +1,34 @@
 """Routes of the security master API, mounted under "api/" by ostsite.urls (no trailing slash).
 
-Names use the ``path`` converter, so presets and publishers whose names contain '/' work
-(send it raw or as %2F).
+Preset and publisher names are any text: they may contain '/' (send it raw or as %2F) and
+line breaks, which Django's ``path`` converter would not match.
 """
 
-from django.urls import path
+from django.urls import path, register_converter
 
 from secmaster.api import views
+
+
+class AnyTextConverter:
+    """One or more characters of any kind, '/' and line breaks included."""
+
+    regex = r"[\s\S]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(AnyTextConverter, "anytext")
 
 urlpatterns = [
     path("", views.api_root, name="api-root"),
     path("auth/token", views.TokenObtainView.as_view(), name="api-token"),
     path("secmaster/publishers", views.PublisherListView.as_view(), name="secmaster-publishers"),
     path(
-        "secmaster/publishers/<path:name>/datasets",
+        "secmaster/publishers/<anytext:name>/datasets",
         views.PublisherDatasetListView.as_view(),
         name="secmaster-publisher-datasets",
     ),
@@ -23,5 +38,5 @@ urlpatterns = [
         name="secmaster-symbols-coverage",
     ),
     path("presets", views.PresetListView.as_view(), name="presets"),
-    path("presets/<path:name>", views.PresetDetailView.as_view(), name="preset-detail"),
+    path("presets/<anytext:name>", views.PresetDetailView.as_view(), name="preset-detail"),
 ]

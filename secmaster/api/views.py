@@ -23,14 +23,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ostsite.api_schema import error_response
 from secmaster import selectors
 from secmaster.api import serializers as io
 from secmaster.services import presets as preset_services
 
-ERROR_400 = OpenApiResponse(io.ApiErrorSerializer, description="Invalid input; fields names it.")
-ERROR_401 = OpenApiResponse(io.ApiErrorSerializer, description="Not logged in.")
-ERROR_404 = OpenApiResponse(io.ApiErrorSerializer, description="No preset has that name.")
-ERROR_409 = OpenApiResponse(io.ApiErrorSerializer, description="The name is taken.")
+ERROR_400, ERROR_401 = error_response(400), error_response(401)
+ERROR_404 = error_response(404, "No preset has that name.")
+ERROR_409 = error_response(409, "The name is taken.")
 
 NAME_PARAMETER = OpenApiParameter(
     "name", OpenApiTypes.STR, OpenApiParameter.PATH, description="Any text; may contain '/'."
@@ -77,7 +77,10 @@ SITE_ROUTES = {
 @extend_schema(
     operation_id="api_root",
     summary="API root",
-    responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="Route name -> route.")},
+    responses={
+        200: OpenApiResponse(OpenApiTypes.OBJECT, description="Route name -> route."),
+        401: ERROR_401,
+    },
 )
 @api_view(["GET"])
 def api_root(request: Request) -> Response:
@@ -220,6 +223,7 @@ class TokenObtainView(ObtainAuthToken):
         responses={
             200: inline_serializer("TokenAnswer", fields={"token": serializers.CharField()}),
             400: ERROR_400,
+            401: error_response(401, "An Authorization header with an invalid token was sent."),
         },
         auth=[],
     )
