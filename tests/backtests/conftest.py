@@ -35,7 +35,7 @@ from tests.backtests.worker_runs import (
 )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def strategies_dir(tmp_path_factory) -> Path:
     return write_strategies(tmp_path_factory.mktemp("strategies"))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -53,9 +54,20 @@ def wait_finished(run_id: str) -> Run:
 
 
 def kill_cluster(process: subprocess.Popen) -> None:
-    """SIGKILL every process of a cluster at once (a machine losing power, an OOM kill)."""
+    """SIGKILL every process of a cluster at once (an OOM kill, ``kill -9`` of the group);
+    returns once all of them have died (SIGKILL is delivered asynchronously)."""
+    members = descendants(process.pid)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+    wait_for(lambda: not any(map(running, members)), what="the killed processes to die")
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie (dead, not yet reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def assert_failed_by_dead_worker(run_id: str, worker: str) -> Run:
