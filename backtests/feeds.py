@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from operator import itemgetter
 
-from django.db import connections, transaction
+from django.db import connections
 
 from backtests.engine.enums import BarPeriod
 from backtests.engine.events import BarReceived
+from ostsite.db import read_snapshot
 
 SECMASTER_ALIAS = "secmaster"
 DEFAULT_SYMBOL_TYPE = "raw_symbol"
@@ -158,10 +159,10 @@ class SecmasterDatafeed:
 
     def batches(self) -> Iterator[list[BarReceived]]:
         """Yield lists of at most ``chunk_size`` bars, in (ts_event, symbol) order."""
-        # One transaction for all the reads: on SQLite (WAL) they share one snapshot, as the
-        # single streaming query they replace did; on PostgreSQL it is one read-committed
-        # transaction.
-        with transaction.atomic(using=self.using), connections[self.using].cursor() as cursor:
+        # One read transaction for all the reads: on SQLite (WAL) they share one snapshot
+        # without taking the write lock, so other runs and ingests go on; on PostgreSQL it is
+        # one read-committed transaction.
+        with read_snapshot(self.using), connections[self.using].cursor() as cursor:
             spans = self._spans(cursor)
             size = self.chunk_size
             for rows in self._merged(cursor, spans):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
+from django.db import connections
 
 from backtests.engine.enums import BarPeriod
 from backtests.engine.events import BarReceived
 from backtests.feeds import SecmasterDatafeed
+from secmaster.models import SymbolPreset
 from tests.backtests.market_data import P, ingest_bars, ns
 
 pytestmark = pytest.mark.django_db(databases=["default", "secmaster"])
@@ -223,3 +226,52 @@ def test_batches_any_read_ahead_merge_spans_in_time_then_symbol_order(tmp_path, 
 
     assert got == expected
     assert feed.total_bars() == len(expected) == 13
+
+
+def _write_preset_from_another_thread(name: str) -> BaseException | None:
+    """Save a preset on a new connection of another thread; its error, if any.
+
+    The other connection waits at most one second for SQLite's write lock, so a feed that
+    held the lock makes this fail fast with "database is locked" instead of after 30 s.
+    """
+    outcome: list[BaseException | None] = []
+
+    def write() -> None:
+        connection = connections["secmaster"]
+        try:
+            if connection.vendor == "sqlite":
+                with connection.cursor() as cursor:
+                    cursor.execute("PRAGMA busy_timeout = 1000")
+            SymbolPreset.objects.using("secmaster").create(name=name, symbols=["AAPL"])
+            outcome.append(None)
+        except BaseException as exc:  # reported to the test thread
+            outcome.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    thread.join()
+    return outcome[0]
+
+
+@pytest.mark.django_db(databases=["default", "secmaster"], transaction=True)
+def test_batches_reading_does_not_block_writers_of_the_security_master(tmp_path):
+    # A run's feed keeps one read transaction open for the whole run; other runs' feeds,
+    # their heartbeats, ingests and preset edits must not wait for it to end.
+    publisher = ingest_bars(
+        tmp_path,
+        bars=[_bar(10, f"2024-01-02T14:{minute:02d}", 100 + minute) for minute in range(30)],
+        mappings={"AAPL": [("2024-01-02", "2024-01-03", 10)]},
+    )
+    batches = _feed(publisher, ["AAPL"], chunk_size=10).batches()
+    first = next(batches)  # the read transaction is open from here
+
+    error = _write_preset_from_another_thread("written while a feed reads")
+
+    rest = [bar for batch in batches for bar in batch]
+    assert error is None
+    assert (
+        SymbolPreset.objects.using("secmaster").filter(name="written while a feed reads").exists()
+    )
+    assert [b.close for b in first + rest] == [100.0 + minute for minute in range(30)]
