@@ -25,12 +25,12 @@ def run_backtest_task(run_id: str) -> str:
     First (at most every ``STALE_RECHECK_SECONDS``) fail runs of dead workers: one on another
     machine is only seen by its stale heartbeat, after this worker's start-up check.
     """
-    from backtests.services.jobs import stale_runs_recover_once
+    from backtests.services.jobs import stale_runs_recover_throttled
     from backtests.services.runs import run_execute
     from ostsite.errors import Conflict, NotFound
 
     try:
-        stale_runs_recover_once()
+        stale_runs_recover_throttled()
     except Exception:  # never keep a run from executing because the check failed
         logger.exception("stale-run check failed before run %s", run_id)
     try:

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from backtests.api import serializers as s
 from backtests.models import ACTIVE_STATUSES, Fill, Run, RunStatus
-from backtests.services.jobs import stale_runs_recover_once
+from backtests.services.jobs import stale_runs_recover_throttled
 from ostsite.api_schema import BodyOnDeleteAutoSchema, error_response, error_responses
 from ostsite.errors import InvalidInput, NotFound
 
@@ -83,7 +83,7 @@ class RunsAPIView(APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        stale_runs_recover_once()
+        stale_runs_recover_throttled()
 
 
 class RunsView(RunsAPIView):

@@ -12,7 +12,7 @@ stale. The check runs
   cluster's guard replaces a killed worker at once, and a restarted cluster starts new ones,
 - before ``manage.py serve`` starts its worker,
 - in web processes on the first run/backtest API call and then at most every
-  ``STALE_RECHECK_SECONDS`` (``stale_runs_recover_once``), and likewise in a worker before
+  ``STALE_RECHECK_SECONDS`` (``stale_runs_recover_throttled``), and likewise in a worker before
   each task. ``AppConfig.ready`` must not touch the database, and a lazy check needs no
   middleware and still runs before any run list or status is shown.
 """
@@ -141,7 +141,7 @@ _next_check = 0.0  # time.monotonic() from which this process checks again
 _recover_lock = threading.Lock()
 
 
-def stale_runs_recover_once() -> int:
+def stale_runs_recover_throttled() -> int:
     """Fail runs left running by dead workers: on this process's first call, then again at
     most once every ``STALE_RECHECK_SECONDS``; returns how many.
 
