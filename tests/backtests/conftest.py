@@ -52,6 +52,9 @@ def slow_strategy(strategies_dir, settings) -> Path:
 def broker_env(request, monkeypatch) -> Iterator[dict[str, str]]:
     """The broker both processes use; for Redis, a queue named after this test alone."""
     if request.param == "orm":
+        # Also when the suite itself runs on the Redis broker (REDIS_URL set).
+        monkeypatch.setattr(Conf, "ORM", "default")
+        monkeypatch.setattr(Conf, "REDIS", None)
         yield {"REDIS_URL": "", "OST_QUEUE_NAME": str(Conf.PREFIX)}
         return
     queue = f"ost-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"

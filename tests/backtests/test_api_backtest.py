@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from django_q.brokers import get_broker
 from django_q.conf import Conf
-from django_q.models import OrmQ
+from django_q.signing import SignedPackage
 
 from backtests.models import Fill, Run, RunStatus
 from backtests.services.jobs import RUN_TASK
@@ -56,16 +57,27 @@ def test_backtest_run_queues_run_and_enqueues_task_on_commit(
     assert run.config["symbols"] == ["AAPL"]
     assert run.config["strategy_params"]["fast_period"] == 5
     assert len(callbacks) == 1
-    (queued,) = OrmQ.objects.all()
-    assert queued.func() == RUN_TASK
-    assert queued.args() == (answer["run_id"],)
+    queued = [task for task in _dequeue_all() if task["args"] == (answer["run_id"],)]
+    assert [task["func"] for task in queued] == [RUN_TASK]
+
+
+def _dequeue_all() -> list[dict]:
+    """Every task waiting in the configured queue (ORM or Redis), taken out of it."""
+    broker = get_broker()
+    tasks = []
+    while batch := broker.dequeue():
+        for ack_id, payload in batch:
+            tasks.append(SignedPackage.loads(payload))
+            broker.acknowledge(ack_id)
+    return tasks
 
 
 def test_backtest_run_without_commit_enqueues_nothing(api_client, body):
     # Inside the test transaction nothing commits, so nothing may reach the queue.
     response = api_client.post("/api/backtest/run", body, format="json")
     assert response.status_code == 200
-    assert not OrmQ.objects.exists()
+    run_id = response.json()["run_id"]
+    assert [task for task in _dequeue_all() if task["args"] == (run_id,)] == []
 
 
 def test_task_executes_queued_run_to_completion_with_fills(api_client, body):
