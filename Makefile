@@ -7,6 +7,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432
+REDIS_TEST_URL ?= redis://127.0.0.1:6379/0
 
 .PHONY: setup run test test-sqlite test-postgres lint bench migrate demo clean
 
@@ -36,9 +37,11 @@ test: setup
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-## test-postgres: the suite again with both databases on the local PostgreSQL server.
+## test-postgres: the suite again as a team deploys it: both databases on the local PostgreSQL
+## server, tasks on the local Redis (a queue name of this run's own).
 test-postgres: setup
 	DATABASE_URL=$(PG_URL)/ost SECMASTER_DATABASE_URL=$(PG_URL)/ost_secmaster \
+		REDIS_URL=$(REDIS_TEST_URL) OST_QUEUE_NAME=ost-test-$$$$ \
 		$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: setup

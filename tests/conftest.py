@@ -28,6 +28,19 @@ for _folder in _sqlite_test_dirs():
 def pytest_sessionfinish(session, exitstatus) -> None:
     for folder in _sqlite_test_dirs():
         shutil.rmtree(folder, ignore_errors=True)
+    _forget_redis_queue()
+
+
+def _forget_redis_queue() -> None:
+    """With the Redis broker, delete the tasks tests enqueued that no worker ever took."""
+    if not settings.REDIS_URL:
+        return
+    import redis
+
+    client = redis.from_url(settings.REDIS_URL)
+    keys = client.keys(f"django_q:{settings.Q_CLUSTER['name']}:*")
+    if keys:
+        client.delete(*keys)
 
 
 @pytest.fixture
