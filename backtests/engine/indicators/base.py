@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -144,6 +144,19 @@ class Indicator:
             return value
 
         return update
+
+    def bind_symbol_batched(
+        self, symbol: str
+    ) -> tuple[Callable[[Sequence[BarReceived]], None], Callable[[BarReceived], float]] | None:
+        """Optional vectorised binding for ``symbol``: ``(prepare, update)``, or None.
+
+        The orchestrator then calls ``prepare(bars)`` with the symbol's next bars, in order,
+        and afterwards ``update(bar)`` once for each of those bars, in the same order.
+        ``prepare`` may compute all their values at once; ``update`` hands them out one bar at
+        a time, so a strategy never sees a value before its bar, and must store and return
+        exactly what ``bind_symbol``'s update would have. The base offers none.
+        """
+        return None
 
     def latest(self, symbol: str) -> float:
         """The most recent value for ``symbol``; NaN when there is none."""

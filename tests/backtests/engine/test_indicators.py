@@ -155,6 +155,73 @@ def test_sma_equals_sum_of_window_over_period_exactly():
         assert values[i] == sum(float(x) for x in closes[i - 19 : i + 1]) / 20
 
 
+def _batched_values(indicator, bars, symbol, block_sizes):
+    """Values of ``symbol``'s bars through ``bind_symbol_batched``, prepared in blocks."""
+    prepare, update = indicator.bind_symbol_batched(symbol)
+    own = [b for b in bars if b.symbol == symbol]
+    out, start = [], 0
+    for size in block_sizes:
+        block = own[start : start + size]
+        prepare(block)
+        out += [update(b) for b in block]
+        start += size
+    assert start == len(own)
+    return out
+
+
+def _window_means(closes: list, period: int) -> list[float]:
+    """The original engine's mean: Python's left-to-right ``sum`` of the window / period."""
+    return [
+        float("nan") if i + 1 < period else sum(closes[i + 1 - period : i + 1]) / period
+        for i in range(len(closes))
+    ]
+
+
+def _same_bits(actual: list[float], expected: list[float]) -> bool:
+    return len(actual) == len(expected) and all(
+        (math.isnan(a) and math.isnan(e)) or a == e for a, e in zip(actual, expected, strict=True)
+    )
+
+
+@pytest.mark.parametrize("period", [1, 2, 20, 100, 300])
+@pytest.mark.parametrize("blocks", [[3000], [1, 1, 98, 900, 2000], [257, 255, 2488], [99, 2901]])
+def test_sma_batched_equals_python_sum_bit_for_bit_across_blocks(period, blocks):
+    closes = [b.close for b in BARS if b.symbol == "AAA"]
+    sma = SimpleMovingAverage(period)
+    values = _batched_values(sma, BARS, "AAA", blocks)
+    assert _same_bits(values, _window_means(closes, period))
+    assert _same_bits(sma.history("AAA"), values[-sma._max_history :])
+
+
+def test_sma_batched_flat_prices_keep_the_float_noise_of_the_original():
+    # 0.1 summed left to right is not 0.1 * n: SMA(20) and SMA(100) of a flat price differ,
+    # and the original's crossovers depend on exactly that difference.
+    flat = [bar(i, 0.1, 0.1, 0.1, 0.1) for i in range(2000)]
+    fast = _batched_values(SimpleMovingAverage(20), flat, "AAA", [2000])
+    slow = _batched_values(SimpleMovingAverage(100), flat, "AAA", [700, 1300])
+    assert fast[-1] == sum([0.1] * 20) / 20 != slow[-1] == sum([0.1] * 100) / 100
+
+
+def test_sma_batched_missing_close_is_nan_for_its_windows_only():
+    series = [bar(i, 10.0 + i, 10.0 + i, 10.0 + i, 10.0 + i) for i in range(600)]
+    series[300] = series[300]._replace(close=None)
+    values = _batched_values(SimpleMovingAverage(5), series, "AAA", [600])
+    assert all(math.isnan(v) for v in values[300:305])
+    assert values[299] == sum(10.0 + i for i in range(295, 300)) / 5
+    assert values[305] == sum(10.0 + i for i in range(301, 306)) / 5
+
+
+def test_sma_batched_and_per_bar_paths_continue_each_other():
+    closes = [b.close for b in BARS if b.symbol == "AAA"]
+    own = [b for b in BARS if b.symbol == "AAA"]
+    sma = SimpleMovingAverage(50)
+    first = [sma.update(b) for b in own[:70]]  # per bar, then batched from the same state
+    prepare, update = sma.bind_symbol_batched("AAA")
+    prepare(own[70:])
+    rest = [update(b) for b in own[70:]]
+    assert _same_bits(first + rest, _window_means(closes, 50))
+
+
 def test_sma_of_high_source():
     assert_series(
         _values(SimpleMovingAverage(10, source="high"), BARS, "AAA"), FRAME.high.rolling(10).mean()

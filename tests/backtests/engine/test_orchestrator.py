@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from backtests.engine import orchestrator as orchestrator_module
 from backtests.engine.broker import SimulatedBroker
 from backtests.engine.enums import FillTiming, OrderType, TradeSide
 from backtests.engine.events import (
@@ -22,7 +23,8 @@ from backtests.engine.events import (
 from backtests.engine.indicators import SimpleMovingAverage
 from backtests.engine.memory import ListDatafeed, MemoryRecorder
 from backtests.engine.orchestrator import Orchestrator, RunOutcome
-from tests.backtests.engine.bars import SECOND, bar, interleave
+from backtests.engine.strategies.examples.sma_crossover import SMACrossover
+from tests.backtests.engine.bars import SECOND, bar, interleave, random_walk
 from tests.backtests.engine.scripted import Scripted
 
 BUY, SELL = TradeSide.BUY, TradeSide.SELL
@@ -313,3 +315,41 @@ def test_strategy_exception_closes_the_datafeed_stream_before_propagating():
         except RuntimeError:
             assert feed.closed  # closed while the exception is still on its way out
             raise
+
+
+class _PerBarSMA(SimpleMovingAverage):
+    """The same mean through the per-bar path only (no batched binding)."""
+
+    def bind_symbol_batched(self, symbol):
+        return None
+
+
+def _crossover_events(sma_class, bars, monkeypatch, block_bars):
+    class Crossover(SMACrossover, register=False):
+        def setup(self):
+            self.fast_sma = self.add_indicator(sma_class(self.fast_period))
+            self.slow_sma = self.add_indicator(sma_class(self.slow_period))
+
+    monkeypatch.setattr(orchestrator_module, "PREPARE_BLOCK_BARS", block_bars)
+    strategy = Crossover(symbols=["AAA", "BBB"], params={"fast_period": 5, "slow_period": 30})
+    _, rec = run(strategy, bars, MemoryRecorder(records_bars=True), batch_size=7)
+    return rec.events
+
+
+@pytest.mark.parametrize("block_bars", [1, 13, 500, 100_000])
+def test_batched_indicators_give_the_events_of_the_per_bar_path(monkeypatch, block_bars):
+    # Blocks of any size, cut anywhere between the feed's batches: the same orders, fills and
+    # indicator values bit for bit as computing every bar alone.
+    bars = interleave(random_walk(1500, seed=5), random_walk(1500, seed=6, symbol="BBB"))
+    per_bar = _crossover_events(_PerBarSMA, bars, monkeypatch, block_bars)
+    batched = _crossover_events(SimpleMovingAverage, bars, monkeypatch, block_bars)
+    assert sum(isinstance(e, FillEvent) for e in per_bar) > 10
+    assert len(batched) == len(per_bar)
+    for mine, reference in zip(batched, per_bar, strict=True):
+        if isinstance(reference, BarProcessed):
+            assert mine[:9] == reference[:9]
+            assert [str(v) for v in mine.indicators.values()] == [
+                str(v) for v in reference.indicators.values()
+            ]
+        else:
+            assert mine == reference
