@@ -177,30 +177,23 @@ class Orchestrator:
                 for prepare in prepares[symbol]:
                     prepare(bars)
 
-    def _bar_recorder(self) -> Callable[[BarReceived], None]:
-        """``record_bar(bar)``: record the bar and its processed twin with indicator values.
+    def _bar_recorder(self) -> Callable[[BarReceived, list[float]], None]:
+        """``record_bar(bar, values)``: record the bar and its processed twin, ``values``
+        being the strategy's indicator values on it, in registration order.
 
         Uses the recorder's optional ``bar_pair_writer`` (one call per bar, no event tuple
         or dict built) when it offers one, else sends ``BarReceived`` and ``BarProcessed``.
         """
-        indicators = self.strategy.indicators
-        latests = tuple(ind.latest for ind in indicators)
+        names = [ind.name for ind in self.strategy.indicators]
         make_writer = getattr(self.recorder, "bar_pair_writer", None)
-        write = make_writer([ind.name for ind in indicators]) if make_writer else None
+        write = make_writer(names) if make_writer else None
         if write is not None:
-
-            def record_bar(bar: BarReceived) -> None:
-                symbol = bar[2]
-                write(bar, [latest(symbol) for latest in latests])
-
-            return record_bar
+            return write
         record = self.recorder.record
-        named = tuple((ind.name, ind.latest) for ind in indicators)
 
-        def record_events(bar: BarReceived) -> None:
-            symbol = bar[2]
+        def record_events(bar: BarReceived, values: list[float]) -> None:
             record(bar)
-            record(BarProcessed(*bar, {name: latest(symbol) for name, latest in named}))
+            record(BarProcessed(*bar, dict(zip(names, values, strict=True))))
 
         return record_events
 
@@ -247,10 +240,11 @@ class Orchestrator:
                         bars, updates = lane
                         bars.append(bar)  # what history.push(bar) does, with the deque bound
                         history._current = bars
-                        for update in updates:
-                            update(bar)
-                        if record_bar is not None:
-                            record_bar(bar)
+                        if record_bar is None:
+                            for update in updates:
+                                update(bar)
+                        else:  # the values the updates return are the ones recorded
+                            record_bar(bar, [update(bar) for update in updates])
                         on_bar(bar)
                         if deferred:
                             self._deliver_deferred(deliver)
