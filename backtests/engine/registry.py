@@ -9,7 +9,9 @@ the folders and
 
 - imports a file that is new, or whose bytes changed since it was last imported or tried;
 - re-imports every strategy file as well when an indicator file changed (they may import it);
-- forgets a file that disappeared, with the strategies it defined.
+- forgets a file that disappeared, with the strategies it defined;
+- imports a file again whose strategies are no longer registered (another file defined a
+  class of the same name, then disappeared).
 
 A file that raises while importing (any exception, ``SyntaxError`` and ``SystemExit``
 included) is left out: the strategies it defined before are unregistered, so a run never uses
@@ -106,6 +108,11 @@ def discover_user_code(*, strategies_dir: Path | None, indicators_dir: Path | No
                 known is None
                 or known.digest != digest
                 or (known.failure is None and known.module_name not in sys.modules)
+                # another file defined the same class name and has since been forgotten
+                or (
+                    known.failure is None
+                    and any(sid not in _strategy_classes for sid in known.strategy_ids)
+                )
                 or (kind == "strategies" and indicators_changed)
             )
             if stale:

@@ -355,6 +355,40 @@ def test_discover_strategy_without_bar_period_reports_error(tmp_path):
     assert "NoBarPeriod" not in strategy_registry()
 
 
+def test_strategy_of_a_removed_twin_file_comes_back_from_the_file_still_there(tmp_path):
+    # Two folders define a class of the same name; the later import wins. When that file is
+    # removed (and forgotten with its strategies), the other file must serve the id again.
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    source = (
+        "from backtests.engine.enums import BarPeriod\n"
+        "from backtests.engine.strategies.base import ParamSpec, StrategyBase\n"
+        "class TwinStrategy(StrategyBase):\n"
+        "    name = {name!r}\n"
+        "    parameters = {{'bar_period': ParamSpec(default=BarPeriod.MINUTE)}}\n"
+        "    def on_bar(self, bar):\n"
+        "        pass\n"
+    )
+    (first / "twin_a.py").write_text(source.format(name="first"))
+    (second / "twin_b.py").write_text(source.format(name="second"))
+    try:
+        assert discover_user_code(strategies_dir=first, indicators_dir=None) == []
+        assert discover_user_code(strategies_dir=second, indicators_dir=None) == []
+        assert get_strategy("TwinStrategy").name == "second"
+        (second / "twin_b.py").unlink()
+        assert discover_user_code(strategies_dir=second, indicators_dir=None) == []
+        assert "TwinStrategy" not in strategy_registry()
+
+        assert discover_user_code(strategies_dir=first, indicators_dir=None) == []
+
+        assert get_strategy("TwinStrategy").name == "first"
+    finally:
+        from backtests.engine.strategies.base import _strategy_classes
+
+        _strategy_classes.pop("TwinStrategy", None)
+
+
 def test_random_walk_helper_is_seeded():
     assert random_walk(5, seed=1) == random_walk(5, seed=1)
     assert np.all(
