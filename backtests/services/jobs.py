@@ -15,6 +15,9 @@ stale. The check runs
   ``STALE_RECHECK_SECONDS`` (``stale_runs_recover_throttled``), and likewise in a worker before
   each task. ``AppConfig.ready`` must not touch the database, and a lazy check needs no
   middleware and still runs before any run list or status is shown.
+
+The same checks enqueue again runs left ``queued`` whose task was lost with a killed cluster
+(``runs_requeue_lost``).
 """
 
 from __future__ import annotations
@@ -26,7 +29,12 @@ import threading
 import time
 from pathlib import Path
 
+from django.core.signing import BadSignature
 from django.db import transaction
+from django.utils import timezone
+from django_q.brokers import get_broker
+from django_q.brokers.orm import ORM
+from django_q.signing import SignedPackage
 from django_q.tasks import async_task
 
 from backtests.models import Run, RunStatus
@@ -41,6 +49,8 @@ TASK_GROUP = "backtests"
 WORKER_GONE_ERROR = "the worker process {worker} is gone (stopped or killed mid-run)"
 DEAD_PROCESS_STATES = ("Z", "X")  # zombie, dead
 QUEUE_UNAVAILABLE = "The task queue cannot be reached, the run was not started: {error}"
+# A run queued longer than this whose task is nowhere in the queue is enqueued again.
+QUEUED_GRACE_SECONDS = 120
 
 
 class QueueUnavailable(ServiceError):
@@ -131,9 +141,62 @@ def runs_fail_orphaned() -> int:
     return count
 
 
+def _run_ids_waiting_in_queue() -> set[str]:
+    """Run ids of the backtest tasks waiting in the queue, not yet taken by any cluster."""
+    broker = get_broker()
+    if isinstance(broker, ORM):
+        payloads = list(
+            broker.get_connection()
+            .filter(key=broker.list_key, lock__lte=timezone.now())
+            .values_list("payload", flat=True)
+        )
+    else:  # Redis: the list the clusters pop from
+        payloads = broker.connection.lrange(broker.list_key, 0, -1)
+    run_ids = set()
+    for payload in payloads:
+        try:
+            task = SignedPackage.loads(payload)
+        except (BadSignature, ValueError, TypeError):
+            continue  # another site's or a damaged task: not ours to judge
+        if task.get("func") == RUN_TASK and task.get("args"):
+            run_ids.add(str(task["args"][0]))
+    return run_ids
+
+
+def runs_requeue_lost() -> int:
+    """Enqueue again the runs queued for over ``QUEUED_GRACE_SECONDS`` whose task is gone.
+
+    A cluster takes tasks ahead of its free workers; if it is killed, those tasks are lost
+    (Redis) or locked for the retry period (ORM) and their runs would stay ``queued``. A run
+    is claimed atomically when it starts, so a task that turns up twice runs it once: the
+    second copy finds it no longer queued and does nothing. Returns how many were enqueued.
+    """
+    cutoff = time.time_ns() - QUEUED_GRACE_SECONDS * 1_000_000_000
+    candidates = list(
+        Run.objects.filter(status=RunStatus.QUEUED, ts_start__lt=cutoff).values_list(
+            "run_id", flat=True
+        )
+    )
+    if not candidates:
+        return 0
+    waiting = _run_ids_waiting_in_queue()
+    lost = [run_id for run_id in candidates if run_id not in waiting]
+    for run_id in lost:
+        run_enqueue(run_id=run_id)
+    if lost:
+        logger.warning("enqueued %d queued run(s) again: their tasks were lost", len(lost))
+    return len(lost)
+
+
 def runs_recover() -> int:
-    """Fail runs of dead workers: local ones by process id, others by heartbeat age."""
-    return runs_fail_orphaned() + runs_fail_stale()
+    """Fail runs of dead workers (local ones by process id, others by heartbeat age) and
+    enqueue again queued runs whose task was lost; returns how many runs were failed."""
+    failed = runs_fail_orphaned() + runs_fail_stale()
+    try:
+        runs_requeue_lost()
+    except Exception:  # the broker is down: the next check tries again
+        logger.exception("could not look for queued runs whose task was lost")
+    return failed
 
 
 STALE_RECHECK_SECONDS = 30.0

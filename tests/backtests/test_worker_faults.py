@@ -14,10 +14,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from django.db.models import F
 
 from backtests.models import ACTIVE_STATUSES, EVENT_MODELS, Run, RunStatus
 from backtests.services import jobs
-from backtests.services.jobs import WORKER_GONE_ERROR
+from backtests.services.jobs import (
+    QUEUED_GRACE_SECONDS,
+    WORKER_GONE_ERROR,
+    _run_ids_waiting_in_queue,
+)
 from backtests.services.runs import runs_delete
 from tests.backtests.subprocesses import wait_for
 from tests.backtests.worker_runs import (
@@ -137,6 +142,31 @@ def test_killed_cluster_run_fails_when_a_new_cluster_starts(start_cluster, trade
     assert_failed_by_dead_worker(killed, run.worker)
     completed = assert_next_run_completes(trader)
     assert_killed_run_kept_only_its_partial_rows(trader, killed, completed)
+
+
+def test_runs_whose_tasks_a_killed_cluster_had_taken_are_queued_again_and_complete(
+    start_cluster, trader
+):
+    # A cluster takes tasks ahead of its one worker; killed, it loses them (Redis) or keeps
+    # them locked for the retry period (ORM). Their runs must not stay queued for good.
+    first = start_cluster()
+    killed = trader.submit(sleep_ms=SLOW_MS)
+    waiting = [trader.submit(sleep_ms=0) for _ in range(2)]  # what it takes ahead of one worker
+    wait_mid_run(killed)
+    wait_for(lambda: not _run_ids_waiting_in_queue(), what="the cluster to take every task")
+    kill_cluster(first)
+    # Queued for longer than the grace period (as if the cluster had died a while ago).
+    Run.objects.filter(run_id__in=waiting).update(
+        ts_start=F("ts_start") - (QUEUED_GRACE_SECONDS + 1) * 1_000_000_000
+    )
+    assert {run_state(r).status for r in waiting} == {RunStatus.QUEUED}
+
+    start_cluster()
+
+    for run_id in waiting:
+        assert wait_finished(run_id).status == RunStatus.COMPLETED
+        assert event_rows(run_id) == trader.reference_rows()
+    assert run_state(killed).status == RunStatus.FAILED
 
 
 @pytest.mark.parametrize("broker_env", ["orm"], indirect=True)
