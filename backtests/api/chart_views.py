@@ -18,6 +18,7 @@ from backtests.api.views import (
     RUN_ERRORS,
     RUN_ID_PARAM,
     SYMBOL_PARAM,
+    run_and_symbol,
     run_get,
     run_symbol_check,
     validated,
@@ -102,9 +103,7 @@ def run_chart_response(request: Request, run_id: str, chart_name: str) -> HttpRe
     """A whole-run chart from ``backtests.charts``, optionally for one symbol."""
     from backtests import charts
 
-    run = run_get(run_id)
-    symbol = validated(s.SymbolQuerySerializer, request.query_params).get("symbol")
-    symbol = run_symbol_check(run, symbol)
+    run, symbol = run_and_symbol(request, run_id)
     return png_response(getattr(charts, chart_name)(run.run_id, symbol=symbol))
 
 

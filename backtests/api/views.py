@@ -65,6 +65,13 @@ def run_symbol_check(run: Run, symbol: str | None) -> str | None:
     return symbol
 
 
+def run_and_symbol(request: Request, run_id: str) -> tuple[Run, str | None]:
+    """The run (404 if unknown) and the optional ``?symbol=`` query, checked to be its own."""
+    run = run_get(run_id)
+    symbol = validated(s.SymbolQuerySerializer, request.query_params).get("symbol")
+    return run, run_symbol_check(run, symbol)
+
+
 def run_as_dict(run: Run) -> dict[str, Any]:
     return {
         "run_id": run.run_id,
@@ -123,9 +130,7 @@ class RunRoundtripsView(APIView):
     def get(self, request: Request, run_id: str) -> Response:
         from backtests.analysis.roundtrips import roundtrips_for_run
 
-        run = run_get(run_id)
-        symbol = validated(s.SymbolQuerySerializer, request.query_params).get("symbol")
-        symbol = run_symbol_check(run, symbol)
+        run, symbol = run_and_symbol(request, run_id)
         return Response({"roundtrips": roundtrips_for_run(run.run_id, symbol=symbol)})
 
 
@@ -138,9 +143,7 @@ class RunMetricsView(APIView):
     def get(self, request: Request, run_id: str) -> Response:
         from backtests.analysis.metrics import metrics_for_run
 
-        run = run_get(run_id)
-        symbol = validated(s.SymbolQuerySerializer, request.query_params).get("symbol")
-        symbol = run_symbol_check(run, symbol)
+        run, symbol = run_and_symbol(request, run_id)
         return Response(metrics_for_run(run.run_id, symbol=symbol))
 
 
