@@ -115,6 +115,47 @@ class OhlcvBar(models.Model):
         return f"instrument {self.instrument_id} rtype {self.rtype} @ {self.ts_event}"
 
 
+class OhlcvBlock(models.Model):
+    """A columnar copy of the bars of one instrument and rtype in one time block.
+
+    Derived from ``ohlcv`` (the source of truth) and kept in step with it: ingest rewrites the
+    blocks it touches in the same transaction, triggers on ``ohlcv`` delete a block when one of
+    its bars is updated or deleted, and readers compare each block's bar count with ``ohlcv``
+    before trusting it (``secmaster.services.bar_blocks``). ``data`` is
+    ``secmaster.bar_blocks.block_encode`` of the bars with ``block_of(ts_event) == block``.
+    """
+
+    pk = models.CompositePrimaryKey("instrument", "rtype", "block")
+    instrument = models.ForeignKey(
+        Instrument,
+        on_delete=models.CASCADE,
+        db_column="instrument_id",
+        related_name="bar_blocks",
+        db_index=False,  # the primary key starts with it
+    )
+    rtype = models.SmallIntegerField(choices=Rtype.choices)
+    block = models.BigIntegerField(help_text="floor(ts_event / span); span per rtype: BLOCK_DAYS")
+    bar_count = models.IntegerField()
+    first_ts = models.BigIntegerField()
+    last_ts = models.BigIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        db_table = "ohlcv_blocks"
+        constraints = [
+            CheckConstraint(
+                condition=Q(rtype__gte=32, rtype__lte=36), name="ohlcv_blocks_rtype_range"
+            ),
+            CheckConstraint(condition=Q(bar_count__gte=1), name="ohlcv_blocks_not_empty"),
+            CheckConstraint(
+                condition=Q(first_ts__lte=F("last_ts")), name="ohlcv_blocks_ts_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"instrument {self.instrument_id} rtype {self.rtype} block {self.block}"
+
+
 class SymbologyMapping(models.Model):
     """A symbol maps to a source instrument for the UTC dates in [start_date, end_date)."""
 
