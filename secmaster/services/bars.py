@@ -6,21 +6,30 @@ and re-ingesting a file adds nothing. SQLite gets ``executemany``; each statemen
 ``ROWS_PER_STATEMENT`` rows (a multi-row VALUES list), and the parameter lists are built in one
 C call (``ndarray.tolist()`` of an int64 matrix) with the cyclic garbage collector paused, which
 would otherwise rescan the millions of fresh ints again and again. Each block is sorted by the
-primary key first, so SQLite appends to a few b-tree pages instead of hopping between them.
+primary key first, so SQLite appends to a few b-tree pages instead of hopping between them;
+rows repeating a key within a block are dropped there, keeping the first (what ON CONFLICT DO
+NOTHING keeps, on either database, whatever order PostgreSQL's INSERT ... SELECT reads them).
+
+The same rows, in the same order, go to ``_BlockBuffer``, which keeps the columnar copies in
+``ohlcv_blocks`` in step within the same transaction (``secmaster.services.bar_blocks``).
 """
 
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
 
 import numpy as np
 from django.db import connections
 
+from secmaster.bar_blocks import BarColumns, block_of
+from secmaster.services.bar_blocks import bar_blocks_out_of_step, bar_blocks_store
 from secmaster.services.instruments import instruments_ensure
 
 DB = "secmaster"
 COLUMNS = ("instrument_id", "rtype", "ts_event", "open", "high", "low", "close", "volume")
 ROWS_PER_STATEMENT = 250  # 2,000 parameters per statement
+BLOCK_FLUSH_ROWS = 500_000  # rows buffered (about 24 MB) before their blocks are written
 _COLUMN_LIST = ", ".join(COLUMNS)
 
 # PostgreSQL: each block is COPied (binary) into a session-local staging table, then moved with
@@ -57,10 +66,98 @@ def insert_bars_sql(vendor: str, rows: int = 1) -> str:
     return f"INSERT INTO ohlcv ({', '.join(COLUMNS)}) VALUES {values} ON CONFLICT DO NOTHING"
 
 
-class BarWriter:
-    """Writes record blocks of one publisher; counts records seen and bars newly stored."""
+class _BlockBuffer:
+    """Keeps ``ohlcv_blocks`` in step with the rows a BarWriter inserts, memory bounded.
 
-    def __init__(self, publisher_id: int) -> None:
+    ``before_insert(table)`` and ``inserted(table)`` go around each insert of a key-sorted
+    (n, 8) matrix in ``COLUMNS`` order; ``flush()`` before the transaction commits. Rows are
+    buffered per (instrument, rtype) and merged into their blocks whenever ``flush_rows`` or
+    more are pending.
+    """
+
+    def __init__(self, *, cursor, flush_rows: int | None = None) -> None:
+        self.cursor = cursor
+        self.flush_rows = max(1, BLOCK_FLUSH_ROWS if flush_rows is None else flush_rows)
+        self.blocks_written = 0
+        self._pending: dict[tuple[int, int], list[np.ndarray]] = {}
+        self._pending_rows = 0
+        self._checked: dict[tuple[int, int], set[int]] = {}
+        self._rebuild: dict[tuple[int, int], set[int]] = {}
+
+    @staticmethod
+    def _keys(table: np.ndarray) -> Iterator[tuple[tuple[int, int], np.ndarray]]:
+        """((instrument, rtype), its rows in table order) for each key of a key-sorted table."""
+        keys = table[:, :2]
+        cuts = (np.flatnonzero(np.any(keys[1:] != keys[:-1], axis=1)) + 1).tolist()
+        for start, end in zip([0, *cuts], [*cuts, len(table)], strict=True):
+            if end > start:
+                yield (int(keys[start, 0]), int(keys[start, 1])), table[start:end, 2:]
+
+    def before_insert(self, table: np.ndarray) -> None:
+        """Check the blocks these rows fall in that this writer has not seen yet."""
+        for key, rows in self._keys(table):
+            seen = self._checked.setdefault(key, set())
+            fresh = set(np.unique(block_of(rows[:, 0], key[1])).tolist()) - seen
+            if not fresh:
+                continue
+            stale = bar_blocks_out_of_step(
+                cursor=self.cursor,
+                instrument_id=key[0],
+                rtype=key[1],
+                blocks=fresh,
+            )
+            seen |= fresh
+            if stale:
+                self._rebuild.setdefault(key, set()).update(stale)
+
+    def inserted(self, table: np.ndarray) -> None:
+        """Buffer rows just inserted; writes blocks when the buffer passes ``flush_rows``."""
+        for key, rows in self._keys(table):
+            self._pending.setdefault(key, []).append(rows)
+        self._pending_rows += len(table)
+        if self._pending_rows >= self.flush_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the blocks of every pending row."""
+        for (instrument_id, rtype), parts in self._pending.items():
+            rows = parts[0] if len(parts) == 1 else np.concatenate(parts)
+            rebuild = self._rebuild.pop((instrument_id, rtype), set())
+            self.blocks_written += bar_blocks_store(
+                cursor=self.cursor,
+                instrument_id=instrument_id,
+                rtype=rtype,
+                bars=BarColumns.from_rows(rows),
+                rebuild=rebuild,
+            )
+        self._pending.clear()
+        self._pending_rows = 0
+
+    def discard(self) -> None:
+        """Forget the pending rows (their transaction is rolled back)."""
+        self._pending.clear()
+        self._pending_rows = 0
+
+
+def first_of_each_key(table: np.ndarray) -> np.ndarray:
+    """The rows of a key-sorted (stable) table without later repeats of a primary key."""
+    if len(table) < 2:
+        return table
+    keys = table[:, :3]
+    repeat = np.all(keys[1:] == keys[:-1], axis=1)
+    if not repeat.any():
+        return table
+    return table[np.concatenate(([True], ~repeat))]
+
+
+class BarWriter:
+    """Writes record blocks of one publisher; counts records seen and bars newly stored.
+
+    ``close()`` writes the pending bar blocks and must run before the transaction commits;
+    after a failure call ``discard()`` instead (the transaction is rolled back).
+    """
+
+    def __init__(self, publisher_id: int, *, block_flush_rows: int | None = None) -> None:
         self.publisher_id = publisher_id
         self.records = 0
         self.new_bars = 0
@@ -77,6 +174,7 @@ class BarWriter:
             self._per_statement = max(1, min(ROWS_PER_STATEMENT, limit // len(COLUMNS)))
         self._sql_one = insert_bars_sql(connection.vendor)
         self._sql_many = insert_bars_sql(connection.vendor, self._per_statement)
+        self._blocks = _BlockBuffer(cursor=self._raw_cursor, flush_rows=block_flush_rows)
 
     def _table(self, records: np.ndarray) -> np.ndarray:
         source_ids, inverse = np.unique(records["instrument_id"], return_inverse=True)
@@ -99,11 +197,14 @@ class BarWriter:
             return
         table = self._table(records)
         table = table[np.lexsort((table[:, 2], table[:, 1], table[:, 0]))]  # primary-key order
+        table = first_of_each_key(table)  # lexsort is stable: the file's first row stays
+        self._blocks.before_insert(table)
         if self._postgres:
             self._write_postgres(table)
         else:
             self._write_sqlite(table)
-        self.records += len(table)
+        self._blocks.inserted(table)
+        self.records += len(records)
 
     def _write_postgres(self, table: np.ndarray) -> None:
         cursor = self._raw_cursor
@@ -134,5 +235,18 @@ class BarWriter:
             if collecting:
                 gc.enable()
 
+    @property
+    def blocks_written(self) -> int:
+        return self._blocks.blocks_written
+
     def close(self) -> None:
+        """Write the pending bar blocks and release the cursor."""
+        try:
+            self._blocks.flush()
+        finally:
+            self._raw_cursor.close()
+
+    def discard(self) -> None:
+        """Release the cursor without writing pending blocks (the file failed)."""
+        self._blocks.discard()
         self._raw_cursor.close()

@@ -256,8 +256,10 @@ class _Ingester:
             writer = BarWriter(publisher_id)
             try:
                 self._stream_bars(reader, counter, writer)
-            finally:
-                writer.close()
+            except BaseException:
+                writer.discard()
+                raise
+            writer.close()  # writes the pending bar blocks, inside the file's transaction
         self.summary.new_bars += writer.new_bars
 
     def ingest_zip(self, path: Path) -> None:
@@ -329,9 +331,11 @@ class _Ingester:
                     self._stream_bars(reader, counter, writer)
             if symbology is None and header_mappings:
                 self._store_symbology(publisher_id, header_mappings, str(path))
-        finally:
+        except BaseException:
             if writer is not None:
-                writer.close()
+                writer.discard()
+            raise
+        writer.close()  # writes the pending bar blocks, inside the zip's transaction
         self.summary.new_bars += writer.new_bars
 
     def _check_declared_sizes(
