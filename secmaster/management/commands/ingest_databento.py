@@ -16,9 +16,10 @@ from secmaster.services.ingest import ingest_databento_paths
 class TerminalProgress:
     """A one-line progress bar on a terminal (carriage return, no dependency); silent otherwise."""
 
-    def __init__(self, stream: TextIO, width: int = 30) -> None:
+    def __init__(self, stream: TextIO, width: int = 30, unit: str = "records") -> None:
         self.stream = stream
         self.width = width
+        self.unit = unit
         self.enabled = stream.isatty()
         self._last_shown = -1
 
@@ -32,7 +33,7 @@ class TerminalProgress:
         self._last_shown = permille
         filled = int(fraction * self.width)
         bar = "#" * filled + "-" * (self.width - filled)
-        self.stream.write(f"\r[{bar}] {fraction:6.1%}  {records:,} records")
+        self.stream.write(f"\r[{bar}] {fraction:6.1%}  {records:,} {self.unit}")
         self.stream.flush()
 
     def finish(self) -> None:
