@@ -75,8 +75,9 @@ class _BlockBuffer:
     more are pending.
     """
 
-    def __init__(self, *, cursor, flush_rows: int | None = None) -> None:
+    def __init__(self, *, cursor, vendor: str, flush_rows: int | None = None) -> None:
         self.cursor = cursor
+        self.vendor = vendor
         self.flush_rows = max(1, BLOCK_FLUSH_ROWS if flush_rows is None else flush_rows)
         self.blocks_written = 0
         self._pending: dict[tuple[int, int], list[np.ndarray]] = {}
@@ -97,11 +98,14 @@ class _BlockBuffer:
         """Check the blocks these rows fall in that this writer has not seen yet."""
         for key, rows in self._keys(table):
             seen = self._checked.setdefault(key, set())
-            fresh = set(np.unique(block_of(rows[:, 0], key[1])).tolist()) - seen
+            blocks = block_of(rows[:, 0], key[1])  # ts ascend within a key: so do blocks
+            starts = np.flatnonzero(blocks[1:] != blocks[:-1]) + 1
+            fresh = set(blocks[[0, *starts.tolist()]].tolist()) - seen
             if not fresh:
                 continue
             stale = bar_blocks_out_of_step(
                 cursor=self.cursor,
+                vendor=self.vendor,
                 instrument_id=key[0],
                 rtype=key[1],
                 blocks=fresh,
@@ -174,7 +178,9 @@ class BarWriter:
             self._per_statement = max(1, min(ROWS_PER_STATEMENT, limit // len(COLUMNS)))
         self._sql_one = insert_bars_sql(connection.vendor)
         self._sql_many = insert_bars_sql(connection.vendor, self._per_statement)
-        self._blocks = _BlockBuffer(cursor=self._raw_cursor, flush_rows=block_flush_rows)
+        self._blocks = _BlockBuffer(
+            cursor=self._raw_cursor, vendor=connection.vendor, flush_rows=block_flush_rows
+        )
 
     def _table(self, records: np.ndarray) -> np.ndarray:
         source_ids, inverse = np.unique(records["instrument_id"], return_inverse=True)

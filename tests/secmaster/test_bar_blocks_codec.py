@@ -207,6 +207,45 @@ def test_slice_ts_keeps_rows_in_half_open_range():
     assert len(bars.slice_ts(30, 20)) == 0
 
 
+def test_slice_ts_open_end_beyond_int64_keeps_int64_max():
+    bars = _bars([(t, 1, 1, 1, 1, 1) for t in (I64_MIN, -1, I64_MAX - 1, I64_MAX)])
+
+    assert [r[0] for r in _rows(bars.slice_ts(I64_MAX, 2**63))] == [I64_MAX]
+    assert [r[0] for r in _rows(bars.slice_ts(-(2**70), I64_MIN + 1))] == [I64_MIN]
+    assert [r[0] for r in _rows(bars.slice_ts(-(2**70), 2**70))] == [I64_MIN, -1, I64_MAX - 1,
+                                                                      I64_MAX]  # fmt: skip
+    assert len(bars.slice_ts(2**63, 2**64)) == 0
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_blocks_decode_equals_concatenated_block_decode(seed):
+    rng = np.random.default_rng(seed)
+    blocks, start = [], I64_MIN if seed % 2 else ns("2024-01-02")
+    for _ in range(int(rng.integers(1, 7))):
+        n = int(rng.integers(1, 300))
+        ts = start + np.cumsum(rng.integers(1, 10**9, n))
+        start = int(ts[-1])
+        values = (rng.integers(I64_MIN, I64_MAX, n, endpoint=True) for _ in range(5))
+        blocks.append(BarColumns(ts.astype(np.int64), *(v.astype(np.int64) for v in values)))
+
+    bars, offsets = bar_blocks.blocks_decode([block_encode(b) for b in blocks])
+
+    assert _rows(bars) == [row for b in blocks for row in _rows(b)]
+    assert offsets.tolist() == np.cumsum([0] + [len(b) for b in blocks]).tolist()
+
+
+def test_blocks_decode_refuses_bad_blob_and_blocks_out_of_order():
+    early = block_encode(_bars([(1, 1, 1, 1, 1, 1)]))
+    late = block_encode(_bars([(2, 2, 2, 2, 2, 2)]))
+
+    with pytest.raises(ValueError, match="corrupt data"):
+        bar_blocks.blocks_decode([early, late[:-2]])
+    with pytest.raises(ValueError, match="do not increase"):
+        bar_blocks.blocks_decode([late, early])
+    bars, offsets = bar_blocks.blocks_decode([])
+    assert (len(bars), offsets.tolist()) == (0, [0])
+
+
 def test_concat_keeps_order_and_skips_empty_parts():
     a = _bars([(1, 1, 1, 1, 1, 1)])
     b = _bars([(2, 2, 2, 2, 2, 2), (3, 3, 3, 3, 3, 3)])

@@ -29,6 +29,7 @@ pytestmark = pytest.mark.django_db(databases=["default", "secmaster"])
 
 DB = "secmaster"
 I64_MIN, END = -(2**63), 2**63
+DAY_DATES = ["2026-01-25", "2026-01-26", "2026-01-27", "2026-01-28"]
 RANGES = [
     (I64_MIN, END),  # everything
     (ns("2024-01-02T23:59"), ns("2024-01-03T00:01")),  # across a minute-block boundary
@@ -251,6 +252,34 @@ def test_negative_timestamps_use_floor_blocks_in_triggers_and_reads(stored):
     assert block_counts()[(100, 33)] == {-2: 1, 19724: 2, 19725: 3}
     assert read(instrument, 33, -(10**15), 0)[-1] == (-1, 1, 3, 1, 3, 1)
     assert_reads_equal_ohlcv()
+
+
+def test_int64_extreme_timestamps_are_counted_and_read(stored):
+    instrument = internal_id(100)
+    execute(
+        "INSERT INTO ohlcv (instrument_id, rtype, ts_event, open, high, low, close, volume)"
+        " VALUES (%s, 35, %s, 1, 3, 1, 2, 1), (%s, 35, %s, 4, 6, 4, 5, 1)",
+        [instrument, I64_MIN, instrument, 2**63 - 1],
+    )
+    bar_blocks_rebuild()
+    connection = connections[DB]
+
+    with connection.cursor() as cursor:
+        counts = bar_block_counts(
+            cursor=cursor,
+            vendor=connection.vendor,
+            instrument_id=instrument,
+            rtype=35,
+            start_ns=-(2**70),
+            end_ns=2**70,
+        )
+
+    # 1024-day blocks: -2**63 ns is day -106,751.99 -> block -105; 2**63 - 1 -> block 104.
+    assert counts == {-105: 1, 19: 2, 20: 2, 104: 1}
+    assert block_counts()[(100, 35)] == counts
+    rows = read(instrument, 35, -(2**70), 2**70)
+    assert [r[0] for r in rows] == [I64_MIN, *[ns(d) for d in DAY_DATES], 2**63 - 1]
+    assert rows == ohlcv_rows(instrument, 35, I64_MIN, END)
 
 
 def test_truncate_on_postgresql_empties_blocks(stored):
