@@ -1,19 +1,32 @@
 """Runs one strategy over one datafeed with the simulated broker.
 
-Per bar: the broker fills the symbol's eligible pending orders (skipped when there are
-none), then the strategy's indicators update, then ``strategy.on_bar``. The strategy learns
-of those fills before or after its ``on_bar`` as ``FillTiming`` says (after, by default, as
-OneSecondTrader 0.75 did). Order requests,
-broker responses and fills flow synchronously through a ``Dispatcher`` to the recorder,
-the broker, the strategy and the run's P&L tally, in that subscription order.
+The datafeed delivers chunks of bars (per-symbol columns, ``chunks.BarChunk``). For each
+chunk the orchestrator builds the bar tuples in one C-level pass and lets the strategy's
+indicators compute the whole chunk ahead (``Indicator.compute_block``); then it walks the
+bars in delivery order. Per bar: the broker fills the symbol's eligible pending orders
+(skipped when there are none), the bar joins the symbol's history, the indicator values of
+that bar are revealed (one append for all indicators), indicators with their own ``update``
+run, then ``strategy.on_bar``. Nothing a strategy can read shows a value of a later bar.
+
+The strategy learns of the broker's fills before or after its ``on_bar`` as ``FillTiming``
+says (after, by default, as OneSecondTrader 0.75 did). Order requests, broker responses and
+fills flow synchronously through a ``Dispatcher`` to the recorder, the broker, the strategy
+and the run's P&L tally, in that subscription order. Bars are recorded a sub-batch at a time
+when the recorder takes blocks (``record_bar_block``), else one event at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import repeat
+
+import numpy as np
 
 from backtests.engine.broker import SimulatedBroker
+from backtests.engine.chunks import BarChunk, gc_paused
 from backtests.engine.dispatcher import Dispatcher
 from backtests.engine.enums import FillTiming
 from backtests.engine.events import (
@@ -26,16 +39,27 @@ from backtests.engine.events import (
     OrderModificationRequest,
     OrderSubmissionRequest,
 )
+from backtests.engine.indicators.base import Indicator
 from backtests.engine.memory import NullRecorder
 from backtests.engine.positions import PositionBook
 from backtests.engine.protocols import Datafeed, Recorder
 from backtests.engine.strategies.base import StrategyBase
 
 COMPLETED = "completed"
-# Indicators that compute many bars at once (``bind_symbol_batched``) get blocks of at least
-# this many bars; cancellation is still checked between the feed's (smaller) batches.
-PREPARE_BLOCK_BARS = 16_384
 CANCELLED = "cancelled"
+# Bars are walked in sub-batches: before each, cancellation is checked; after each, progress
+# is reported and (for block recorders) its bars are recorded. A sub-batch aims at about
+# SUB_BATCH_SECONDS of work, so a slow strategy still stops soon after a cancel, with at
+# least MIN_SUB_BATCH and at most CANCEL_CHECK_BARS bars.
+CANCEL_CHECK_BARS = 16_384
+MIN_SUB_BATCH = 64
+SUB_BATCH_SECONDS = 0.1
+
+_NO_VALUES: list = []  # the per-bar values of a bar when no indicator runs per bar (never mutated)
+
+MSG_BLOCK_LENGTH = (
+    "indicator {name!r}: compute_block returned {got} values for {expected} bars of {symbol!r}"
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +92,35 @@ class _Tally:
         self.commission += fill.commission
 
 
+@dataclass
+class _Progress:
+    """Where a run stands: bars done, the last one's time, the next sub-batch size."""
+
+    total: int
+    done: int = 0
+    last_ts: int = 0
+    step: int = MIN_SUB_BATCH * 4
+    status: str = COMPLETED
+
+
+class _Walk:
+    """One chunk made ready to walk: its bars in delivery order (of the strategy's symbols)
+    and their computed-ahead indicator values (``values``, one row per bar)."""
+
+    __slots__ = ("bars", "values")
+
+    def __init__(self, bars: Sequence[BarReceived], values: np.ndarray):
+        self.bars, self.values = bars, values
+
+
+def _next_step(step: int, walked: int, seconds: float) -> int:
+    """The next sub-batch size: about ``SUB_BATCH_SECONDS`` of work at the pace just seen."""
+    if walked < step:  # the chunk ended: no measure of a full step
+        return step
+    rate = walked / max(seconds, 1e-6)
+    return int(min(CANCEL_CHECK_BARS, max(MIN_SUB_BATCH, rate * SUB_BATCH_SECONDS)))
+
+
 class Orchestrator:
     """Wires datafeed -> broker -> indicators -> strategy -> recorder and runs to the end."""
 
@@ -90,6 +143,11 @@ class Orchestrator:
         self.should_cancel = should_cancel
         self.fill_timing = fill_timing
         self._deferred_fills: list[FillEvent] = []
+        self._ahead: tuple[Indicator, ...] = strategy.ahead_indicators
+        self._per_bar: tuple[Indicator, ...] = strategy.per_bar_indicators
+        self._names = tuple(i.name for i in (*self._ahead, *self._per_bar))
+
+    # --- wiring ------------------------------------------------------------------------
 
     def _wire(self, tally: _Tally) -> Dispatcher:
         dispatcher = Dispatcher()
@@ -123,155 +181,218 @@ class Orchestrator:
         for fill in fills:
             deliver(fill)
 
-    def _lanes(self) -> tuple[dict[str, tuple], dict[str, tuple]]:
-        """Per strategy symbol: its bar deque and its indicators' updates, bound once; and
-        the ``prepare`` functions of the indicators that compute a block of bars at once.
-
-        The hot loop then does one dict lookup per bar instead of one per indicator (and
-        one for the bar history); unknown symbols get no lane and are skipped.
-        """
+    def _lanes(self) -> dict[str, list]:
+        """Per strategy symbol, what the hot loop needs, unpacked once per bar: the symbol's
+        bar history, the next row of its computed-ahead values (set per chunk), where that
+        row goes, and the ``update`` of indicators that run per bar."""
         strategy = self.strategy
-        lanes: dict[str, tuple] = {}
-        prepares: dict[str, tuple] = {}
+        per_bar = tuple(indicator.update for indicator in self._per_bar)
+        no_rows: deque = deque(maxlen=0)
+        lanes = {}
         for symbol in strategy.symbols:
-            updates, symbol_prepares = [], []
-            for indicator in strategy.indicators:
-                batched = indicator.bind_symbol_batched(symbol)
-                if batched is None:
-                    updates.append(indicator.bind_symbol(symbol))
-                else:
-                    symbol_prepares.append(batched[0])
-                    updates.append(batched[1])
-            lanes[symbol] = (strategy.bar.bars_of(symbol), tuple(updates))
-            if symbol_prepares:
-                prepares[symbol] = tuple(symbol_prepares)
-        return lanes, prepares
+            rows = strategy.indicator_rows.get(symbol, no_rows)
+            lanes[symbol] = [
+                strategy.bar.bars_of(symbol),
+                repeat(()).__next__,
+                rows.append,
+                per_bar,
+            ]
+        return lanes
 
-    @staticmethod
-    def _blocks(batches: Iterable[Sequence[BarReceived]]) -> Iterator[list[Sequence[BarReceived]]]:
-        """The feed's batches, gathered into blocks of at least ``PREPARE_BLOCK_BARS`` bars."""
-        block: list[Sequence[BarReceived]] = []
-        size = 0
-        for batch in batches:
-            block.append(batch)
-            size += len(batch)
-            if size >= PREPARE_BLOCK_BARS:
-                yield block
-                block, size = [], 0
-        if block:
-            yield block
+    def _chunks(self) -> Iterator[BarChunk]:
+        """The datafeed's chunks, or its batches of bar tuples turned into chunks."""
+        chunks = getattr(self.datafeed, "chunks", None)
+        if chunks is not None:
+            yield from chunks()
+            return
+        batches = self.datafeed.batches()
+        try:
+            for batch in batches:
+                yield BarChunk.from_bars(batch)
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
 
-    @staticmethod
-    def _prepare(block: list[Sequence[BarReceived]], prepares: dict[str, tuple]) -> None:
-        """Hand each symbol's bars of the block to its indicators' ``prepare``, in order."""
-        groups: dict[str, list[BarReceived]] = {symbol: [] for symbol in prepares}
-        appends = {symbol: bars.append for symbol, bars in groups.items()}
-        add = appends.get
-        for batch in block:
-            for bar in batch:
-                append = add(bar[2])
-                if append is not None:
-                    append(bar)
-        for symbol, bars in groups.items():
-            if bars:
-                for prepare in prepares[symbol]:
-                    prepare(bars)
+    # --- one chunk ---------------------------------------------------------------------
 
-    def _bar_recorder(self) -> Callable[[BarReceived, list[float]], None]:
-        """``record_bar(bar, values)``: record the bar and its processed twin, ``values``
-        being the strategy's indicator values on it, in registration order.
+    def _prepare(self, chunk: BarChunk, lanes: dict[str, list]) -> _Walk:
+        """Build the chunk's bars, compute its indicator values ahead, order everything."""
+        ahead = self._ahead
+        width = len(ahead)
+        value_parts, known = [], []
+        for part in chunk.parts:
+            lane = lanes.get(part.symbol)
+            known.append(lane is not None)
+            if lane is None or not width:
+                value_parts.append(np.full((len(part), width), np.nan))
+                continue
+            columns = []
+            for indicator in ahead:
+                values = np.asarray(indicator.compute_block(part), dtype=np.float64)
+                if values.shape != (len(part),):
+                    raise ValueError(
+                        MSG_BLOCK_LENGTH.format(
+                            name=indicator.name,
+                            got=values.shape[0] if values.ndim else 0,
+                            expected=len(part),
+                            symbol=part.symbol,
+                        )
+                    )
+                columns.append(values)
+            rows = list(zip(*(column.tolist() for column in columns), strict=True))
+            lane[1] = iter(rows).__next__
+            value_parts.append(np.column_stack(columns))
+        bars = chunk.bars()
+        values = np.concatenate(value_parts)[chunk.order] if value_parts else np.empty((0, 0))
+        if not all(known):
+            keep = np.repeat(known, [len(part) for part in chunk.parts])[chunk.order]
+            bars = [bar for bar, kept in zip(bars, keep.tolist(), strict=True) if kept]
+            values = values[keep]
+        return _Walk(bars, values)
 
-        Uses the recorder's optional ``bar_pair_writer`` (one call per bar, no event tuple
-        or dict built) when it offers one, else sends ``BarReceived`` and ``BarProcessed``.
-        """
-        names = [ind.name for ind in self.strategy.indicators]
-        make_writer = getattr(self.recorder, "bar_pair_writer", None)
-        write = make_writer(names) if make_writer else None
-        if write is not None:
-            return write
-        record = self.recorder.record
+    def _walk(
+        self,
+        bars: Sequence[BarReceived],
+        lanes: dict[str, list],
+        per_bar_log: list | None,
+        record_each: Callable[[BarReceived, list], None] | None,
+    ) -> None:
+        """The hot loop: every bar of a sub-batch, in delivery order."""
+        strategy = self.strategy
+        history = strategy.bar
+        books = self.broker.books
+        broker_on_bar = self.broker.on_bar
+        on_bar = strategy.on_bar
+        deferred = self._deferred_fills
+        deliver = strategy.on_broker_response
+        for bar in bars:
+            strategy._current = bar
+            symbol = bar[2]
+            if symbol in books:
+                broker_on_bar(bar)
+            kept, next_row, push_row, per_bar = lanes[symbol]
+            kept.append(bar)  # what history.push(bar) does, with the deque bound
+            history._current = kept
+            push_row(next_row())
+            if per_bar:
+                values = [update(bar) for update in per_bar]
+                if per_bar_log is not None:
+                    per_bar_log.append(values)
+            else:
+                values = _NO_VALUES
+            if record_each is not None:
+                record_each(bar, values)
+            on_bar(bar)
+            if deferred:
+                self._deliver_deferred(deliver)
 
-        def record_events(bar: BarReceived, values: list[float]) -> None:
+    # --- recording bars ----------------------------------------------------------------
+
+    def _record_each(self) -> Callable[[BarReceived, list], None] | None:
+        """``record(bar, per_bar_values)`` for recorders that take bar events one by one."""
+        recorder = self.recorder
+        if not recorder.records_bars or hasattr(recorder, "record_bar_block"):
+            return None
+        record, rows = recorder.record, self.strategy.indicator_rows
+        ahead_names = tuple(i.name for i in self._ahead)
+        per_bar_names = tuple(i.name for i in self._per_bar)
+
+        def record_bar(bar: BarReceived, per_bar_values: list) -> None:
             record(bar)
-            record(BarProcessed(*bar, dict(zip(names, values, strict=True))))
+            values = dict(zip(ahead_names, rows[bar[2]][-1], strict=True)) if ahead_names else {}
+            values.update(zip(per_bar_names, per_bar_values, strict=True))
+            record(BarProcessed(*bar, values))
 
-        return record_events
+        return record_bar
+
+    def _record_block(self, walk: _Walk, start: int, end: int, per_bar_log: list | None) -> None:
+        """Hand bars ``start:end`` of the chunk and their indicator values to the recorder."""
+        values = walk.values[start:end]
+        if self._per_bar:
+            extra = np.array(per_bar_log[: end - start], dtype=np.float64)
+            extra = extra.reshape(end - start, len(self._per_bar))
+            values = np.hstack((values, extra))
+        self.recorder.record_bar_block(walk.bars[start:end], self._names, values)
+
+    # --- the run -----------------------------------------------------------------------
 
     def run(self) -> RunOutcome:
         """Process every bar; strategy exceptions propagate to the caller."""
         tally = _Tally()
         self._wire(tally)
         strategy, broker, recorder = self.strategy, self.broker, self.recorder
-        books = broker.books
-        broker_on_bar = broker.on_bar
-        history = strategy.bar
-        lanes, prepares = self._lanes()
-        lane_of = lanes.get
-        on_bar = strategy.on_bar
-        deferred = self._deferred_fills
-        deliver = strategy.on_broker_response
-        record_bar = self._bar_recorder() if recorder.records_bars else None
-        on_progress, should_cancel = self.on_progress, self.should_cancel
-        total = max(1, self.datafeed.total_bars())
-        done = 0
-        last_ts = 0
-        status = COMPLETED
-
-        batches = self.datafeed.batches()
-        blocks = self._blocks(batches) if prepares else ([batch] for batch in batches)
+        progress = _Progress(total=max(1, self.datafeed.total_bars()))
+        lanes = self._lanes()
+        chunks = self._chunks()
         try:
-            for block in blocks:
-                if prepares:
-                    self._prepare(block, prepares)
-                for batch in block:
-                    if should_cancel is not None and should_cancel():
-                        status = CANCELLED
-                        break
-                    done += len(batch)  # minus the bars of other symbols, below
-                    for bar in batch:
-                        symbol = bar[2]
-                        lane = lane_of(symbol)
-                        if lane is None:
-                            done -= 1
-                            continue
-                        strategy._current = bar
-                        if symbol in books:
-                            broker_on_bar(bar)
-                        bars, updates = lane
-                        bars.append(bar)  # what history.push(bar) does, with the deque bound
-                        history._current = bars
-                        if record_bar is None:
-                            for update in updates:
-                                update(bar)
-                        else:  # the values the updates return are the ones recorded
-                            record_bar(bar, [update(bar) for update in updates])
-                        on_bar(bar)
-                        if deferred:
-                            self._deliver_deferred(deliver)
-                    if batch:
-                        last_ts = batch[-1][0]
-                    if on_progress is not None:
-                        on_progress(min(1.0, done / total))
-                if status == CANCELLED:
+            for chunk in chunks:
+                # Nothing a chunk builds holds a cycle; the collector would rescan its
+                # hundreds of thousands of young objects again and again.
+                with gc_paused():
+                    try:
+                        self._run_chunk(chunk, lanes, progress)
+                    finally:
+                        chunk.release()  # its bars go now, before the collector is back
+                if progress.status == CANCELLED:
                     break
         finally:
             # End the feed's read (and its database transaction) now, also when the run
             # stops early: by cancellation or by an exception from the strategy.
-            close = getattr(batches, "close", None)
-            if close is not None:
-                close()
+            chunks.close()
 
-        if deferred:
-            self._deliver_deferred(deliver)
+        if self._deferred_fills:
+            self._deliver_deferred(strategy.on_broker_response)
         strategy._current = None  # no new orders once the data has ended
-        if status == COMPLETED:
-            broker.expire_all(last_ts)
+        if progress.status == COMPLETED:
+            broker.expire_all(progress.last_ts)
         recorder.flush()
         return RunOutcome(
-            status=status,
-            bars=done,
+            status=progress.status,
+            bars=progress.done,
             orders=tally.orders,
             fills=tally.fills,
             net_pnl=tally.gross - tally.commission,
             gross_pnl=tally.gross,
         )
+
+    def _run_chunk(self, chunk: BarChunk, lanes: dict[str, list], progress: _Progress) -> None:
+        """Walk one chunk in sub-batches: cancellation checks, recording, progress."""
+        record_each = self._record_each()
+        in_blocks = self.recorder.records_bars and record_each is None
+        should_cancel, on_progress = self.should_cancel, self.on_progress
+        walk = self._prepare(chunk, lanes)
+        start = 0
+        while start < len(walk.bars):
+            if should_cancel is not None and should_cancel():
+                progress.status = CANCELLED
+                return
+            end = min(start + progress.step, len(walk.bars))
+            log = [] if in_blocks and self._per_bar else None
+            began = time.perf_counter()
+            try:
+                self._walk(walk.bars[start:end], lanes, log, record_each)
+            except BaseException:
+                if in_blocks:  # what was processed, up to the failing bar
+                    reached = self._reached(walk, start, end)
+                    if log is not None:
+                        reached = min(reached, start + len(log))
+                    self._record_block(walk, start, reached, log)
+                raise
+            progress.step = _next_step(progress.step, end - start, time.perf_counter() - began)
+            if in_blocks:
+                self._record_block(walk, start, end, log)
+            progress.done += end - start
+            progress.last_ts = walk.bars[end - 1][0]
+            start = end
+            if on_progress is not None:
+                on_progress(min(1.0, progress.done / progress.total))
+
+    def _reached(self, walk: _Walk, start: int, end: int) -> int:
+        """The end of the bars processed when a sub-batch stopped on an exception: up to and
+        including the bar being processed (the strategy's current bar)."""
+        current = self.strategy._current
+        for index in range(start, end):
+            if walk.bars[index] is current:
+                return index + 1
+        return start

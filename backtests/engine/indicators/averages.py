@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from backtests.engine.events import BarReceived
 from backtests.engine.indicators.base import NAN, Indicator, source_index
+
+if TYPE_CHECKING:
+    from backtests.engine.chunks import SymbolBars
 
 
 def _label(base: str, args: str, source: str) -> str:
@@ -19,7 +23,7 @@ def _label(base: str, args: str, source: str) -> str:
 _NUMPY_MIN_BARS = 256
 
 
-def window_sums(series: Sequence[float], period: int) -> list[float]:
+def window_sums(series: Sequence[float] | np.ndarray, period: int) -> np.ndarray:
     """``sum(series[i:i + period])`` for every full window, added left to right.
 
     Bit for bit what Python's ``sum`` gives (the original engine's mean), computed with
@@ -28,14 +32,15 @@ def window_sums(series: Sequence[float], period: int) -> list[float]:
     """
     count = len(series) - period + 1
     if count <= 0:
-        return []
+        return np.empty(0, dtype=np.float64)
     if count < _NUMPY_MIN_BARS:
-        return [sum(series[i : i + period]) for i in range(count)]
-    values = np.asarray(series, dtype=float)
+        series = series.tolist() if isinstance(series, np.ndarray) else list(series)
+        return np.array([sum(series[i : i + period]) for i in range(count)], dtype=np.float64)
+    values = np.asarray(series, dtype=np.float64)
     totals = values[:count].copy()
     for offset in range(1, period):
         totals += values[offset : offset + count]
-    return totals.tolist()
+    return totals
 
 
 class SimpleMovingAverage(Indicator):
@@ -43,8 +48,8 @@ class SimpleMovingAverage(Indicator):
 
     The mean is ``sum(window) / period`` on every bar, exactly as the original engine
     computes it: a running sum would drift by an ulp now and then and could flip a
-    crossover between two equal averages. In a backtest the sums of a whole batch of bars
-    are computed at once (``bind_symbol_batched``, same values, about 20x less work).
+    crossover between two equal averages. In a backtest the sums of a whole chunk of bars
+    are computed at once (``compute_block``: the same values, about 20x less work).
     """
 
     def __init__(self, period: int = 20, *, source: str = "close", **kwargs) -> None:
@@ -52,73 +57,34 @@ class SimpleMovingAverage(Indicator):
         self.period = max(1, int(period))
         self.source = source
         self._src = source_index(source)
-        # symbol -> (input window, value history); update() is fused for speed (hot path)
-        self._state: dict[str, tuple[deque[float], deque[float]]] = {}
+        self._windows: dict[str, deque[float]] = {}  # symbol -> the last ``period`` inputs
         self.name = _label("SMA", str(self.period), source)
 
-    def _state_for(self, symbol: str) -> tuple[deque[float], deque[float]]:
-        state = self._state.get(symbol)
-        if state is None:
-            history = self._history.get(symbol)
-            if history is None:
-                history = self._history[symbol] = deque(maxlen=self._max_history)
-            state = self._state[symbol] = (deque(maxlen=self.period), history)
-        return state
+    def _window(self, symbol: str) -> deque[float]:
+        window = self._windows.get(symbol)
+        if window is None:
+            window = self._windows[symbol] = deque(maxlen=self.period)
+        return window
 
-    def update(self, bar: BarReceived) -> float:
-        window, history = self._state_for(bar[2])
+    def _compute(self, bar: BarReceived) -> float:
+        window = self._window(bar[2])
         value = bar[self._src]
         window.append(NAN if value is None else value)
-        result = sum(window) / self.period if len(window) == self.period else NAN
-        history.append(result)
-        return result
+        return sum(window) / self.period if len(window) == self.period else NAN
 
-    def bind_symbol(self, symbol: str) -> Callable[[BarReceived], float]:
-        """``update`` for one symbol as a closure over its window and history (hot path)."""
-        if type(self).update is not SimpleMovingAverage.update:
-            return self.update  # a subclass changed update(): keep its behaviour
-        window, history = self._state_for(symbol)
-        period, src = self.period, self._src
-        push, store = window.append, history.append
-
-        def update(bar: BarReceived) -> float:
-            value = bar[src]
-            push(NAN if value is None else value)
-            result = sum(window) / period if len(window) == period else NAN
-            store(result)
-            return result
-
-        return update
-
-    def bind_symbol_batched(
-        self, symbol: str
-    ) -> tuple[Callable[[Sequence[BarReceived]], None], Callable[[BarReceived], float]] | None:
-        """``prepare(bars)`` computes the means of a batch of ``symbol``'s bars at once."""
-        if (
-            type(self).update is not SimpleMovingAverage.update
-            or type(self).bind_symbol is not SimpleMovingAverage.bind_symbol
-        ):
-            return None  # a subclass changed how values are computed: keep its per-bar path
-        window, history = self._state_for(symbol)
-        period, src = self.period, self._src
-        ready: deque[float] = deque()
-
-        def prepare(bars: Sequence[BarReceived]) -> None:
-            values = [NAN if (v := bar[src]) is None else v for bar in bars]
-            prior = list(window)[-(period - 1) :] if period > 1 else []
-            means = [total / period for total in window_sums(prior + values, period)]
-            ready.extend([NAN] * (len(values) - len(means)))  # warm-up: window not full
-            ready.extend(means)
-            window.extend(values)  # the per-bar path continues from here
-
-        take, store = ready.popleft, history.append
-
-        def update(bar: BarReceived) -> float:
-            value = take()
-            store(value)
-            return value
-
-        return prepare, update
+    def compute_block(self, part: SymbolBars) -> np.ndarray:
+        """The means of a chunk of one symbol's bars at once, continuing its window."""
+        window = self._window(part.symbol)
+        period = self.period
+        values = part.column(self._src)
+        prior = list(window)[1 - period :] if period > 1 else []  # up to period - 1 inputs
+        series = np.concatenate((np.array(prior, dtype=np.float64), values)) if prior else values
+        means = window_sums(series, period) / period
+        window.extend(values[-period:].tolist())
+        warm_up = len(values) - len(means)  # bars before the window is full
+        if warm_up:
+            return np.concatenate((np.full(warm_up, NAN), means))
+        return means
 
 
 class ExponentialMovingAverage(Indicator):

@@ -8,6 +8,7 @@ Everything runs synchronously inside the orchestrator's loop, so a strategy need
 from __future__ import annotations
 
 import enum
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
@@ -117,6 +118,9 @@ class StrategyBase:
         self.bar = BarHistory(self.bar_history)
         self._book = PositionBook()
         self._indicators: list[Indicator] = []
+        # symbol -> rows of the computed-ahead indicators' values (one column each), shared
+        # with those indicators: revealing a bar's values is one append per bar.
+        self.indicator_rows: dict[str, deque[tuple[float, ...]]] = {}
         self._open: dict[str, OpenOrder] = {}
         self._modifications: dict[str, OrderModificationRequest] = {}
         self._order_seq = 0
@@ -193,12 +197,33 @@ class StrategyBase:
             indicator.plot = replace(
                 indicator.plot, color=PALETTE[len(self._indicators) % len(PALETTE)]
             )
+        if indicator.computes_ahead:
+            if any(self.indicator_rows.values()):
+                raise RuntimeError(
+                    f"indicator {indicator.name!r} added after bars were processed;"
+                    " register indicators in setup()"
+                )
+            ahead = [ind for ind in self._indicators if ind.computes_ahead]
+            keep = max([indicator.max_history, *(ind.max_history for ind in ahead)])
+            self.indicator_rows.clear()
+            self.indicator_rows.update({s: deque(maxlen=keep) for s in self.symbols})
+            indicator.attach(self.indicator_rows, len(ahead))
         self._indicators.append(indicator)
         return indicator
 
     @property
     def indicators(self) -> Sequence[Indicator]:
         return tuple(self._indicators)
+
+    @property
+    def ahead_indicators(self) -> tuple[Indicator, ...]:
+        """The indicators the engine computes a chunk ahead, in column order of the rows."""
+        return tuple(ind for ind in self._indicators if ind.computes_ahead)
+
+    @property
+    def per_bar_indicators(self) -> tuple[Indicator, ...]:
+        """Indicators with their own ``update``: the engine calls it on every bar."""
+        return tuple(ind for ind in self._indicators if not ind.computes_ahead)
 
     @property
     def symbol(self) -> str:
@@ -358,4 +383,9 @@ class StrategyBase:
 
 
 # Attribute names a parameter may not take (it would overwrite the strategy's machinery).
-_RESERVED = frozenset(dir(StrategyBase)) | {"symbols", "params", "bar"}
+_RESERVED = frozenset(dir(StrategyBase)) | {
+    "symbols",
+    "params",
+    "bar",
+    "indicator_rows",
+}

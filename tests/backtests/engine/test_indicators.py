@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backtests.engine.chunks import SymbolBars
 from backtests.engine.indicators import (
     ADX,
     RSI,
@@ -156,14 +157,12 @@ def test_sma_equals_sum_of_window_over_period_exactly():
 
 
 def _batched_values(indicator, bars, symbol, block_sizes):
-    """Values of ``symbol``'s bars through ``bind_symbol_batched``, prepared in blocks."""
-    prepare, update = indicator.bind_symbol_batched(symbol)
+    """Values of ``symbol``'s bars through ``compute_block``, one chunk per block size."""
     own = [b for b in bars if b.symbol == symbol]
     out, start = [], 0
     for size in block_sizes:
         block = own[start : start + size]
-        prepare(block)
-        out += [update(b) for b in block]
+        out += np.asarray(indicator.compute_block(SymbolBars.from_bars(symbol, block))).tolist()
         start += size
     assert start == len(own)
     return out
@@ -190,7 +189,6 @@ def test_sma_batched_equals_python_sum_bit_for_bit_across_blocks(period, blocks)
     sma = SimpleMovingAverage(period)
     values = _batched_values(sma, BARS, "AAA", blocks)
     assert _same_bits(values, _window_means(closes, period))
-    assert _same_bits(sma.history("AAA"), values[-sma._max_history :])
 
 
 def test_sma_batched_flat_prices_keep_the_float_noise_of_the_original():
@@ -216,9 +214,7 @@ def test_sma_batched_and_per_bar_paths_continue_each_other():
     own = [b for b in BARS if b.symbol == "AAA"]
     sma = SimpleMovingAverage(50)
     first = [sma.update(b) for b in own[:70]]  # per bar, then batched from the same state
-    prepare, update = sma.bind_symbol_batched("AAA")
-    prepare(own[70:])
-    rest = [update(b) for b in own[70:]]
+    rest = _batched_values(sma, own[70:], "AAA", [len(own) - 70])
     assert _same_bits(first + rest, _window_means(closes, 50))
 
 
@@ -399,26 +395,39 @@ def test_registry_lists_indicator_classes_by_subclassing():
     assert "MidPrice" not in indicator_registry()
 
 
-@pytest.mark.parametrize("make", [lambda: SimpleMovingAverage(3), lambda: RSI(3)])
-def test_bind_symbol_update_gives_the_values_and_history_of_update(make):
+@pytest.mark.parametrize(
+    "make",
+    [lambda: SimpleMovingAverage(3), lambda: RSI(3), lambda: ADX(4), lambda: ParabolicSAR()],
+)
+@pytest.mark.parametrize("blocks", [[40], [1, 39], [7, 13, 20]])
+def test_compute_block_gives_the_values_of_update_per_symbol(make, blocks):
     bars = interleave(random_walk(40, seed=3, symbol="AAA"), random_walk(40, seed=4, symbol="BBB"))
-    plain, bound = make(), make()
-    updates = {s: bound.bind_symbol(s) for s in ("AAA", "BBB")}
-
-    got = [updates[b.symbol](b) for b in bars]
-
-    assert np.array_equal(got, [plain.update(b) for b in bars], equal_nan=True)
+    plain, ahead = make(), make()
+    expected = {"AAA": [], "BBB": []}
+    for b in bars:  # one pass, bars of both symbols interleaved
+        expected[b.symbol].append(plain.update(b))
     for symbol in ("AAA", "BBB"):
-        assert np.array_equal(bound.history(symbol), plain.history(symbol), equal_nan=True)
+        got = _batched_values(ahead, bars, symbol, blocks)
+        assert np.array_equal(got, expected[symbol], equal_nan=True)
 
 
-def test_bind_symbol_keeps_a_subclass_own_update():
-    class Doubled(SimpleMovingAverage, register=False):
-        def update(self, bar):
-            value = super().update(bar) * 2
-            self._history[bar.symbol][-1] = value
-            return value
+def test_attached_indicator_reads_the_shared_rows_of_its_column():
+    from collections import deque
 
-    ind = Doubled(1)
-    assert ind.bind_symbol("AAA")(bar(0, 5.0, 5.0, 5.0, 5.0)) == 10.0
-    assert ind.latest("AAA") == 10.0
+    rows = {"AAA": deque(maxlen=5)}
+    fast, slow = SimpleMovingAverage(2, max_history=2), SimpleMovingAverage(3)
+    fast.attach(rows, 0)
+    slow.attach(rows, 1)
+    for values in [(1.0, 10.0), (2.0, 20.0), (3.0, 30.0)]:  # what the engine does per bar
+        rows["AAA"].append(values)
+    assert (fast.latest("AAA"), slow.latest("AAA")) == (3.0, 30.0)
+    assert math.isnan(fast.latest("BBB"))
+    assert (fast["AAA", -2], slow["AAA", -3]) == (2.0, 10.0)
+    assert fast["AAA", -3] == 1.0  # the rows keep what the longest history needs
+    assert math.isnan(fast["AAA", -4]) and math.isnan(fast["BBB", -1])
+    assert fast.history("AAA") == [2.0, 3.0] and slow.history("AAA") == [10.0, 20.0, 30.0]
+    assert (fast["AAA", 0], slow["AAA", 0]) == (1.0, 10.0)
+    with pytest.raises(RuntimeError, match="updated by the engine"):
+        fast.update(bar(9, 1.0, 1.0, 1.0, 1.0))
+    with pytest.raises(ValueError, match="already belongs to a strategy"):
+        fast.attach({}, 0)

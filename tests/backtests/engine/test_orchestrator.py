@@ -318,31 +318,33 @@ def test_strategy_exception_closes_the_datafeed_stream_before_propagating():
 
 
 class _PerBarSMA(SimpleMovingAverage):
-    """The same mean through the per-bar path only (no batched binding)."""
+    """The same mean through the per-bar path only: its own ``update`` runs on every bar."""
 
-    def bind_symbol_batched(self, symbol):
-        return None
+    def update(self, bar):
+        return super().update(bar)
 
 
-def _crossover_events(sma_class, bars, monkeypatch, block_bars):
+def _crossover_events(sma_class, bars, monkeypatch, batch_size, step):
     class Crossover(SMACrossover, register=False):
         def setup(self):
             self.fast_sma = self.add_indicator(sma_class(self.fast_period))
             self.slow_sma = self.add_indicator(sma_class(self.slow_period))
 
-    monkeypatch.setattr(orchestrator_module, "PREPARE_BLOCK_BARS", block_bars)
+    monkeypatch.setattr(orchestrator_module, "CANCEL_CHECK_BARS", step)
     strategy = Crossover(symbols=["AAA", "BBB"], params={"fast_period": 5, "slow_period": 30})
-    _, rec = run(strategy, bars, MemoryRecorder(records_bars=True), batch_size=7)
+    _, rec = run(strategy, bars, MemoryRecorder(records_bars=True), batch_size=batch_size)
     return rec.events
 
 
-@pytest.mark.parametrize("block_bars", [1, 13, 500, 100_000])
-def test_batched_indicators_give_the_events_of_the_per_bar_path(monkeypatch, block_bars):
-    # Blocks of any size, cut anywhere between the feed's batches: the same orders, fills and
+@pytest.mark.parametrize(("batch_size", "step"), [(1, 1), (13, 5), (500, 64), (100_000, 4096)])
+def test_indicators_computed_ahead_give_the_events_of_the_per_bar_path(
+    monkeypatch, batch_size, step
+):
+    # Chunks of any size, walked in sub-batches cut anywhere: the same orders, fills and
     # indicator values bit for bit as computing every bar alone.
     bars = interleave(random_walk(1500, seed=5), random_walk(1500, seed=6, symbol="BBB"))
-    per_bar = _crossover_events(_PerBarSMA, bars, monkeypatch, block_bars)
-    batched = _crossover_events(SimpleMovingAverage, bars, monkeypatch, block_bars)
+    per_bar = _crossover_events(_PerBarSMA, bars, monkeypatch, batch_size, step)
+    batched = _crossover_events(SimpleMovingAverage, bars, monkeypatch, batch_size, step)
     assert sum(isinstance(e, FillEvent) for e in per_bar) > 10
     assert len(batched) == len(per_bar)
     for mine, reference in zip(batched, per_bar, strict=True):
