@@ -1,38 +1,42 @@
 """The security master as a datafeed: bars of the subscribed symbols, streamed in time order.
 
 Each symbol resolves, through the symbology intervals [start_date, end_date) of its UTC dates,
-to instrument *spans*: (symbol, instrument, [start_ns, end_ns)). Every span is read along the
-ohlcv primary key (instrument_id, rtype, ts_event), so no query sorts or joins per bar; the
-spans are merged in Python into (ts_event, symbol) order, a bounded number of rows at a time,
-so memory stays bounded however long the range is. Prices arrive as integers in units of 1e-9
-and leave as floats (divided in SQL, exactly as Python's ``int / 1e9``).
+to instrument *spans*: (symbol, instrument, [start_ns, end_ns)). The bars of a span come as
+int64 columns from the security master's columnar blocks (``secmaster.services.bar_blocks``:
+one compressed row per instrument and time block, checked against ``ohlcv`` and read from its
+rows where they disagree), so a bar costs no Python object until the engine builds it.
+
+The time range is cut into chunks of whole blocks holding about ``chunk_bars`` bars over all
+symbols; a chunk carries each symbol's columns and the engine merges them into (ts_event,
+symbol) order, so memory stays bounded however long the range is. Prices arrive as integers
+in units of 1e-9 and leave as floats (one IEEE division each, exactly as Python's
+``int / 1e9``).
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from operator import itemgetter
 
 from django.db import connections
 
+from backtests.engine.chunks import BarChunk, SymbolBars
 from backtests.engine.enums import BarPeriod
 from backtests.engine.events import BarReceived
 from ostsite.db import read_snapshot
+from secmaster.bar_blocks import BarColumns, block_span_ns
+from secmaster.services.bar_blocks import bar_block_counts, bar_columns_read
 
 SECMASTER_ALIAS = "secmaster"
 DEFAULT_SYMBOL_TYPE = "raw_symbol"
-DEFAULT_CHUNK_SIZE = (
-    1_000  # bars per batch: the orchestrator checks for cancellation between batches
-)
-# Rows read ahead per merge round, over all spans (memory bound: about this many bars).
-READ_AHEAD_ROWS = 20_000
+DEFAULT_CHUNK_SIZE = 1_000  # bars per list from ``batches`` (charts and other readers)
+# Bars per chunk handed to the engine, over all symbols (memory bound: about this many bars).
+DEFAULT_CHUNK_BARS = 50_000
 NS_PER_DAY = 86_400_000_000_000
+PRICE_DIVISOR = 1e9
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_TS = itemgetter(0)
 
 
 def date_start_ns(day: date) -> int:
@@ -48,33 +52,36 @@ def _day_ns_sql(vendor: str, column: str) -> str:
     return f"(CAST(julianday({column}) - 2440587.5 AS INTEGER) * {NS_PER_DAY})"
 
 
-_PRICES = ("open", "high", "low", "close")
-
-
-def _price_sql(vendor: str, column: str) -> str:
-    """The fixed-point price as a float: one IEEE division, exactly as Python's ``int / 1e9``."""
-    if vendor == "postgresql":
-        return f"({column}::float8 / 1e9::float8)"
-    return f"({column} / 1e9)"
-
-
 @dataclass
 class _Span:
-    """One symbol served by one instrument over [start_ns, end_ns), read in key order."""
+    """One symbol served by one instrument over [start_ns, end_ns)."""
 
     symbol: str
     instrument_id: int
     start_ns: int
     end_ns: int
-    pending: list = field(default_factory=list)  # rows read, not yet yielded (ts order)
-    exhausted: bool = False
+    counts: dict[int, int] = field(default_factory=dict)  # block -> ohlcv rows in the span
+
+
+def _symbol_bars(symbol: str, columns: BarColumns) -> SymbolBars:
+    """Engine columns of stored bars: fixed-point prices to floats."""
+    return SymbolBars(
+        symbol,
+        columns.ts,
+        columns.open / PRICE_DIVISOR,
+        columns.high / PRICE_DIVISOR,
+        columns.low / PRICE_DIVISOR,
+        columns.close / PRICE_DIVISOR,
+        columns.volume,
+    )
 
 
 class SecmasterDatafeed:
     """Bars of ``symbols`` for one bar period of one publisher, in (ts_event, symbol) order.
 
     ``start_date``/``end_date`` are whole UTC days, both inclusive; ``None`` leaves that end
-    open. Implements the engine's ``Datafeed`` protocol.
+    open. Implements the engine's ``Datafeed`` protocol (``chunks``), and ``batches`` of bar
+    tuples for other readers.
     """
 
     def __init__(
@@ -87,7 +94,7 @@ class SecmasterDatafeed:
         end_date: date | None = None,
         symbol_type: str = DEFAULT_SYMBOL_TYPE,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
-        read_ahead_rows: int = READ_AHEAD_ROWS,
+        chunk_bars: int = DEFAULT_CHUNK_BARS,
         using: str = SECMASTER_ALIAS,
     ) -> None:
         if not symbols:
@@ -101,16 +108,20 @@ class SecmasterDatafeed:
         self.end_ns = date_start_ns(end_date + timedelta(days=1)) if end_date is not None else None
         self.symbol_type = symbol_type
         self.chunk_size = chunk_size
-        self.read_ahead_rows = max(1, read_ahead_rows)
+        self.chunk_bars = max(1, chunk_bars)
         self.using = using
+        # (instrument, start_ns, end_ns) -> bars per block, counted once for ``total_bars``
+        # and ``chunks``; a stale count only sends that block's read to the ohlcv rows.
+        self._counts: dict[tuple[int, int, int], dict[int, int]] = {}
 
     # --- spans ----------------------------------------------------------------------------
 
     def _spans(self, cursor) -> list[_Span]:
-        """The (symbol, instrument, time range) spans in symbol, then time order.
+        """The (symbol, instrument, time range) spans in symbol, then time order, with their
+        bar counts per block.
 
         Adjacent intervals of one symbol on the same instrument (daily symbology files map
-        every day separately) become one span, so a span costs one query per merge round.
+        every day separately) become one span.
         """
         vendor = connections[self.using].vendor
         placeholders = ", ".join(["%s"] * len(self.symbols))
@@ -139,90 +150,89 @@ class SecmasterDatafeed:
                 last.end_ns = end
             else:
                 spans.append(_Span(symbol, instrument_id, start, end))
+        for span in spans:
+            key = (span.instrument_id, span.start_ns, span.end_ns)
+            counts = self._counts.get(key)
+            if counts is None:
+                counts = self._counts[key] = bar_block_counts(
+                    cursor=cursor,
+                    vendor=vendor,
+                    instrument_id=span.instrument_id,
+                    rtype=self.bar_period.rtype,
+                    start_ns=span.start_ns,
+                    end_ns=span.end_ns,
+                )
+            span.counts = counts
         return spans
 
     # --- Datafeed protocol --------------------------------------------------------------
 
     def total_bars(self) -> int:
-        """How many bars ``batches`` yields (one key-range COUNT per span)."""
-        sql = (
-            "SELECT COUNT(*) FROM ohlcv WHERE instrument_id = %s AND rtype = %s"
-            " AND ts_event >= %s AND ts_event < %s"
-        )
-        rtype = self.bar_period.rtype
-        total = 0
+        """How many bars ``chunks`` (and ``batches``) yield."""
         with connections[self.using].cursor() as cursor:
-            for span in self._spans(cursor):
-                cursor.execute(sql, [span.instrument_id, rtype, span.start_ns, span.end_ns])
-                total += int(cursor.fetchone()[0])
-        return total
+            return sum(sum(span.counts.values()) for span in self._spans(cursor))
 
-    def batches(self) -> Iterator[list[BarReceived]]:
-        """Yield lists of at most ``chunk_size`` bars, in (ts_event, symbol) order."""
+    def chunks(self) -> Iterator[BarChunk]:
+        """Chunks of whole blocks, about ``chunk_bars`` bars each, in time order."""
         # One read transaction for all the reads: on SQLite (WAL) they share one snapshot
         # without taking the write lock, so other runs and ingests go on; on PostgreSQL it is
         # one read-committed transaction.
         with read_snapshot(self.using), connections[self.using].cursor() as cursor:
             spans = self._spans(cursor)
-            size = self.chunk_size
-            for rows in self._merged(cursor, spans):
-                for start in range(0, len(rows), size):
-                    yield rows[start : start + size]
+            for first, last in self._windows(spans):
+                parts = self._read_window(cursor, spans, first, last)
+                if parts:
+                    yield BarChunk(self.bar_period, parts)
 
-    # --- reading and merging --------------------------------------------------------------
+    def batches(self) -> Iterator[list[BarReceived]]:
+        """Lists of at most ``chunk_size`` bar tuples, in (ts_event, symbol) order."""
+        size = self.chunk_size
+        for chunk in self.chunks():
+            bars = chunk.bars()
+            for start in range(0, len(bars), size):
+                yield bars[start : start + size]
 
-    def _merged(self, cursor, spans: list[_Span]) -> Iterator[list[BarReceived]]:
-        """Rounds of rows in (ts_event, symbol) order, each at most ``read_ahead_rows``.
+    # --- reading --------------------------------------------------------------------------
 
-        Each round tops up every span's read-ahead, then yields every pending row up to the
-        horizon: the last timestamp read of the span that is not exhausted and lags most. Up
-        to there every span's rows are known, so the round is complete in time order. The
-        spans are in symbol order and a stable sort by ts keeps that order for equal times.
-        """
-        per_span = max(1, self.read_ahead_rows // max(1, len(spans)))
-        sql = self._rows_sql()
-        while spans:
-            for span in spans:
-                need = per_span - len(span.pending)
-                if not span.exhausted and need > 0:
-                    self._read(cursor, sql, span, need)
-            open_ends = [span.pending[-1][0] for span in spans if not span.exhausted]
-            horizon = min(open_ends) if open_ends else None
-            rows: list[BarReceived] = []
-            contributors = 0
-            for span in spans:
-                pending = span.pending
-                cut = len(pending) if horizon is None else bisect_right(pending, horizon, key=_TS)
-                if cut:
-                    contributors += 1
-                    rows += pending[:cut]
-                    del pending[:cut]
-            spans = [s for s in spans if s.pending or not s.exhausted]
-            if contributors > 1:
-                rows.sort(key=_TS)
-            if rows:
-                yield rows
+    def _windows(self, spans: list[_Span]) -> Iterator[tuple[int, int]]:
+        """Ranges [first, last] of block indices holding about ``chunk_bars`` bars each."""
+        per_block: dict[int, int] = {}
+        for span in spans:
+            for block, count in span.counts.items():
+                per_block[block] = per_block.get(block, 0) + count
+        first, size = None, 0
+        for block in sorted(per_block):
+            if first is None:
+                first = block
+            size += per_block[block]
+            if size >= self.chunk_bars:
+                yield first, block
+                first, size = None, 0
+        if first is not None:
+            yield first, max(per_block)
 
-    def _rows_sql(self) -> str:
+    def _read_window(self, cursor, spans: list[_Span], first: int, last: int) -> list[SymbolBars]:
+        """Each symbol's bars in blocks ``first..last`` (its spans joined in time order)."""
         vendor = connections[self.using].vendor
-        prices = ", ".join(_price_sql(vendor, c) for c in _PRICES)
-        return (
-            f"SELECT ts_event, {prices}, volume FROM ohlcv"
-            " WHERE instrument_id = %s AND rtype = %s AND ts_event >= %s AND ts_event < %s"
-            " ORDER BY ts_event LIMIT %s"
-        )
-
-    def _read(self, cursor, sql: str, span: _Span, limit: int) -> None:
-        """Append up to ``limit`` more rows of ``span`` to its read-ahead (key order, no sort)."""
-        cursor.execute(
-            sql, [span.instrument_id, self.bar_period.rtype, span.start_ns, span.end_ns, limit]
-        )
-        rows = cursor.fetchall()
-        if len(rows) < limit:
-            span.exhausted = True
-        if rows:
-            symbol, period, new, cls = span.symbol, self.bar_period, tuple.__new__, BarReceived
-            span.pending += [
-                new(cls, (ts, ts, symbol, period, o, h, lo, c, v)) for ts, o, h, lo, c, v in rows
-            ]
-            span.start_ns = rows[-1][0] + 1
+        rtype = self.bar_period.rtype
+        span_ns = block_span_ns(rtype)
+        window_lo, window_hi = first * span_ns, (last + 1) * span_ns
+        by_symbol: dict[str, list[BarColumns]] = {}
+        for span in spans:
+            counts = {b: n for b, n in span.counts.items() if first <= b <= last}
+            if not counts:
+                continue
+            columns = bar_columns_read(
+                cursor=cursor,
+                vendor=vendor,
+                instrument_id=span.instrument_id,
+                rtype=rtype,
+                start_ns=max(span.start_ns, window_lo),
+                end_ns=min(span.end_ns, window_hi),
+                counts=counts,
+            )
+            if len(columns):
+                by_symbol.setdefault(span.symbol, []).append(columns)
+        return [
+            _symbol_bars(symbol, BarColumns.concat(parts)) for symbol, parts in by_symbol.items()
+        ]

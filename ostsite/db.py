@@ -20,6 +20,7 @@ def read_snapshot(using: str) -> Iterator[None]:
     or inside an outer transaction) it is a plain ``transaction.atomic``.
     """
     connection = connections[using]
+    connection.ensure_connection()  # Django sets ``transaction_mode`` when it connects
     if connection.vendor != "sqlite" or connection.in_atomic_block:
         with transaction.atomic(using=using):
             yield

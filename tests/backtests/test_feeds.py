@@ -202,8 +202,8 @@ def test_batches_prices_equal_python_division_by_1e9(tmp_path):
     assert got == [(p / 1e9, (p + 3) / 1e9, max(p - 3, 0) / 1e9, (p + 1) / 1e9) for p in prices]
 
 
-@pytest.mark.parametrize("read_ahead", [1, 2, 3, 7, 1000])
-def test_batches_any_read_ahead_merge_spans_in_time_then_symbol_order(tmp_path, read_ahead):
+@pytest.mark.parametrize("chunk_bars", [1, 2, 3, 7, 1000])
+def test_batches_any_chunk_size_merge_spans_in_time_then_symbol_order(tmp_path, chunk_bars):
     # Three symbols with gaps and one instrument change; expected order computed by sorting.
     mappings = {
         "CCC": [("2024-01-02", "2024-01-04", 30)],
@@ -221,7 +221,7 @@ def test_batches_any_read_ahead_merge_spans_in_time_then_symbol_order(tmp_path, 
     expected = sorted((ns(t), symbol_of[inst]) for inst, ts in times.items() for t in ts)
     publisher = ingest_bars(tmp_path, bars=bars, mappings=mappings)
 
-    feed = _feed(publisher, ["CCC", "AAA", "BBB"], read_ahead_rows=read_ahead, chunk_size=2)
+    feed = _feed(publisher, ["CCC", "AAA", "BBB"], chunk_bars=chunk_bars, chunk_size=2)
     got = [(b.ts_event_ns, b.symbol) for b in _all(feed)]
 
     assert got == expected
