@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 
 from backtests.engine import events as ev
@@ -328,32 +329,51 @@ def _bar_rows(model, run_id: str) -> list[tuple]:
     return list(model.objects.filter(run_id=run_id).order_by("id").values_list(*fields))
 
 
-@pytest.mark.django_db
-def test_recorder_bar_pair_writer_writes_what_recording_both_events_writes():
+def _record_both_ways(batch_rows: int = 20_000) -> tuple[OrmRecorder, OrmRecorder]:
+    """run1 gets bar events one by one, run2 the same bars as blocks of two."""
     _run("run1"), _run("run2")
     names = ("SMA(2)", "RSI(3)")
-    values = [(math.nan, 50.0), (100.5, math.inf), (0.1 + 0.2, 1.0)]
-    events, pairs = OrmRecorder(run_id="run1"), OrmRecorder(run_id="run2")
-    write = pairs.bar_pair_writer(names)
-    for i, (a, b) in enumerate(values):
-        bar = _bar(i, "MSFT" if i % 2 else "AAPL")
+    values = [(math.nan, 50.0), (100.5, math.inf), (0.1 + 0.2, 1.0), (-0.0, 1e-300)]
+    events = OrmRecorder(run_id="run1", batch_rows=batch_rows)
+    blocks = OrmRecorder(run_id="run2", batch_rows=batch_rows)
+    bars = [_bar(i, "MSFT" if i % 2 else "AAPL") for i in range(len(values))]
+    for bar, row in zip(bars, values, strict=True):
         events.record(bar)
-        events.record(ev.BarProcessed.from_bar(bar, dict(zip(names, (a, b), strict=True))))
-        write(bar, [a, b])
-    events.flush(), pairs.flush()
+        events.record(ev.BarProcessed.from_bar(bar, dict(zip(names, row, strict=True))))
+    for start in (0, 2):
+        blocks.record_bar_block(bars[start : start + 2], names, np.array(values[start : start + 2]))
+    events.flush(), blocks.flush()
+    return events, blocks
 
+
+def _assert_same_bar_rows(events: OrmRecorder, blocks: OrmRecorder) -> None:
     for model in (RecordedBar, ProcessedBar):
         assert _bar_rows(model, "run2") == _bar_rows(model, "run1")
     assert [r[-1] for r in _bar_rows(ProcessedBar, "run2")] == [
         '{"SMA(2)": null, "RSI(3)": 50.0}',
         '{"SMA(2)": 100.5, "RSI(3)": null}',
         '{"SMA(2)": 0.30000000000000004, "RSI(3)": 1.0}',
+        '{"SMA(2)": -0.0, "RSI(3)": 1e-300}',
     ]
     assert _bar_rows(RecordedBar, "run2")[1][2:4] == ("MSFT", "MINUTE")
-    assert pairs.rows_written == events.rows_written == 6
+    assert blocks.rows_written == events.rows_written == 8
 
 
-def test_recorder_bar_pair_writer_absent_for_trades_level_or_repeated_names():
-    assert OrmRecorder(run_id="x", record="trades").bar_pair_writer(["a"]) is None
-    assert OrmRecorder(run_id="x").bar_pair_writer(["a", "a"]) is None
-    assert OrmRecorder(run_id="x").bar_pair_writer(["a", "b"]) is not None
+@pytest.mark.django_db
+def test_recorder_bar_block_writes_what_recording_both_events_writes():
+    # inside the test's transaction: written synchronously on the Django connection
+    _assert_same_bar_rows(*_record_both_ways())
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("batch_rows", [1, 3, 20_000])
+def test_recorder_bar_block_on_the_writer_thread_writes_the_same_rows(batch_rows):
+    # no transaction open: on SQLite the batches are copied by the writer thread
+    _assert_same_bar_rows(*_record_both_ways(batch_rows))
+
+
+def test_recorder_bar_block_trades_level_buffers_nothing():
+    recorder = OrmRecorder(run_id="x", record="trades")
+    recorder.record_bar_block([_bar(0)], ("a",), np.array([[1.0]]))
+    recorder.flush()
+    assert recorder.rows_written == 0

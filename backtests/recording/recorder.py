@@ -1,0 +1,161 @@
+"""``OrmRecorder``: a run's events -> rows of the runs database, written in batches.
+
+Events are buffered as row tuples per table, bars as columnar blocks (``record_bar_block``,
+how the engine records them); whenever ``batch_rows`` rows are pending, and at ``flush``, they
+go to a writer as one batch, written in one transaction. The database therefore only ever
+holds a prefix of the run's events, never half a batch. If the run row disappears (the run
+was deleted while executing), that batch and everything after it are discarded instead of
+raising, and ``run_deleted`` turns True.
+
+The writer depends on the database: on a SQLite file, batches are copied on a thread of
+their own (``SqlitePipeline``) unless the caller has a transaction open (its rows must join
+it); on PostgreSQL, ``COPY``; otherwise synchronously on the Django connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+from django.db import connections
+
+from backtests.engine import events as ev
+from backtests.recording.batches import BarBlock, Batch
+from backtests.recording.postgres import PostgresWriter
+from backtests.recording.rows import BAR_TABLES, event_row_builders, indicator_texts
+from backtests.recording.sqlite import SqliteSyncWriter, database_file
+from backtests.recording.sqlite_pipeline import SqlitePipeline
+
+DEFAULT_BATCH_ROWS = 20_000
+RECORD_FULL = "full"
+RECORD_TRADES = "trades"
+BUSY_TIMEOUT_SECONDS = 30.0
+
+
+class _Writer(Protocol):
+    run_deleted: bool
+    rows_written: int
+
+    def write(self, batch: Batch) -> None: ...
+
+    def drain(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class OrmRecorder:
+    """Writes one run's events to the runs database; implements the engine's Recorder."""
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        record: str = RECORD_FULL,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        using: str = "default",
+    ) -> None:
+        if record not in (RECORD_FULL, RECORD_TRADES):
+            raise ValueError(f"record must be {RECORD_FULL!r} or {RECORD_TRADES!r}, got {record!r}")
+        self.run_id = run_id
+        self.records_bars = record == RECORD_FULL
+        self.batch_rows = max(1, batch_rows)
+        self.using = using
+        self._builders = event_row_builders(run_id)
+        self._tables: dict[str, list[tuple]] = {}
+        self._blocks: list[BarBlock] = []
+        self._pending = 0
+        self._writer: _Writer | None = None
+        self._deleted = False
+        self._written = 0
+
+    @property
+    def run_deleted(self) -> bool:
+        """True once a batch found the run row gone (it and later ones were discarded)."""
+        return self._deleted or (self._writer is not None and self._writer.run_deleted)
+
+    @property
+    def rows_written(self) -> int:
+        """Event rows written so far (a bar recorded in both bar tables counts twice)."""
+        return self._written + (self._writer.rows_written if self._writer is not None else 0)
+
+    # --- Recorder protocol ----------------------------------------------------------------
+
+    def record(self, event: ev.AnyEvent) -> None:
+        """Buffer one event's row; writes a batch when enough rows are pending."""
+        table, build = self._builders[type(event)]
+        if table in BAR_TABLES and not self.records_bars:
+            return
+        rows = self._tables.get(table)
+        if rows is None:
+            rows = self._tables[table] = []
+        rows.append(build(event))
+        self._pending += 1
+        if self._pending >= self.batch_rows:
+            self._submit()
+
+    def record_bar_block(
+        self, bars: Sequence[ev.BarReceived], names: Sequence[str], values: np.ndarray
+    ) -> None:
+        """Buffer ``bars`` for both bar tables, ``values`` (one row per bar, one column per
+        name in ``names``) as their indicator values."""
+        if not self.records_bars or not bars:
+            return
+        ts, _, symbol, period, open_, high, low, close, volume = zip(*bars, strict=True)
+        periods = dict.fromkeys(period)
+        names_of = {p: p.name for p in periods}
+        period_names = (
+            [names_of[p] for p in period] if len(periods) > 1 else [names_of[period[0]]] * len(ts)
+        )
+        texts = indicator_texts(tuple(names), np.asarray(values, dtype=np.float64))
+        self._blocks.append(
+            BarBlock((ts, symbol, period_names, open_, high, low, close, volume, texts))
+        )
+        self._pending += 2 * len(ts)
+        if self._pending >= self.batch_rows:
+            self._submit()
+
+    def flush(self) -> None:
+        """Write everything buffered and wait until it is written (or discarded)."""
+        try:
+            self._submit()
+            if self._writer is not None:
+                self._writer.drain()
+        finally:
+            self._close_writer()
+
+    # --- batches --------------------------------------------------------------------------
+
+    def _submit(self) -> None:
+        if not self._pending:
+            return
+        batch = Batch(
+            run_id=self.run_id,
+            tables={t: rows for t, rows in self._tables.items() if rows},
+            bars=BarBlock.joined(self._blocks) if self._blocks else None,
+            events=self._pending,
+        )
+        self._tables, self._blocks, self._pending = {}, [], 0
+        if self.run_deleted:
+            return
+        writer = self._writer
+        if writer is None:
+            writer = self._writer = self._open_writer()
+        writer.write(batch)
+
+    def _open_writer(self) -> _Writer:
+        connection = connections[self.using]
+        if connection.vendor == "postgresql":
+            return PostgresWriter(self.using)
+        path = database_file(self.using)
+        connection.ensure_connection()
+        if path is not None and not connection.in_atomic_block:
+            return SqlitePipeline(path=path, timeout=BUSY_TIMEOUT_SECONDS)
+        return SqliteSyncWriter(self.using)
+
+    def _close_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
+            self._deleted = self._deleted or writer.run_deleted
+            self._written += writer.rows_written
