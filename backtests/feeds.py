@@ -32,7 +32,7 @@ SECMASTER_ALIAS = "secmaster"
 DEFAULT_SYMBOL_TYPE = "raw_symbol"
 DEFAULT_CHUNK_SIZE = 1_000  # bars per list from ``batches`` (charts and other readers)
 # Bars per chunk handed to the engine, over all symbols (memory bound: about this many bars).
-DEFAULT_CHUNK_BARS = 50_000
+DEFAULT_CHUNK_BARS = 16_384
 NS_PER_DAY = 86_400_000_000_000
 PRICE_DIVISOR = 1e9
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import partial
 from itertools import chain, repeat
 from operator import itemgetter
@@ -143,7 +144,7 @@ class BarChunk:
     order of ``parts`` (which a datafeed gives in symbol order).
     """
 
-    __slots__ = ("bar_period", "parts", "_order", "_bars")
+    __slots__ = ("bar_period", "parts", "_order", "_bars", "_columns")
 
     def __init__(
         self,
@@ -155,6 +156,7 @@ class BarChunk:
         self.parts = tuple(parts)
         self._order = order
         self._bars: list[BarReceived] | None = None
+        self._columns: dict[str, np.ndarray] | None = None
         if len({part.symbol for part in self.parts}) != len(self.parts):
             raise ValueError("a chunk holds a symbol more than once")
         offset = 0
@@ -206,33 +208,53 @@ class BarChunk:
         reordered in numpy first, so each bar is built once, in its final place.
         """
         if self._bars is None:
-            order = self.order
             if all(part._bars is not None for part in self.parts):
                 flat = list(chain.from_iterable(part._bars for part in self.parts))
-                self._bars = _take(flat, order)
+                self._bars = _take(flat, self.order)
             else:
+                columns = self.columns()
+                symbols = np.array([part.symbol for part in self.parts], dtype=object)
                 self._bars = build_bars(
                     self.bar_period,
-                    *(self._column(name)[order] for name in _BUILD_COLUMNS),
+                    columns["ts"],
+                    symbols[columns["code"]],
+                    *(columns[name] for name in ("open", "high", "low", "close", "volume")),
                 )
         return self._bars
 
+    def columns(self) -> dict[str, np.ndarray]:
+        """The bars' columns in delivery order (numpy, built once): ts, code (the index of
+        the bar's part, so ``parts[code].symbol`` is its symbol), open, high, low, close and
+        volume (int64, or objects when a volume is None)."""
+        if self._columns is None:
+            order = self.order
+            lengths = [len(part) for part in self.parts]
+            codes = np.repeat(np.arange(len(self.parts), dtype=np.int32), lengths)
+            self._columns = {"ts": self._column("ts")[order], "code": codes[order]}
+            for name in ("open", "high", "low", "close", "volume"):
+                self._columns[name] = self._column(name)[order]
+        return self._columns
+
     def release(self) -> None:
-        """Drop the bar tuples built for this chunk (the columns stay)."""
+        """Drop the bar tuples and merged columns built for this chunk (the parts stay)."""
         self._bars = None
+        self._columns = None
         for part in self.parts:
             if part._source is not None:
                 part._bars = None
 
     def _column(self, name: str) -> np.ndarray:
         """A column over all parts (parts' order), as numpy (objects where needed)."""
-        if name == "symbol":
-            names = np.array([part.symbol for part in self.parts], dtype=object)
-            return np.repeat(names, [len(part) for part in self.parts])
         columns = [getattr(part, name) for part in self.parts]
         if all(isinstance(c, np.ndarray) for c in columns):
             return np.concatenate(columns) if columns else np.empty(0)
-        return np.array(list(chain.from_iterable(columns)), dtype=object)
+        values = list(chain.from_iterable(columns))
+        if name != "volume" or None not in values:
+            try:
+                return np.array(values, dtype=np.int64 if name in ("ts", "volume") else None)
+            except (TypeError, ValueError, OverflowError):
+                pass
+        return np.array(values, dtype=object)
 
     def _part_bars(self, start: int, end: int) -> list[BarReceived]:
         """The bars of the part at [start, end) of the concatenation, from ``bars()``."""
@@ -240,9 +262,6 @@ class BarChunk:
         where = np.empty(len(delivered), dtype=np.int64)
         where[self.order] = np.arange(len(delivered))
         return _take(delivered, where[start:end])
-
-
-_BUILD_COLUMNS = ("ts", "symbol", "open", "high", "low", "close", "volume")
 
 
 def _take(items: list, positions: np.ndarray) -> list:
@@ -256,3 +275,41 @@ def _take(items: list, positions: np.ndarray) -> list:
     if len(positions) == 1:
         return [items[int(positions[0])]]
     return list(itemgetter(*positions.tolist())(items))
+
+
+@dataclass(frozen=True)
+class BarBlock:
+    """Bars to record with their indicator values, as columns in delivery order.
+
+    ``symbols[code[i]]`` is bar i's symbol; ``values`` holds one row per bar, one column per
+    name in ``names``. Recorders write it in bulk (``Recorder.record_bar_block``).
+    """
+
+    bar_period: BarPeriod
+    symbols: tuple[str, ...]
+    ts: np.ndarray
+    code: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    names: tuple[str, ...]
+    values: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def bars(self) -> list[BarReceived]:
+        """The bars as tuples (for recorders that want events)."""
+        symbols = np.array(self.symbols, dtype=object)
+        return build_bars(
+            self.bar_period,
+            self.ts,
+            symbols[self.code],
+            self.open,
+            self.high,
+            self.low,
+            self.close,
+            self.volume,
+        )

@@ -26,7 +26,7 @@ from itertools import repeat
 import numpy as np
 
 from backtests.engine.broker import SimulatedBroker
-from backtests.engine.chunks import BarChunk, gc_paused
+from backtests.engine.chunks import BarBlock, BarChunk, gc_paused
 from backtests.engine.dispatcher import Dispatcher
 from backtests.engine.enums import FillTiming
 from backtests.engine.events import (
@@ -104,21 +104,29 @@ class _Progress:
 
 
 class _Walk:
-    """One chunk made ready to walk: its bars in delivery order (of the strategy's symbols)
-    and their computed-ahead indicator values (``values``, one row per bar)."""
+    """One chunk made ready to walk: its bars in delivery order (of the strategy's symbols),
+    their computed-ahead indicator values (``values``, one row per bar) and, for recording,
+    their columns (``BarChunk.columns``, same order) and the chunk's symbols by code."""
 
-    __slots__ = ("bars", "values")
+    __slots__ = ("bars", "values", "columns", "symbols")
 
-    def __init__(self, bars: Sequence[BarReceived], values: np.ndarray):
-        self.bars, self.values = bars, values
+    def __init__(
+        self,
+        bars: Sequence[BarReceived],
+        values: np.ndarray,
+        columns: dict[str, np.ndarray],
+        symbols: tuple[str, ...],
+    ) -> None:
+        self.bars, self.values, self.columns, self.symbols = bars, values, columns, symbols
 
 
-def _next_step(step: int, walked: int, seconds: float) -> int:
-    """The next sub-batch size: about ``SUB_BATCH_SECONDS`` of work at the pace just seen."""
+def _next_step(step: int, walked: int, seconds: float, ceiling: int) -> int:
+    """The next sub-batch size: about ``SUB_BATCH_SECONDS`` of work at the pace just seen,
+    at most ``ceiling`` bars."""
     if walked < step:  # the chunk ended: no measure of a full step
         return step
     rate = walked / max(seconds, 1e-6)
-    return int(min(CANCEL_CHECK_BARS, max(MIN_SUB_BATCH, rate * SUB_BATCH_SECONDS)))
+    return int(min(ceiling, max(MIN_SUB_BATCH, rate * SUB_BATCH_SECONDS)))
 
 
 class Orchestrator:
@@ -245,11 +253,13 @@ class Orchestrator:
             value_parts.append(np.column_stack(columns))
         bars = chunk.bars()
         values = np.concatenate(value_parts)[chunk.order] if value_parts else np.empty((0, 0))
+        columns = chunk.columns() if self._records_blocks() else {}
         if not all(known):
             keep = np.repeat(known, [len(part) for part in chunk.parts])[chunk.order]
             bars = [bar for bar, kept in zip(bars, keep.tolist(), strict=True) if kept]
             values = values[keep]
-        return _Walk(bars, values)
+            columns = {name: column[keep] for name, column in columns.items()}
+        return _Walk(bars, values, columns, tuple(part.symbol for part in chunk.parts))
 
     def _walk(
         self,
@@ -306,6 +316,9 @@ class Orchestrator:
 
         return record_bar
 
+    def _records_blocks(self) -> bool:
+        return self.recorder.records_bars and hasattr(self.recorder, "record_bar_block")
+
     def _record_block(self, walk: _Walk, start: int, end: int, per_bar_log: list | None) -> None:
         """Hand bars ``start:end`` of the chunk and their indicator values to the recorder."""
         values = walk.values[start:end]
@@ -313,7 +326,22 @@ class Orchestrator:
             extra = np.array(per_bar_log[: end - start], dtype=np.float64)
             extra = extra.reshape(end - start, len(self._per_bar))
             values = np.hstack((values, extra))
-        self.recorder.record_bar_block(walk.bars[start:end], self._names, values)
+        columns = {name: column[start:end] for name, column in walk.columns.items()}
+        self.recorder.record_bar_block(
+            BarBlock(
+                bar_period=walk.bars[start][3],
+                symbols=walk.symbols,
+                ts=columns["ts"],
+                code=columns["code"],
+                open=columns["open"],
+                high=columns["high"],
+                low=columns["low"],
+                close=columns["close"],
+                volume=columns["volume"],
+                names=self._names,
+                values=values,
+            )
+        )
 
     # --- the run -----------------------------------------------------------------------
 
@@ -361,6 +389,11 @@ class Orchestrator:
         record_each = self._record_each()
         in_blocks = self.recorder.records_bars and record_each is None
         should_cancel, on_progress = self.should_cancel, self.on_progress
+        # A block recorder may ask for smaller blocks (it writes one while the next is walked).
+        ceiling = min(
+            CANCEL_CHECK_BARS, getattr(self.recorder, "block_bars", None) or CANCEL_CHECK_BARS
+        )
+        progress.step = min(progress.step, ceiling)
         walk = self._prepare(chunk, lanes)
         start = 0
         while start < len(walk.bars):
@@ -379,7 +412,9 @@ class Orchestrator:
                         reached = min(reached, start + len(log))
                     self._record_block(walk, start, reached, log)
                 raise
-            progress.step = _next_step(progress.step, end - start, time.perf_counter() - began)
+            progress.step = _next_step(
+                progress.step, end - start, time.perf_counter() - began, ceiling
+            )
             if in_blocks:
                 self._record_block(walk, start, end, log)
             progress.done += end - start

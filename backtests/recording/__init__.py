@@ -1,12 +1,13 @@
 """Engine events -> rows of the runs database (see ``recorder.OrmRecorder``)."""
 
+from backtests.recording.indicator_json import indicators_json
 from backtests.recording.recorder import (
     DEFAULT_BATCH_ROWS,
     RECORD_FULL,
     RECORD_TRADES,
     OrmRecorder,
 )
-from backtests.recording.rows import TABLE_COLUMNS, indicators_json, values_json_encoder
+from backtests.recording.statements import TABLE_COLUMNS
 
 __all__ = [
     "DEFAULT_BATCH_ROWS",
@@ -15,5 +16,4 @@ __all__ = [
     "TABLE_COLUMNS",
     "OrmRecorder",
     "indicators_json",
-    "values_json_encoder",
 ]

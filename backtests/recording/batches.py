@@ -1,47 +1,22 @@
 """What a recorder hands to a database writer: one batch of rows, written in one transaction.
 
-Event rows are plain tuples per table. Bars recorded as blocks (the engine's usual way) stay
-columnar: one sequence per column, for both bar tables at once, since ``bars`` and
-``bars_processed`` share every column but the indicator values.
+Event rows are plain tuples per table. Bars stay columnar (the engine's ``BarBlock``s) until a
+writer needs them: as a message of raw column bytes (and their indicator values as JSON
+texts) for the writer process (``bar_message``), or as lists for the writers of this process
+(``bar_lists``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import chain
+from typing import Any
 
-# The columns of a bar block, in this order (ts_event_ns is also ts_created_ns).
-BAR_BLOCK_COLUMNS = (
-    "ts_event_ns",
-    "symbol",
-    "bar_period",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "indicators",
-)
+import numpy as np
 
-
-@dataclass
-class BarBlock:
-    """Columns of bars recorded in both bar tables (``indicators`` only in bars_processed)."""
-
-    columns: tuple[Sequence, ...]  # as BAR_BLOCK_COLUMNS
-
-    def __len__(self) -> int:
-        return len(self.columns[0])
-
-    @staticmethod
-    def joined(blocks: Sequence[BarBlock]) -> BarBlock:
-        """The blocks one after the other."""
-        if len(blocks) == 1:
-            return blocks[0]
-        return BarBlock(
-            tuple(list(chain.from_iterable(b.columns[i] for b in blocks)) for i in range(9))
-        )
+from backtests.engine.chunks import BarBlock
+from backtests.recording import wire
+from backtests.recording.indicator_json import indicator_texts
 
 
 @dataclass
@@ -50,8 +25,45 @@ class Batch:
 
     run_id: str
     tables: dict[str, list[tuple]] = field(default_factory=dict)  # table -> rows (non-empty)
-    bars: BarBlock | None = None
+    bars: list[BarBlock] = field(default_factory=list)
     events: int = 0
 
     def __bool__(self) -> bool:
-        return bool(self.tables) or self.bars is not None
+        return bool(self.tables) or bool(self.bars)
+
+
+def bar_message(blocks: Sequence[BarBlock]) -> dict[str, Any] | None:
+    """The blocks joined, numbers as raw bytes (``wire.NUMBER_COLUMNS``); None if none."""
+    if not blocks:
+        return None
+    symbols: dict[str, int] = {}
+    codes = []
+    for block in blocks:
+        index = np.array([symbols.setdefault(s, len(symbols)) for s in block.symbols], np.int32)
+        codes.append(index[block.code] if len(block) else np.empty(0, np.int32))
+    names = blocks[0].names
+    if any(block.names != names for block in blocks):
+        raise ValueError("bar blocks of one batch must have the same indicator names")
+    values = np.concatenate([block.values for block in blocks])
+    message: dict[str, Any] = {
+        "symbols": list(symbols),
+        "bar_period": blocks[0].bar_period.name,
+        "code": np.concatenate(codes).astype(np.int32).tobytes(),
+        "indicators": indicator_texts(names, values),
+    }
+    for name, typecode in wire.NUMBER_COLUMNS.items():
+        if name == "code":
+            continue
+        column = np.concatenate([np.asarray(getattr(block, name)) for block in blocks])
+        if name == "volume" and column.dtype == object:
+            message[name] = column.tolist()  # holds None
+        else:
+            dtype = np.float64 if typecode == "d" else np.int64
+            message[name] = np.ascontiguousarray(column, dtype=dtype).tobytes()
+    return message
+
+
+def bar_lists(blocks: Sequence[BarBlock]) -> dict[str, list] | None:
+    """The blocks joined as the lists ``statements.insert_batch`` takes; None if none."""
+    message = bar_message(blocks)
+    return None if message is None else wire.bar_lists(message)

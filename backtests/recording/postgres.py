@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from django.db import IntegrityError, connections, transaction
 
-from backtests.recording.batches import Batch
-from backtests.recording.rows import TABLE_COLUMNS
+from backtests.recording.batches import Batch, bar_lists
+from backtests.recording.statements import TABLE_COLUMNS
 
 _BAR_COLUMNS = (
     "run_id, ts_event_ns, ts_created_ns, symbol, bar_period, open, high, low, close, volume"
@@ -39,7 +39,7 @@ class PostgresWriter:
                     return
                 for table, rows in batch.tables.items():
                     cursor.executemany(_insert_sql(table), rows)
-                if batch.bars is not None:
+                if batch.bars:
                     self._copy_bars(cursor, batch)
         except IntegrityError:
             with connections[self.using].cursor() as cursor:
@@ -52,7 +52,12 @@ class PostgresWriter:
 
     @staticmethod
     def _copy_bars(cursor, batch: Batch) -> None:
-        ts, symbol, period, open_, high, low, close, volume, indicators = batch.bars.columns
+        bars = bar_lists(batch.bars)
+        ts, symbol, period = bars["ts"], bars["symbol"], bars["bar_period"]
+        open_, high, low, close, volume = (
+            bars[c] for c in ("open", "high", "low", "close", "volume")
+        )
+        indicators = bars["indicators"]
         run = [batch.run_id] * len(ts)
         for table, columns, extra in (
             ("bars", _BAR_COLUMNS, ()),

@@ -7,27 +7,26 @@ holds a prefix of the run's events, never half a batch. If the run row disappear
 was deleted while executing), that batch and everything after it are discarded instead of
 raising, and ``run_deleted`` turns True.
 
-The writer depends on the database: on a SQLite file, batches are copied on a thread of
-their own (``SqlitePipeline``) unless the caller has a transaction open (its rows must join
-it); on PostgreSQL, ``COPY``; otherwise synchronously on the Django connection.
+The writer depends on the database: on a SQLite file, batches are written by a process of
+their own (``SqliteWriterProcess``) unless the caller has a transaction open (its rows must
+join it); on PostgreSQL, ``COPY``; otherwise synchronously on the Django connection.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Protocol
 
-import numpy as np
 from django.db import connections
 
 from backtests.engine import events as ev
-from backtests.recording.batches import BarBlock, Batch
+from backtests.engine.chunks import BarBlock
+from backtests.recording.batches import Batch
 from backtests.recording.postgres import PostgresWriter
-from backtests.recording.rows import BAR_TABLES, event_row_builders, indicator_texts
-from backtests.recording.sqlite import SqliteSyncWriter, database_file
-from backtests.recording.sqlite_pipeline import SqlitePipeline
+from backtests.recording.rows import event_row_builders
+from backtests.recording.sqlite import SqliteSyncWriter, SqliteWriterProcess, database_file
+from backtests.recording.statements import BAR_TABLES
 
-DEFAULT_BATCH_ROWS = 20_000
+DEFAULT_BATCH_ROWS = 16384
 RECORD_FULL = "full"
 RECORD_TRADES = "trades"
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -60,6 +59,9 @@ class OrmRecorder:
         self.run_id = run_id
         self.records_bars = record == RECORD_FULL
         self.batch_rows = max(1, batch_rows)
+        # Blocks of bars the engine should hand over: a batch's worth, so batches flow to
+        # the writer steadily while the engine walks on.
+        self.block_bars = max(1, self.batch_rows // 2)
         self.using = using
         self._builders = event_row_builders(run_id)
         self._tables: dict[str, list[tuple]] = {}
@@ -79,6 +81,12 @@ class OrmRecorder:
         """Event rows written so far (a bar recorded in both bar tables counts twice)."""
         return self._written + (self._writer.rows_written if self._writer is not None else 0)
 
+    def open(self) -> None:
+        """Get the writer ready now (a writer process takes a few tens of milliseconds to
+        start), so the first batch does not wait for it; otherwise it opens when needed."""
+        if self._writer is None and not self.run_deleted:
+            self._writer = self._open_writer()
+
     # --- Recorder protocol ----------------------------------------------------------------
 
     def record(self, event: ev.AnyEvent) -> None:
@@ -94,24 +102,14 @@ class OrmRecorder:
         if self._pending >= self.batch_rows:
             self._submit()
 
-    def record_bar_block(
-        self, bars: Sequence[ev.BarReceived], names: Sequence[str], values: np.ndarray
-    ) -> None:
-        """Buffer ``bars`` for both bar tables, ``values`` (one row per bar, one column per
-        name in ``names``) as their indicator values."""
-        if not self.records_bars or not bars:
+    def record_bar_block(self, block: BarBlock) -> None:
+        """Buffer a block of bars for both bar tables (with its indicator values)."""
+        if not self.records_bars or not len(block):
             return
-        ts, _, symbol, period, open_, high, low, close, volume = zip(*bars, strict=True)
-        periods = dict.fromkeys(period)
-        names_of = {p: p.name for p in periods}
-        period_names = (
-            [names_of[p] for p in period] if len(periods) > 1 else [names_of[period[0]]] * len(ts)
-        )
-        texts = indicator_texts(tuple(names), np.asarray(values, dtype=np.float64))
-        self._blocks.append(
-            BarBlock((ts, symbol, period_names, open_, high, low, close, volume, texts))
-        )
-        self._pending += 2 * len(ts)
+        if self._blocks and self._blocks[0].names != block.names:
+            self._submit()  # one batch holds blocks of one set of indicator names
+        self._blocks.append(block)
+        self._pending += 2 * len(block)
         if self._pending >= self.batch_rows:
             self._submit()
 
@@ -132,7 +130,7 @@ class OrmRecorder:
         batch = Batch(
             run_id=self.run_id,
             tables={t: rows for t, rows in self._tables.items() if rows},
-            bars=BarBlock.joined(self._blocks) if self._blocks else None,
+            bars=self._blocks,
             events=self._pending,
         )
         self._tables, self._blocks, self._pending = {}, [], 0
@@ -144,13 +142,15 @@ class OrmRecorder:
         writer.write(batch)
 
     def _open_writer(self) -> _Writer:
+        """A writer process for bar-heavy SQLite recording (outside a caller's transaction),
+        else one that writes in this process."""
         connection = connections[self.using]
         if connection.vendor == "postgresql":
             return PostgresWriter(self.using)
         path = database_file(self.using)
         connection.ensure_connection()
-        if path is not None and not connection.in_atomic_block:
-            return SqlitePipeline(path=path, timeout=BUSY_TIMEOUT_SECONDS)
+        if path is not None and self.records_bars and not connection.in_atomic_block:
+            return SqliteWriterProcess(path=path, timeout=BUSY_TIMEOUT_SECONDS)
         return SqliteSyncWriter(self.using)
 
     def _close_writer(self) -> None:

@@ -1,129 +1,39 @@
-"""Writing batches to a SQLite runs database: stage in temporary tables, then copy in SQL.
+"""Writing batches to a SQLite runs database, in this process or in a writer process.
 
-Staging binds each row's values once, into a connection's TEMP tables (no lock on the runs
-database, no index). Bars are packed ``BAR_SLOTS`` to a staging row, which divides the
-per-row cost of a statement step by that much. The copy is a handful of
-``INSERT INTO main.<table> SELECT ... FROM temp.<stage>`` statements in one
-``BEGIN IMMEDIATE`` transaction that first checks the run still exists (the write lock then
-keeps it so until the commit): SQLite does the indexed inserts without Python.
+``SqliteWriterProcess`` hands the batches to a process of its own (``writer_process.py``),
+which inserts them while the backtest goes on: the database work (binding values, the indexed
+inserts, commits and checkpoints) runs on the other core, outside this process's GIL. Bars
+travel as raw column bytes. ``SqliteSyncWriter`` writes each batch at once on the Django
+connection, inside the caller's transaction if one is open (its rows must join it).
 
-``SqliteSyncWriter`` stages and copies at once on the Django connection (inside the caller's
-transaction, if any). ``SqlitePipeline`` (``sqlite_pipeline``) copies on a thread of its own
-while the engine goes on: the copy runs in SQLite's C code, which releases the GIL.
+Both insert with ``statements.insert_batch``: one ``BEGIN IMMEDIATE`` transaction per batch
+that first checks the run still exists, then multi-row INSERTs.
 """
 
 from __future__ import annotations
 
-import sqlite3
+import contextlib
+import fcntl
+import select
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
 from django.db import connections, transaction
 
-from backtests.recording.batches import BarBlock, Batch
-from backtests.recording.rows import TABLE_COLUMNS
+from backtests.recording import statements, wire
+from backtests.recording.batches import Batch, bar_lists, bar_message
 
-BAR_SLOTS = 10  # bars per staging row
-_SLOT_COLUMNS = ("ts", "symbol", "period", "open", "high", "low", "close", "volume", "ind")
-_BAR_COLUMNS = (
-    "run_id, ts_event_ns, ts_created_ns, symbol, bar_period, open, high, low, close, volume"
-)
-_BAR_PACK = "ost_stage_bar_pack"
-
-
-def _stage_table(table: str) -> str:
-    return f"ost_stage_{table}"
+WRITER_SCRIPT = Path(__file__).with_name("writer_process.py")
+WRITER_EXIT_SECONDS = 30.0
+PIPE_BYTES = 4 << 20  # a few batches of bars in flight
+MSG_WRITER_FAILED = "recording failed: {error}"
+MSG_WRITER_GONE = "the writer process ended unexpectedly (exit code {code})"
 
 
-def _columns(table: str) -> tuple[str, ...]:
-    return ("run_id", "ts_event_ns", "ts_created_ns", *TABLE_COLUMNS[table])
-
-
-def staging_ddl() -> list[str]:
-    """CREATE statements of the TEMP staging tables (idempotent)."""
-    statements = [
-        f"CREATE TEMP TABLE IF NOT EXISTS {_stage_table(t)} ({', '.join(_columns(t))})"
-        for t in TABLE_COLUMNS
-    ]
-    slots = ", ".join(f"{c}{j}" for j in range(BAR_SLOTS) for c in _SLOT_COLUMNS)
-    statements.append(
-        f"CREATE TEMP TABLE IF NOT EXISTS {_BAR_PACK} (seq INTEGER PRIMARY KEY, {slots})"
-    )
-    return statements
-
-
-def pack_bars(block: BarBlock, slots: int = BAR_SLOTS) -> list[tuple]:
-    """Rows of ``slots`` bars each: row r holds bars r, r + m, r + 2m, ... (m rows in all).
-
-    Slot j of every row, read in row order, is then the contiguous run of bars
-    [j * m, (j + 1) * m): copying slot by slot keeps the bars' order. Missing slots at the
-    end are NULL.
-    """
-    n = len(block)
-    if not n:
-        return []
-    m = -(-n // slots)
-    pad = [None] * (m * slots - n)
-    columns = [list(column) + pad for column in block.columns]
-    return list(
-        zip(*(column[j * m : (j + 1) * m] for j in range(slots) for column in columns), strict=True)
-    )
-
-
-def stage(cursor, batch: Batch) -> None:
-    """Bind the batch's rows into the TEMP staging tables of ``cursor``'s connection."""
-    for table, rows in batch.tables.items():
-        marks = ", ".join(["?"] * len(_columns(table)))
-        cursor.executemany(f"INSERT INTO {_stage_table(table)} VALUES ({marks})", rows)
-    if batch.bars is not None:
-        marks = ", ".join(["?"] * (BAR_SLOTS * len(_SLOT_COLUMNS)))
-        slots = ", ".join(f"{c}{j}" for j in range(BAR_SLOTS) for c in _SLOT_COLUMNS)
-        cursor.executemany(
-            f"INSERT INTO {_BAR_PACK} ({slots}) VALUES ({marks})", pack_bars(batch.bars)
-        )
-
-
-def copy_statements(batch: Batch) -> list[str]:
-    """The statements (one ``?``: the run id, where any) that move the staged rows of
-    ``batch`` into the runs tables and empty the staging tables."""
-    statements = []
-    for table in batch.tables:
-        columns = ", ".join(_columns(table))
-        statements.append(
-            f"INSERT INTO main.{table} ({columns}) SELECT {columns}"
-            f" FROM temp.{_stage_table(table)} ORDER BY rowid"
-        )
-        statements.append(f"DELETE FROM temp.{_stage_table(table)}")
-    if batch.bars is not None:
-        for table, extra in (("bars", ""), ("bars_processed", ", ind{j}")):
-            arms = " UNION ALL ".join(
-                f"SELECT ?1, ts{j}, ts{j}, symbol{j}, period{j}, open{j}, high{j}, low{j},"
-                f" close{j}, volume{j}{extra.format(j=j)} FROM temp.{_BAR_PACK}"
-                f" WHERE ts{j} IS NOT NULL"
-                for j in range(BAR_SLOTS)
-            )
-            target = _BAR_COLUMNS + (", indicators" if extra else "")
-            statements.append(f"INSERT INTO main.{table} ({target}) {arms}")
-        statements.append(f"DELETE FROM temp.{_BAR_PACK}")
-    return statements
-
-
-RUN_EXISTS_SQL = "SELECT 1 FROM main.runs WHERE run_id = ?"
-
-
-def copy_staged(cursor, batch: Batch) -> bool:
-    """Copy the staged rows of ``batch`` if its run still exists (inside a transaction that
-    holds the write lock); True if copied. The staging tables end empty either way."""
-    exists = cursor.execute(RUN_EXISTS_SQL, (batch.run_id,)).fetchone() is not None
-    for sql in copy_statements(batch):
-        if exists or sql.startswith("DELETE"):
-            cursor.execute(sql, (batch.run_id,) if "?1" in sql else ())
-    return exists
-
-
-def clear_staging(cursor) -> None:
-    """Empty every staging table (after a failed copy)."""
-    for table in TABLE_COLUMNS:
-        cursor.execute(f"DELETE FROM temp.{_stage_table(table)}")
-    cursor.execute(f"DELETE FROM temp.{_BAR_PACK}")
+class RecordingError(RuntimeError):
+    """The database refused or lost a batch of the run's rows."""
 
 
 def database_file(using: str) -> str | None:
@@ -138,30 +48,25 @@ def database_file(using: str) -> str | None:
 
 
 class SqliteSyncWriter:
-    """Stages and copies each batch at once on the Django connection of ``using``."""
+    """Writes each batch at once on the Django connection of ``using``."""
 
     def __init__(self, using: str) -> None:
         self.using = using
         self.run_deleted = False
         self.rows_written = 0
-        self._ready = False
 
     def write(self, batch: Batch) -> None:
         if self.run_deleted or not batch:
             return
-        connection = connections[self.using]
         with transaction.atomic(using=self.using):
-            cursor = connection.connection.cursor()
+            cursor = connections[self.using].connection.cursor()
             try:
-                if not self._ready:
-                    for sql in staging_ddl():
-                        cursor.execute(sql)
-                    self._ready = True
-                stage(cursor, batch)
-                copied = copy_staged(cursor, batch)
+                inserted = statements.insert_batch(
+                    cursor, batch.run_id, batch.tables, bar_lists(batch.bars)
+                )
             finally:
                 cursor.close()
-        if copied:
+        if inserted:
             self.rows_written += batch.events
         else:
             self.run_deleted = True
@@ -173,21 +78,120 @@ class SqliteSyncWriter:
         """Nothing to release (the Django connection stays open)."""
 
 
-def open_staging_connection(path: str, timeout: float) -> sqlite3.Connection:
-    """A connection of its own to the runs database file, with empty staging tables.
+def _widen_pipe(stream) -> None:
+    """Let a pipe hold a few batches (Linux: up to fs.pipe-max-size, 1 MiB by default), so
+    the backtest queues the next batch while the writer inserts one instead of waiting for it
+    to read every 64 KiB."""
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if set_size is None:
+        return
+    for size in (PIPE_BYTES, 1 << 20):
+        try:
+            fcntl.fcntl(stream.fileno(), set_size, size)
+            return
+        except OSError:  # above the system's limit: try the default limit
+            continue
 
-    Foreign keys stay off: ``copy_staged`` checks the run row once per batch under the write
-    lock instead of once per row.
+
+class SqliteWriterProcess:
+    """Writes a run's batches to the SQLite file ``path`` in a writer process.
+
+    ``write`` only queues (it waits when the pipe is full: the writer is behind); ``drain``
+    waits until every batch is committed and reports; errors and a deleted run are noticed at
+    the next ``write`` or ``drain``. The process ends at ``close``, or by itself when this
+    process dies (its stdin closes).
     """
-    connection = sqlite3.connect(
-        path, timeout=timeout, isolation_level=None, check_same_thread=False
-    )
-    for pragma in (
-        "PRAGMA synchronous = NORMAL",
-        "PRAGMA temp_store = MEMORY",
-        "PRAGMA cache_size = -16384",
-    ):
-        connection.execute(pragma)
-    for sql in staging_ddl():
-        connection.execute(sql)
-    return connection
+
+    def __init__(self, *, path: str, timeout: float) -> None:
+        self.run_deleted = False
+        self.rows_written = 0
+        self._error: str | None = None
+        self._reported = False
+        self._process = subprocess.Popen(
+            [sys.executable, "-E", "-S", str(WRITER_SCRIPT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            close_fds=True,
+        )
+        _widen_pipe(self._process.stdin)
+        self._send({"path": path, "timeout": timeout})
+
+    def write(self, batch: Batch) -> None:
+        self._read_news()
+        self._raise_error()
+        if self.run_deleted or self._error is not None or not batch:
+            return
+        self._send(
+            {
+                "kind": "batch",
+                "run_id": batch.run_id,
+                "tables": batch.tables,
+                "bars": bar_message(batch.bars),
+                "events": batch.events,
+            }
+        )
+
+    def drain(self) -> None:
+        """Wait until every batch sent is committed (or discarded); raise a failure."""
+        if self._error is None:
+            self._send({"kind": "drain"})
+            while True:
+                message = self._receive()
+                self._note(message)
+                if message["kind"] == "drained":
+                    self.rows_written = message["rows"]
+                    break
+        self._raise_error()
+
+    def close(self) -> None:
+        """End the writer process (it finishes what it was sent first)."""
+        process = self._process
+        if process.poll() is None:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+            try:
+                process.wait(timeout=WRITER_EXIT_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        process.stdout.close()
+
+    # --- messages ----------------------------------------------------------------------
+
+    def _send(self, message: dict[str, Any]) -> None:
+        try:
+            wire.send(self._process.stdin, message)
+        except (BrokenPipeError, OSError):
+            self._error = self._error or MSG_WRITER_GONE.format(code=self._process.wait())
+            self._raise_error()
+
+    def _receive(self) -> dict[str, Any]:
+        message = wire.receive(self._process.stdout)
+        if message is None:
+            self._error = self._error or MSG_WRITER_GONE.format(code=self._process.wait())
+            self._raise_error()
+            raise RecordingError(self._error)  # unreachable: _raise_error raised
+        return message
+
+    def _read_news(self) -> None:
+        """Take the messages the writer sent by itself (a failure, a deleted run)."""
+        stdout = self._process.stdout
+        while select.select([stdout], [], [], 0)[0]:
+            message = wire.receive(stdout)
+            if message is None:
+                self._error = self._error or MSG_WRITER_GONE.format(code=self._process.wait())
+                return
+            self._note(message)
+
+    def _note(self, message: dict[str, Any]) -> None:
+        if message["kind"] == "deleted" or message.get("deleted"):
+            self.run_deleted = True
+        error = message.get("error")
+        if error and self._error is None:
+            self._error = error
+
+    def _raise_error(self) -> None:
+        """Raise a failure once; later calls are quiet (the batches are being discarded)."""
+        if self._error is not None and not self._reported:
+            self._reported = True
+            raise RecordingError(MSG_WRITER_FAILED.format(error=self._error))

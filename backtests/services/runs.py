@@ -15,15 +15,17 @@ with the import traceback (``UserCodeError``).
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
+import threading
 import time
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 
 from backtests.engine.broker import SimulatedBroker
@@ -38,6 +40,8 @@ from backtests.services.backtest_spec import (
     backtest_spec_from_mapping,
 )
 from ostsite.errors import Conflict, InvalidInput, NotFound
+
+logger = logging.getLogger(__name__)
 
 MONITOR_INTERVAL_SECONDS = 0.25
 TRACEBACK_TAIL_CHARS = 4000
@@ -80,7 +84,16 @@ def run_create(*, spec: BacktestSpec, name: str | None = None) -> Run:
 
 
 class _RunMonitor:
-    """Throttled progress + heartbeat writes that double as the cancellation check."""
+    """Progress + heartbeat writes that double as the cancellation check.
+
+    At most every ``MONITOR_INTERVAL_SECONDS`` one UPDATE writes the progress and a heartbeat
+    to the run row, only while it is still running; no row updated means the run was
+    cancelled or deleted, and ``should_cancel`` turns True. The UPDATE runs on a thread of its
+    own, so the backtest never waits for the database's write lock (held by its recorder's
+    writer now and then on SQLite); ``should_cancel`` just reads a flag. When the caller has
+    a transaction open, its run row is only visible to its own connection: then the checks
+    run inline, on the caller's connection, as the run goes.
+    """
 
     def __init__(self, run_id: str, on_progress: Callable[[float], None] | None) -> None:
         self.run_id = run_id
@@ -89,29 +102,57 @@ class _RunMonitor:
         self.stop = False
         self.deleted = False
         self._last = time.monotonic()
+        self._inline = connection.in_atomic_block
+        self._closing = threading.Event()
+        self._thread: threading.Thread | None = None
+        if not self._inline:
+            self._thread = threading.Thread(target=self._beat, name="ost-heartbeat", daemon=True)
+            self._thread.start()
 
     def progress(self, fraction: float) -> None:
         self.fraction = fraction
         if self.on_progress is not None:
             self.on_progress(fraction)
-        self._tick()
+        if self._inline:
+            self._tick()
 
     def should_cancel(self) -> bool:
-        self._tick()
+        if self._inline:
+            self._tick()
         return self.stop
+
+    def close(self) -> None:
+        """Stop the heartbeat thread (the run is over)."""
+        if self._thread is not None:
+            self._closing.set()
+            self._thread.join()
+            self._thread = None
+
+    def _beat(self) -> None:
+        try:
+            while not self._closing.wait(MONITOR_INTERVAL_SECONDS) and not self.stop:
+                try:
+                    self._write()
+                except DatabaseError as exc:  # e.g. locked for longer than the busy timeout
+                    logger.warning("run %s: heartbeat not written: %s", self.run_id, exc)
+        finally:
+            connection.close()  # this thread's own connection
 
     def _tick(self) -> None:
         now = time.monotonic()
         if self.stop or now - self._last < MONITOR_INTERVAL_SECONDS:
             return
         self._last = now
+        self._write()
+
+    def _write(self) -> None:
         percent = round(min(max(self.fraction * 100.0, 0.0), 100.0), 2)
         updated = Run.objects.filter(run_id=self.run_id, status=RunStatus.RUNNING).update(
             progress=percent, heartbeat_ns=time.time_ns()
         )
         if not updated:
-            self.stop = True
             self.deleted = not Run.objects.filter(run_id=self.run_id).exists()
+            self.stop = True
 
 
 def _claim(run: Run) -> bool:
@@ -180,6 +221,7 @@ def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = No
         strategy_cls = get_strategy(spec.strategy_id)
         strategy = strategy_cls(symbols=spec.symbols, params=spec.to_config()["strategy_params"])
         recorder = OrmRecorder(run_id=run_id, record=spec.record)
+        recorder.open()
         orchestrator = Orchestrator(
             strategy=strategy,
             datafeed=SecmasterDatafeed(
@@ -203,10 +245,12 @@ def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = No
         recorder.flush()
         elapsed = time.perf_counter() - started
     except KeyboardInterrupt:
+        monitor.close()
         _flush_quietly(recorder)
         _finish(run_id, RunStatus.CANCELLED, {"error": INTERRUPTED_ERROR})
         raise
     except (Exception, SystemExit) as exc:
+        monitor.close()
         if isinstance(exc, SystemExit) and type(exc) is not SystemExit:
             raise  # e.g. django-q2's TimeoutException: the worker's own stop, not user code
         metadata = _error_metadata(exc)
@@ -217,6 +261,7 @@ def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = No
             metadata["indicators"] = _safe_indicators(strategy)
         return _finish(run_id, RunStatus.FAILED, metadata) or _gone(run)
 
+    monitor.close()
     if recorder.run_deleted or monitor.deleted:
         return _gone(run)
     metadata = {

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from backtests.engine import events as ev
+from backtests.engine.chunks import BarBlock
 from backtests.engine.enums import ActionType, BarPeriod, OrderType, RejectionReason, TradeSide
 from backtests.models import (
     EVENT_MODELS,
@@ -329,6 +330,23 @@ def _bar_rows(model, run_id: str) -> list[tuple]:
     return list(model.objects.filter(run_id=run_id).order_by("id").values_list(*fields))
 
 
+def _block(bars: list[ev.BarReceived], names: tuple, values: list[tuple]) -> BarBlock:
+    symbols = tuple(dict.fromkeys(b.symbol for b in bars))
+    return BarBlock(
+        bar_period=bars[0].bar_period,
+        symbols=symbols,
+        ts=np.array([b.ts_event_ns for b in bars], dtype=np.int64),
+        code=np.array([symbols.index(b.symbol) for b in bars], dtype=np.int32),
+        open=np.array([b.open for b in bars]),
+        high=np.array([b.high for b in bars]),
+        low=np.array([b.low for b in bars]),
+        close=np.array([b.close for b in bars]),
+        volume=np.array([b.volume for b in bars], dtype=np.int64),
+        names=names,
+        values=np.array(values, dtype=np.float64),
+    )
+
+
 def _record_both_ways(batch_rows: int = 20_000) -> tuple[OrmRecorder, OrmRecorder]:
     """run1 gets bar events one by one, run2 the same bars as blocks of two."""
     _run("run1"), _run("run2")
@@ -341,7 +359,7 @@ def _record_both_ways(batch_rows: int = 20_000) -> tuple[OrmRecorder, OrmRecorde
         events.record(bar)
         events.record(ev.BarProcessed.from_bar(bar, dict(zip(names, row, strict=True))))
     for start in (0, 2):
-        blocks.record_bar_block(bars[start : start + 2], names, np.array(values[start : start + 2]))
+        blocks.record_bar_block(_block(bars[start : start + 2], names, values[start : start + 2]))
     events.flush(), blocks.flush()
     return events, blocks
 
@@ -374,6 +392,6 @@ def test_recorder_bar_block_on_the_writer_thread_writes_the_same_rows(batch_rows
 
 def test_recorder_bar_block_trades_level_buffers_nothing():
     recorder = OrmRecorder(run_id="x", record="trades")
-    recorder.record_bar_block([_bar(0)], ("a",), np.array([[1.0]]))
+    recorder.record_bar_block(_block([_bar(0)], ("a",), [(1.0,)]))
     recorder.flush()
     assert recorder.rows_written == 0

@@ -1,0 +1,131 @@
+"""The runs tables' columns and how a batch of rows is inserted: standard library only.
+
+Shared by the writers in this process and by the SQLite writer process
+(``writer_process.py``), which imports this file on its own, without Django or numpy.
+
+A batch's rows go in multi-row ``INSERT ... VALUES`` statements, hundreds of rows each. A bar
+block becomes its ``bars_processed`` rows that way; its ``bars`` rows are then copied from
+those in SQL (one ``INSERT ... SELECT`` over the batch's id range), so each bar's values are
+bound once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from itertools import chain, repeat
+
+_BAR = ("symbol", "bar_period", "open", "high", "low", "close", "volume")
+_ACCEPTED = ("ts_broker_ns", "associated_order_id", "broker_order_id")
+_REJECTED = ("ts_broker_ns", "associated_order_id", "rejection_reason", "rejection_message")
+
+# table -> its columns after run_id, ts_event_ns, ts_created_ns (row builders follow this order)
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "bars": _BAR,
+    "bars_processed": (*_BAR, "indicators"),
+    "order_submissions": (
+        "system_order_id",
+        "symbol",
+        "order_type",
+        "side",
+        "quantity",
+        "limit_price",
+        "stop_price",
+        "action",
+        "signal",
+    ),
+    "order_modifications": ("system_order_id", "symbol", "quantity", "limit_price", "stop_price"),
+    "order_cancellations": ("system_order_id", "symbol"),
+    "orders_accepted": _ACCEPTED,
+    "orders_rejected": _REJECTED,
+    "cancellations_accepted": _ACCEPTED,
+    "cancellations_rejected": _REJECTED,
+    "modifications_accepted": _ACCEPTED,
+    "modifications_rejected": _REJECTED,
+    "fills": (
+        "ts_broker_ns",
+        "associated_order_id",
+        "broker_order_id",
+        "symbol",
+        "fill_id",
+        "broker_fill_id",
+        "side",
+        "quantity_filled",
+        "fill_price",
+        "commission",
+        "exchange",
+    ),
+    "expirations": ("ts_broker_ns", "associated_order_id", "broker_order_id", "symbol"),
+}
+BAR_TABLES = ("bars", "bars_processed")
+# A bar block's columns, as lists: ts (also ts_created_ns), then the bars_processed columns.
+BAR_LIST_COLUMNS = ("ts", "symbol", "bar_period", "open", "high", "low", "close", "volume")
+
+ROWS_PER_STATEMENT = 500  # fewer where SQLite allows fewer parameters
+SQLITE_LIMIT_VARIABLE_NUMBER = 9
+RUN_EXISTS_SQL = "SELECT 1 FROM runs WHERE run_id = ?"
+_BAR_TARGET = (
+    "run_id, ts_event_ns, ts_created_ns, symbol, bar_period, open, high, low, close, volume"
+)
+_LAST_PROCESSED_SQL = "SELECT coalesce(max(id), 0) FROM bars_processed"
+_BARS_FROM_PROCESSED_SQL = (
+    f"INSERT INTO bars ({_BAR_TARGET}) SELECT {_BAR_TARGET}"
+    " FROM bars_processed WHERE id > ? ORDER BY id"
+)
+
+# --- inserting a batch ------------------------------------------------------------------------
+
+
+def _columns(table: str) -> tuple[str, ...]:
+    return ("run_id", "ts_event_ns", "ts_created_ns", *TABLE_COLUMNS[table])
+
+
+_insert_sql_cache: dict[tuple[str, int], str] = {}
+
+
+def _insert_sql(table: str, rows: int) -> str:
+    """INSERT of ``rows`` rows of ``table`` (all its columns, ``?`` placeholders)."""
+    sql = _insert_sql_cache.get((table, rows))
+    if sql is None:
+        columns = _columns(table)
+        one = "(" + ", ".join(["?"] * len(columns)) + ")"
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join([one] * rows)
+        _insert_sql_cache[(table, rows)] = sql
+    return sql
+
+
+def _rows_per_statement(connection, table: str) -> int:
+    limit = connection.getlimit(SQLITE_LIMIT_VARIABLE_NUMBER)
+    return max(1, min(ROWS_PER_STATEMENT, limit // len(_columns(table))))
+
+
+def _insert_rows(cursor, table: str, rows: Sequence[Iterable]) -> None:
+    step = _rows_per_statement(cursor.connection, table)
+    for start in range(0, len(rows), step):
+        part = rows[start : start + step]
+        cursor.execute(_insert_sql(table, len(part)), tuple(chain.from_iterable(part)))
+
+
+def insert_batch(
+    cursor,
+    run_id: str,
+    tables: dict[str, list[tuple]],
+    bars: dict[str, list] | None,
+) -> bool:
+    """Insert a batch with a sqlite3 ``cursor`` if the run still exists (in a transaction
+    that holds the write lock); True if inserted.
+
+    ``tables``: rows per event table; ``bars``: a bar block as lists (``BAR_LIST_COLUMNS``
+    plus "indicators", each bar's JSON text), or None.
+    """
+    if cursor.execute(RUN_EXISTS_SQL, (run_id,)).fetchone() is None:
+        return False
+    for table, rows in tables.items():
+        _insert_rows(cursor, table, rows)
+    if bars is not None and bars["ts"]:
+        (last,) = cursor.execute(_LAST_PROCESSED_SQL).fetchone()
+        ts = bars["ts"]
+        columns = (bars[c] for c in (*BAR_LIST_COLUMNS[1:], "indicators"))
+        rows = list(zip(repeat(run_id), ts, ts, *columns))
+        _insert_rows(cursor, "bars_processed", rows)
+        cursor.execute(_BARS_FROM_PROCESSED_SQL, (last,))
+    return True
