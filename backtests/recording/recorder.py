@@ -1,8 +1,9 @@
 """``OrmRecorder``: a run's events -> rows of the runs database, written in batches.
 
 Events are buffered as row tuples per table, bars as columnar blocks (``record_bar_block``,
-how the engine records them); whenever ``batch_rows`` rows are pending, and at ``flush``, they
-go to a writer as one batch, written in one transaction. The database therefore only ever
+how the engine records them); whenever a batch's rows are pending (``batch_rows``, the first
+batches fewer), and at ``flush``, they go to a writer as one batch, written in one
+transaction. The database therefore only ever
 holds a prefix of the run's events, never half a batch. If the run row disappears (the run
 was deleted while executing), that batch and everything after it are discarded instead of
 raising, and ``run_deleted`` turns True.
@@ -26,7 +27,8 @@ from backtests.recording.rows import event_row_builders
 from backtests.recording.sqlite import SqliteSyncWriter, SqliteWriterProcess, database_file
 from backtests.recording.statements import BAR_TABLES
 
-DEFAULT_BATCH_ROWS = 16384
+DEFAULT_BATCH_ROWS = 16384  # 8192 bars (each a bars and a bars_processed row)
+FIRST_BATCH_ROWS = 1024
 RECORD_FULL = "full"
 RECORD_TRADES = "trades"
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -59,9 +61,9 @@ class OrmRecorder:
         self.run_id = run_id
         self.records_bars = record == RECORD_FULL
         self.batch_rows = max(1, batch_rows)
-        # Blocks of bars the engine should hand over: a batch's worth, so batches flow to
-        # the writer steadily while the engine walks on.
-        self.block_bars = max(1, self.batch_rows // 2)
+        # The first batches are small and each is twice the last, up to ``batch_rows``: the
+        # writer starts early instead of waiting for a full batch while the engine warms up.
+        self._next_rows = min(self.batch_rows, FIRST_BATCH_ROWS)
         self.using = using
         self._builders = event_row_builders(run_id)
         self._tables: dict[str, list[tuple]] = {}
@@ -70,6 +72,12 @@ class OrmRecorder:
         self._writer: _Writer | None = None
         self._deleted = False
         self._written = 0
+
+    @property
+    def block_bars(self) -> int:
+        """How many bars the engine should hand over at a time: the next batch's worth, so
+        batches flow to the writer steadily while the engine walks on."""
+        return max(1, self._next_rows // 2)
 
     @property
     def run_deleted(self) -> bool:
@@ -99,7 +107,7 @@ class OrmRecorder:
             rows = self._tables[table] = []
         rows.append(build(event))
         self._pending += 1
-        if self._pending >= self.batch_rows:
+        if self._pending >= self._next_rows:
             self._submit()
 
     def record_bar_block(self, block: BarBlock) -> None:
@@ -110,7 +118,7 @@ class OrmRecorder:
             self._submit()  # one batch holds blocks of one set of indicator names
         self._blocks.append(block)
         self._pending += 2 * len(block)
-        if self._pending >= self.batch_rows:
+        if self._pending >= self._next_rows:
             self._submit()
 
     def flush(self) -> None:
@@ -134,6 +142,7 @@ class OrmRecorder:
             events=self._pending,
         )
         self._tables, self._blocks, self._pending = {}, [], 0
+        self._next_rows = min(self.batch_rows, 2 * self._next_rows)
         if self.run_deleted:
             return
         writer = self._writer

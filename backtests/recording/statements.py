@@ -12,7 +12,7 @@ bound once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from itertools import chain, repeat
+from itertools import chain
 
 _BAR = ("symbol", "bar_period", "open", "high", "low", "close", "volume")
 _ACCEPTED = ("ts_broker_ns", "associated_order_id", "broker_order_id")
@@ -105,6 +105,40 @@ def _insert_rows(cursor, table: str, rows: Sequence[Iterable]) -> None:
         cursor.execute(_insert_sql(table, len(part)), tuple(chain.from_iterable(part)))
 
 
+_BAR_VALUES = ("ts", "symbol", "open", "high", "low", "close", "volume", "indicators")
+_bar_sql_cache: dict[int, str] = {}
+
+
+def _bar_insert_sql(rows: int) -> str:
+    """INSERT of ``rows`` bars_processed rows with numbered parameters: ?1 the run id and ?2
+    the bar period for every row, then each row's ``_BAR_VALUES`` (its ts used twice)."""
+    sql = _bar_sql_cache.get(rows)
+    if sql is None:
+        width = len(_BAR_VALUES)
+        values = []
+        for row in range(rows):
+            ts, symbol, o, h, lo, c, v, ind = (f"?{3 + row * width + i}" for i in range(width))
+            values.append(f"(?1, {ts}, {ts}, {symbol}, ?2, {o}, {h}, {lo}, {c}, {v}, {ind})")
+        columns = ", ".join(_columns("bars_processed"))
+        sql = f"INSERT INTO bars_processed ({columns}) VALUES " + ", ".join(values)
+        _bar_sql_cache[rows] = sql
+    return sql
+
+
+def _insert_bars(cursor, run_id: str, bars: dict[str, list]) -> None:
+    """A bar block's bars_processed rows, then its bars rows copied from those in SQL."""
+    (last,) = cursor.execute(_LAST_PROCESSED_SQL).fetchone()
+    columns = [bars[name] for name in _BAR_VALUES]
+    limit = cursor.connection.getlimit(SQLITE_LIMIT_VARIABLE_NUMBER)
+    step = max(1, min(ROWS_PER_STATEMENT, (limit - 2) // len(_BAR_VALUES)))
+    head = (run_id, bars["bar_period"][0])
+    for start in range(0, len(bars["ts"]), step):
+        part = zip(*(column[start : start + step] for column in columns), strict=True)
+        params = (*head, *chain.from_iterable(part))
+        cursor.execute(_bar_insert_sql((len(params) - 2) // len(_BAR_VALUES)), params)
+    cursor.execute(_BARS_FROM_PROCESSED_SQL, (last,))
+
+
 def insert_batch(
     cursor,
     run_id: str,
@@ -122,10 +156,5 @@ def insert_batch(
     for table, rows in tables.items():
         _insert_rows(cursor, table, rows)
     if bars is not None and bars["ts"]:
-        (last,) = cursor.execute(_LAST_PROCESSED_SQL).fetchone()
-        ts = bars["ts"]
-        columns = (bars[c] for c in (*BAR_LIST_COLUMNS[1:], "indicators"))
-        rows = list(zip(repeat(run_id), ts, ts, *columns))
-        _insert_rows(cursor, "bars_processed", rows)
-        cursor.execute(_BARS_FROM_PROCESSED_SQL, (last,))
+        _insert_bars(cursor, run_id, bars)
     return True
