@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connections
 from rest_framework.test import APIClient
 
 ALL_DATABASES = ["default", "secmaster"]
@@ -23,6 +24,26 @@ def _sqlite_test_dirs() -> set[Path]:
 # SQLite test databases are files in a per-process temporary folder (see settings).
 for _folder in _sqlite_test_dirs():
     _folder.mkdir(parents=True, exist_ok=True)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Deselect tests marked ``backend(vendor)`` for a database of another vendor.
+
+    Backend-specific code (SQLite's writer process, PostgreSQL's TRUNCATE) is tested where it
+    runs; CI runs the suite on both backends, so nothing is hidden by a skip.
+    """
+    kept, deselected = [], []
+    for item in items:
+        marker = item.get_closest_marker("backend")
+        if marker is None:
+            kept.append(item)
+            continue
+        vendor = marker.args[0]
+        database = marker.kwargs.get("database", "default")
+        (kept if connections[database].vendor == vendor else deselected).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:

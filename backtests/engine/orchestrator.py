@@ -331,13 +331,7 @@ class Orchestrator:
             BarBlock(
                 bar_period=walk.bars[start][3],
                 symbols=walk.symbols,
-                ts=columns["ts"],
-                code=columns["code"],
-                open=columns["open"],
-                high=columns["high"],
-                low=columns["low"],
-                close=columns["close"],
-                volume=columns["volume"],
+                **columns,  # ts, code, open, high, low, close, volume (BarChunk.columns)
                 names=self._names,
                 values=values,
             )

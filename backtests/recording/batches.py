@@ -32,6 +32,36 @@ class Batch:
         return bool(self.tables) or bool(self.bars)
 
 
+class InProcessWriter:
+    """Writes each batch at once on the Django connection of ``using``, in one transaction.
+
+    Subclasses implement ``_insert(batch)``: it returns False when the run is gone (deleted
+    while it ran), after which later batches are dropped.
+    """
+
+    def __init__(self, using: str) -> None:
+        self.using = using
+        self.run_deleted = False
+        self.rows_written = 0
+
+    def write(self, batch: Batch) -> None:
+        if self.run_deleted or not batch:
+            return
+        if self._insert(batch):
+            self.rows_written += batch.events
+        else:
+            self.run_deleted = True
+
+    def _insert(self, batch: Batch) -> bool:
+        raise NotImplementedError
+
+    def drain(self) -> None:
+        """Nothing is pending: every batch was written by ``write``."""
+
+    def close(self) -> None:
+        """Nothing to release (the Django connection stays open)."""
+
+
 def bar_message(blocks: Sequence[BarBlock]) -> dict[str, Any] | None:
     """The blocks joined, numbers as raw bytes (``wire.NUMBER_COLUMNS``); None if none."""
     if not blocks:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.db import IntegrityError, connections, transaction
 
-from backtests.recording.batches import Batch, bar_lists
+from backtests.recording.batches import Batch, InProcessWriter, bar_lists
 from backtests.recording.statements import TABLE_COLUMNS
 
 _BAR_COLUMNS = (
@@ -20,23 +20,15 @@ def _insert_sql(table: str) -> str:
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
 
 
-class PostgresWriter:
+class PostgresWriter(InProcessWriter):
     """Writes each batch at once on the Django connection of ``using``."""
 
-    def __init__(self, using: str) -> None:
-        self.using = using
-        self.run_deleted = False
-        self.rows_written = 0
-
-    def write(self, batch: Batch) -> None:
-        if self.run_deleted or not batch:
-            return
+    def _insert(self, batch: Batch) -> bool:
         try:
             with transaction.atomic(using=self.using), connections[self.using].cursor() as cursor:
                 cursor.execute("SELECT 1 FROM runs WHERE run_id = %s FOR KEY SHARE", [batch.run_id])
                 if cursor.fetchone() is None:
-                    self.run_deleted = True
-                    return
+                    return False
                 for table, rows in batch.tables.items():
                     cursor.executemany(_insert_sql(table), rows)
                 if batch.bars:
@@ -46,9 +38,8 @@ class PostgresWriter:
                 cursor.execute("SELECT 1 FROM runs WHERE run_id = %s", [batch.run_id])
                 if cursor.fetchone() is not None:
                     raise
-            self.run_deleted = True
-            return
-        self.rows_written += batch.events
+            return False
+        return True
 
     @staticmethod
     def _copy_bars(cursor, batch: Batch) -> None:
@@ -70,9 +61,3 @@ class PostgresWriter:
                 write_row = copy.write_row
                 for row in rows:
                     write_row(row)
-
-    def drain(self) -> None:
-        """Nothing is pending: every batch was written by ``write``."""
-
-    def close(self) -> None:
-        """Nothing to release (the Django connection stays open)."""

@@ -8,9 +8,26 @@ with null for NaN and infinities.
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import Enum
+from operator import attrgetter
 
 from backtests.engine import events as ev
 from backtests.recording.indicator_json import indicators_json
+from backtests.recording.statements import TABLE_COLUMNS
+
+ORDER_EVENT_TABLES: dict[type, str] = {
+    ev.OrderSubmissionRequest: "order_submissions",
+    ev.OrderModificationRequest: "order_modifications",
+    ev.OrderCancellationRequest: "order_cancellations",
+    ev.OrderAccepted: "orders_accepted",
+    ev.OrderRejected: "orders_rejected",
+    ev.CancellationAccepted: "cancellations_accepted",
+    ev.CancellationRejected: "cancellations_rejected",
+    ev.ModificationAccepted: "modifications_accepted",
+    ev.ModificationRejected: "modifications_rejected",
+    ev.FillEvent: "fills",
+    ev.OrderExpired: "expirations",
+}
 
 
 def _name(value: object) -> str | None:
@@ -26,99 +43,19 @@ def event_row_builders(run_id: str) -> dict[type, tuple[str, Callable[[object], 
     def bar_processed(b: ev.BarProcessed) -> tuple:
         return (run_id, b[0], b[1], b[2], _name(b[3]), *b[4:9], indicators_json(b[9]))
 
-    def submission(e: ev.OrderSubmissionRequest) -> tuple:
-        return (
-            run_id,
-            e.ts_event_ns,
-            e.ts_created_ns,
-            e.system_order_id,
-            e.symbol,
-            e.order_type.name,
-            e.side.name,
-            e.quantity,
-            e.limit_price,
-            e.stop_price,
-            _name(e.action),
-            e.signal,
-        )
+    def event(table: str) -> Callable[[object], tuple]:
+        """The row of an order event: its attributes named as the table's columns."""
+        values = attrgetter("ts_event_ns", "ts_created_ns", *TABLE_COLUMNS[table])
 
-    def modification(e: ev.OrderModificationRequest) -> tuple:
-        return (
-            run_id,
-            e.ts_event_ns,
-            e.ts_created_ns,
-            e.system_order_id,
-            e.symbol,
-            e.quantity,
-            e.limit_price,
-            e.stop_price,
-        )
+        def row(e: object) -> tuple:
+            return (run_id, *[v.name if isinstance(v, Enum) else v for v in values(e)])
 
-    def cancellation(e: ev.OrderCancellationRequest) -> tuple:
-        return (run_id, e.ts_event_ns, e.ts_created_ns, e.system_order_id, e.symbol)
+        return row
 
-    def accepted(e: ev.Accepted) -> tuple:
-        return (
-            run_id,
-            e.ts_event_ns,
-            e.ts_created_ns,
-            e.ts_broker_ns,
-            e.associated_order_id,
-            e.broker_order_id,
-        )
-
-    def rejected(e: ev.Rejected) -> tuple:
-        return (
-            run_id,
-            e.ts_event_ns,
-            e.ts_created_ns,
-            e.ts_broker_ns,
-            e.associated_order_id,
-            e.rejection_reason.name,
-            e.rejection_message,
-        )
-
-    def fill(e: ev.FillEvent) -> tuple:
-        return (
-            run_id,
-            e.ts_event_ns,
-            e.ts_created_ns,
-            e.ts_broker_ns,
-            e.associated_order_id,
-            e.broker_order_id,
-            e.symbol,
-            e.fill_id,
-            e.broker_fill_id,
-            e.side.name,
-            e.quantity_filled,
-            e.fill_price,
-            e.commission,
-            e.exchange,
-        )
-
-    def expiration(e: ev.OrderExpired) -> tuple:
-        return (
-            run_id,
-            e.ts_event_ns,
-            e.ts_created_ns,
-            e.ts_broker_ns,
-            e.associated_order_id,
-            e.broker_order_id,
-            e.symbol,
-        )
-
-    return {
+    builders: dict[type, tuple[str, Callable[[object], tuple]]] = {
         ev.BarReceived: ("bars", bar),
         ev.BarProcessed: ("bars_processed", bar_processed),
-        ev.OrderSubmissionRequest: ("order_submissions", submission),
-        ev.OrderModificationRequest: ("order_modifications", modification),
-        ev.OrderCancellationRequest: ("order_cancellations", cancellation),
-        ev.OrderAccepted: ("orders_accepted", accepted),
-        ev.OrderRejected: ("orders_rejected", rejected),
-        ev.CancellationAccepted: ("cancellations_accepted", accepted),
-        ev.CancellationRejected: ("cancellations_rejected", rejected),
-        ev.ModificationAccepted: ("modifications_accepted", accepted),
-        ev.ModificationRejected: ("modifications_rejected", rejected),
-        ev.FillEvent: ("fills", fill),
-        ev.OrderExpired: ("expirations", expiration),
     }
+    for event_type, table in ORDER_EVENT_TABLES.items():
+        builders[event_type] = (table, event(table))
+    return builders

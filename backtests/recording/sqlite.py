@@ -23,7 +23,7 @@ from typing import Any
 from django.db import connections, transaction
 
 from backtests.recording import statements, wire
-from backtests.recording.batches import Batch, bar_lists, bar_message
+from backtests.recording.batches import Batch, InProcessWriter, bar_lists, bar_message
 
 WRITER_SCRIPT = Path(__file__).with_name("writer_process.py")
 WRITER_EXIT_SECONDS = 30.0
@@ -47,35 +47,18 @@ def database_file(using: str) -> str | None:
     return name
 
 
-class SqliteSyncWriter:
-    """Writes each batch at once on the Django connection of ``using``."""
+class SqliteSyncWriter(InProcessWriter):
+    """Writes each batch at once on the Django connection, joining the caller's transaction."""
 
-    def __init__(self, using: str) -> None:
-        self.using = using
-        self.run_deleted = False
-        self.rows_written = 0
-
-    def write(self, batch: Batch) -> None:
-        if self.run_deleted or not batch:
-            return
+    def _insert(self, batch: Batch) -> bool:
         with transaction.atomic(using=self.using):
             cursor = connections[self.using].connection.cursor()
             try:
-                inserted = statements.insert_batch(
+                return statements.insert_batch(
                     cursor, batch.run_id, batch.tables, bar_lists(batch.bars)
                 )
             finally:
                 cursor.close()
-        if inserted:
-            self.rows_written += batch.events
-        else:
-            self.run_deleted = True
-
-    def drain(self) -> None:
-        """Nothing is pending: every batch was written by ``write``."""
-
-    def close(self) -> None:
-        """Nothing to release (the Django connection stays open)."""
 
 
 def _widen_pipe(stream) -> None:

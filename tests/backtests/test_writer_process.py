@@ -12,7 +12,6 @@ import signal
 
 import numpy as np
 import pytest
-from django.db import connection
 
 from backtests.engine.chunks import BarBlock
 from backtests.engine.enums import BarPeriod
@@ -22,7 +21,7 @@ from backtests.recording.sqlite import RecordingError, SqliteWriterProcess
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "sqlite", reason="the writer process is SQLite's"),
+    pytest.mark.backend("sqlite"),  # the writer process is SQLite's
 ]
 
 T0 = 1_704_205_800_000_000_000

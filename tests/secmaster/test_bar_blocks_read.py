@@ -282,9 +282,8 @@ def test_int64_extreme_timestamps_are_counted_and_read(stored):
     assert rows == ohlcv_rows(instrument, 35, I64_MIN, END)
 
 
+@pytest.mark.backend("postgresql", database=DB)  # SQLite deletes row by row (tested above)
 def test_truncate_on_postgresql_empties_blocks(stored):
-    if connections[DB].vendor != "postgresql":
-        pytest.skip("TRUNCATE is PostgreSQL's; SQLite deletes row by row (trigger tested above)")
     execute("SET CONSTRAINTS ALL IMMEDIATE")  # TRUNCATE refuses pending deferred FK checks
     execute("TRUNCATE ohlcv")
 
