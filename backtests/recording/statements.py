@@ -11,7 +11,7 @@ bound once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 
 _BAR = ("symbol", "bar_period", "open", "high", "low", "close", "volume")
@@ -60,7 +60,11 @@ BAR_TABLES = ("bars", "bars_processed")
 # A bar block's columns, as lists: ts (also ts_created_ns), then the bars_processed columns.
 BAR_LIST_COLUMNS = ("ts", "symbol", "bar_period", "open", "high", "low", "close", "volume")
 
-ROWS_PER_STATEMENT = 500  # fewer where SQLite allows fewer parameters
+# Rows per INSERT: 64, then the rest in halves (32, 16, ..., 1), so a connection compiles
+# at most seven statements per table. SQLite compiles numbered parameters (?NNN) in time
+# quadratic in their number: a 500-row statement took ~30 ms to prepare, once per writer
+# process and again for every other tail size; 64 rows insert as fast per row.
+ROWS_PER_STATEMENT = 64  # fewer where SQLite allows fewer parameters
 SQLITE_LIMIT_VARIABLE_NUMBER = 9
 RUN_EXISTS_SQL = "SELECT 1 FROM runs WHERE run_id = ?"
 _BAR_TARGET = (
@@ -93,15 +97,32 @@ def _insert_sql(table: str, rows: int) -> str:
     return sql
 
 
-def _rows_per_statement(connection, table: str) -> int:
+def _rows_per_statement(connection, width: int) -> int:
+    """Rows per full statement: ``ROWS_PER_STATEMENT``, or fewer if SQLite allows fewer
+    parameters than that many rows of ``width`` parameters."""
     limit = connection.getlimit(SQLITE_LIMIT_VARIABLE_NUMBER)
-    return max(1, min(ROWS_PER_STATEMENT, limit // len(_columns(table))))
+    return max(1, min(ROWS_PER_STATEMENT, limit // width))
+
+
+def statement_slices(count: int, step: int) -> Iterator[tuple[int, int]]:
+    """(start, stop) of each statement's rows: ``step`` rows at a time, then the rest in
+    powers of two, largest first (a few distinct statement sizes, each compiled once)."""
+    start = 0
+    while count - start >= step:
+        yield start, start + step
+        start += step
+    size = 1 << (step.bit_length() - 1)
+    while start < count:
+        while size > count - start:
+            size >>= 1
+        yield start, start + size
+        start += size
 
 
 def _insert_rows(cursor, table: str, rows: Sequence[Iterable]) -> None:
-    step = _rows_per_statement(cursor.connection, table)
-    for start in range(0, len(rows), step):
-        part = rows[start : start + step]
+    step = _rows_per_statement(cursor.connection, len(_columns(table)))
+    for start, stop in statement_slices(len(rows), step):
+        part = rows[start:stop]
         cursor.execute(_insert_sql(table, len(part)), tuple(chain.from_iterable(part)))
 
 
@@ -129,13 +150,12 @@ def _insert_bars(cursor, run_id: str, bars: dict[str, list]) -> None:
     """A bar block's bars_processed rows, then its bars rows copied from those in SQL."""
     (last,) = cursor.execute(_LAST_PROCESSED_SQL).fetchone()
     columns = [bars[name] for name in _BAR_VALUES]
-    limit = cursor.connection.getlimit(SQLITE_LIMIT_VARIABLE_NUMBER)
-    step = max(1, min(ROWS_PER_STATEMENT, (limit - 2) // len(_BAR_VALUES)))
+    step = _rows_per_statement(cursor.connection, len(_BAR_VALUES) + 2)
     head = (run_id, bars["bar_period"][0])
-    for start in range(0, len(bars["ts"]), step):
-        part = zip(*(column[start : start + step] for column in columns), strict=True)
+    for start, stop in statement_slices(len(bars["ts"]), step):
+        part = zip(*(column[start:stop] for column in columns), strict=True)
         params = (*head, *chain.from_iterable(part))
-        cursor.execute(_bar_insert_sql((len(params) - 2) // len(_BAR_VALUES)), params)
+        cursor.execute(_bar_insert_sql(stop - start), params)
     cursor.execute(_BARS_FROM_PROCESSED_SQL, (last,))
 
 

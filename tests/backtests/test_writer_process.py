@@ -18,6 +18,7 @@ from backtests.engine.enums import BarPeriod
 from backtests.models import ProcessedBar, RecordedBar, Run
 from backtests.recording import OrmRecorder
 from backtests.recording.sqlite import RecordingError, SqliteWriterProcess
+from backtests.recording.statements import statement_slices
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -79,6 +80,28 @@ def test_writer_process_writes_both_bar_tables_in_order():
     assert bars == [(100.5 + i,) for i in range(100)]
     assert recorder.rows_written == 200
     assert process.poll() == 0  # ended with the run's flush
+
+
+@pytest.mark.parametrize("count", [1, 63, 64, 65, 127, 1000])
+def test_batches_of_any_size_are_written_whole_across_statement_boundaries(count):
+    _run()
+    recorder = OrmRecorder(run_id="run1", batch_rows=2 * count)
+    recorder.open()
+    recorder.record_bar_block(_block(0, count))
+    recorder.flush()
+
+    closes = ProcessedBar.objects.filter(run_id="run1").order_by("id").values_list("close")
+    assert [c for (c,) in closes] == [100.5 + i for i in range(count)]
+    bars = RecordedBar.objects.filter(run_id="run1").order_by("id").values_list("ts_event_ns")
+    assert [t for (t,) in bars] == [T0 + (i // 2) * MINUTE for i in range(count)]
+
+
+@pytest.mark.parametrize("count", [0, 1, 5, 64, 100, 1000, 4097])
+def test_statement_slices_cover_every_row_once_with_few_sizes(count):
+    slices = list(statement_slices(count, 64))
+
+    assert [i for start, stop in slices for i in range(start, stop)] == list(range(count))
+    assert {stop - start for start, stop in slices} <= {64, 32, 16, 8, 4, 2, 1}
 
 
 def test_writer_process_failure_is_raised_and_keeps_only_whole_earlier_batches():
