@@ -8,6 +8,7 @@ texts) for the writer process (``bar_message``), or as lists for the writers of 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +33,7 @@ class Batch:
         return bool(self.tables) or bool(self.bars)
 
 
-class InProcessWriter:
+class InProcessWriter(ABC):
     """Writes each batch at once on the Django connection of ``using``, in one transaction.
 
     Subclasses implement ``_insert(batch)``: it returns False when the run is gone (deleted
@@ -52,14 +53,17 @@ class InProcessWriter:
         else:
             self.run_deleted = True
 
+    @abstractmethod
     def _insert(self, batch: Batch) -> bool:
-        raise NotImplementedError
+        """Insert ``batch`` in one transaction; False if the run row is gone."""
 
     def drain(self) -> None:
         """Nothing is pending: every batch was written by ``write``."""
+        return None
 
     def close(self) -> None:
         """Nothing to release (the Django connection stays open)."""
+        return None
 
 
 def bar_message(blocks: Sequence[BarBlock]) -> dict[str, Any] | None:
