@@ -225,6 +225,10 @@ class StrategySchemaSerializer(serializers.Serializer):
     id = serializers.CharField()
     name = serializers.CharField()
     parameters = ParamSchemaSerializer(many=True)
+    constraints = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Rules between parameters, e.g. 'fast_period < slow_period'",
+    )
 
 
 class BacktestSubmittedSerializer(serializers.Serializer):

@@ -31,6 +31,12 @@ from backtests.engine.events import (
 )
 from backtests.engine.indicators.base import DEFAULT_COLOR, Indicator
 from backtests.engine.positions import PositionBook
+from backtests.engine.strategies.constraints import (
+    Constraint,
+    ConstraintError,
+    constraint_parse,
+    constraints_violation,
+)
 from backtests.engine.strategies.history import BarHistory
 from backtests.engine.strategies.params import ParamError, ParamSpec
 
@@ -75,7 +81,11 @@ class StrategyBase:
 
     name: ClassVar[str] = ""
     parameters: ClassVar[dict[str, ParamSpec]] = {}
+    # Rules between parameters, e.g. ("fast_period < slow_period",): a parameter set that
+    # breaks one is refused wherever parameters are given (page, API, command, studies).
+    constraints: ClassVar[tuple[str, ...]] = ()
     bar_history: ClassVar[int] = 256
+    _rules: ClassVar[tuple[Constraint, ...]] = ()
 
     def __init_subclass__(cls, register: bool = True, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -95,6 +105,12 @@ class StrategyBase:
                     f"strategy {cls.__name__}: parameter name {key!r} is not allowed "
                     "(must be an identifier not used by StrategyBase)"
                 )
+        try:
+            cls._rules = tuple(
+                constraint_parse(text, known=cls.parameters) for text in cls.constraints
+            )
+        except ConstraintError as exc:
+            raise TypeError(f"strategy {cls.__name__}: {exc}") from None
         if not cls.name:
             cls.name = cls.__name__
         if register:
@@ -139,10 +155,17 @@ class StrategyBase:
         for key in sorted(raw, key=str):
             if key not in known:
                 raise ParamError(str(key), f"unknown parameter {key!r}; known: {', '.join(known)}")
-        return {
+        resolved = {
             key: spec.coerce(key, raw[key]) if key in raw else spec.default
             for key, spec in known.items()
         }
+        try:
+            problem = constraints_violation(cls._rules, resolved)
+        except ConstraintError as exc:
+            problem = str(exc)
+        if problem is not None:
+            raise ParamError("constraints", problem)
+        return resolved
 
     @classmethod
     def schema(cls) -> dict[str, Any]:
@@ -151,6 +174,7 @@ class StrategyBase:
             "id": cls.__name__,
             "name": cls.name,
             "parameters": [spec.to_schema(key) for key, spec in cls.parameters.items()],
+            "constraints": [rule.text for rule in cls._rules],
         }
 
     @classmethod

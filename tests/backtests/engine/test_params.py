@@ -140,6 +140,7 @@ def test_schema_shape_with_enum_names():
                 "choices": ["x", "y"],
             },
         ],
+        "constraints": [],
     }
 
 

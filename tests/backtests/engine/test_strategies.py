@@ -242,10 +242,25 @@ def test_runs_are_deterministic(strategy_id):
     assert [repr(e) for e in first[1]] == [repr(e) for e in second[1]]
 
 
+class TwoAverages(StrategyBase, register=False):
+    parameters = {
+        "bar_period": ParamSpec(default=BarPeriod.MINUTE),
+        "first": ParamSpec(default=20),
+        "second": ParamSpec(default=20),
+    }
+
+    def setup(self) -> None:
+        from backtests.engine.indicators import SimpleMovingAverage
+
+        self.add_indicator(SimpleMovingAverage(self.first))
+        self.add_indicator(SimpleMovingAverage(self.second))
+
+    def on_bar(self, bar) -> None:
+        pass
+
+
 def test_equal_periods_get_distinct_indicator_names():
-    strategy = get_strategy("SMACrossover")(
-        symbols=["AAA"], params={"fast_period": 20, "slow_period": 20}
-    )
+    strategy = TwoAverages(symbols=["AAA"])
     assert [ind.name for ind in strategy.indicators] == ["SMA(20)", "SMA(20) #2"]
 
 

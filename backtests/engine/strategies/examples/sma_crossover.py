@@ -19,6 +19,7 @@ class SMACrossover(StrategyBase):
         "slow_period": ParamSpec(default=100, min=10, max=500, step=1),
         "quantity": ParamSpec(default=1.0, min=0.1, max=100.0, step=0.1),
     }
+    constraints = ("fast_period < slow_period",)
 
     def setup(self) -> None:
         self.fast_sma = self.add_indicator(SimpleMovingAverage(self.fast_period))
