@@ -5,6 +5,8 @@ trigger when high >= stop (buy) or low <= stop (sell) and fill at the worse of s
 open; triggered stop-limit orders become limit orders evaluated on the same bar; limit
 orders fill when low <= limit (buy) or high >= limit (sell) at the better of limit and
 open. Commission = max(quantity × per-unit rate, minimum per order). Orders fill whole.
+That is the ``classic`` fill model without costs, the default, and this module's fast path;
+the other models and the costs (``fill_model.FillConfig``) are ``matching.Matcher``'s.
 
 No look-ahead: an order, or its latest modification, made while the run processes
 timestamp t only takes part in bars with ts_event_ns > t. Invalid requests are answered
@@ -14,7 +16,7 @@ with a rejection event carrying a reason and a precise message, never an excepti
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from backtests.engine.enums import OrderType, RejectionReason, TradeSide
@@ -33,6 +35,9 @@ from backtests.engine.events import (
     OrderRejected,
     OrderSubmissionRequest,
 )
+from backtests.engine.fill_model import FillConfig
+from backtests.engine.matching import QUANTITY_EPSILON, Matcher, filled_quantity_message
+from backtests.engine.protocols import FinerBars
 
 _MARKET, _STOP, _STOP_LIMIT, _LIMIT = 0, 1, 2, 3
 _BOOK_INDEX = {
@@ -57,6 +62,8 @@ class _Order:
         "stop_price",
         "eligible_after_ns",
         "seq",
+        "filled",
+        "paid",
     )
 
     def __init__(self, request: OrderSubmissionRequest, broker_id: str, seq: int) -> None:
@@ -70,6 +77,8 @@ class _Order:
         self.stop_price = request.stop_price
         self.eligible_after_ns = request.ts_event_ns
         self.seq = seq
+        self.filled = 0.0  # quantity filled so far (partial fills under a volume cap)
+        self.paid = 0.0  # commission paid so far
 
 
 def _positive(value: Any) -> bool:
@@ -117,10 +126,21 @@ def unknown_order_message(order_id: str) -> str:
 
 
 class SimulatedBroker:
-    """Fills orders against bars with the rules above; one instance per run."""
+    """Fills orders against bars with the rules above; one instance per run.
+
+    ``fills`` chooses the fill model and costs (default: classic, none). The ``intrabar``
+    model needs ``finer_bars``; slippage in ticks without a ``tick_size`` needs each
+    symbol's tick size in ``tick_sizes``.
+    """
 
     def __init__(
-        self, *, commission_per_unit: float = 0.0, minimum_commission: float = 0.0
+        self,
+        *,
+        commission_per_unit: float = 0.0,
+        minimum_commission: float = 0.0,
+        fills: FillConfig | None = None,
+        finer_bars: FinerBars | None = None,
+        tick_sizes: Mapping[str, float] | None = None,
     ) -> None:
         if not (math.isfinite(commission_per_unit) and commission_per_unit >= 0):
             raise ValueError(
@@ -139,6 +159,13 @@ class SimulatedBroker:
         self._broker_seq = 0
         self._fill_seq = 0
         self._publish: Callable[[Any], None] = _unbound
+        self.fills = fills if fills is not None else FillConfig()
+        self.matcher: Matcher | None = None
+        if not self.fills.is_classic:
+            self.matcher = Matcher(
+                self, self.fills, finer_bars=finer_bars, tick_sizes=tick_sizes or {}
+            )
+            self.on_bar = self.matcher.on_bar  # the general rules replace the fast path
 
     def bind(self, publish: Callable[[Any], None]) -> None:
         """Where responses and fills go (the run's dispatcher, or a list in tests)."""
@@ -149,6 +176,11 @@ class SimulatedBroker:
 
     def pending_count(self) -> int:
         return len(self._orders)
+
+    def fill_stats(self) -> dict[str, int] | None:
+        """``ambiguous_bars``, ``resolved_bars``, ``unresolved_bars`` under the strict and
+        intrabar models (None under classic, which does not look)."""
+        return None if self.matcher is None else self.matcher.stats()
 
     # --- requests ----------------------------------------------------------------------
 
@@ -193,6 +225,12 @@ class SimulatedBroker:
                 RejectionReason.INVALID_QUANTITY,
                 f"quantity must be a positive finite number, got {request.quantity!r}",
             )
+        elif (
+            request.quantity is not None
+            and order.filled
+            and not _above_filled(request.quantity, order)
+        ):
+            problem = RejectionReason.INVALID_QUANTITY, filled_quantity_message(order)
         elif request.limit_price is not None and order.order_type not in _NEEDS_LIMIT:
             problem = (
                 RejectionReason.ORDER_NOT_MODIFIABLE,
@@ -213,17 +251,50 @@ class SimulatedBroker:
         if problem is not None:
             self._respond(ModificationRejected, ts, request.system_order_id, *problem)
             return
+        if self.matcher is not None and self.matcher.defers:
+            self.matcher.defer(request)  # takes effect when it reaches the broker
+            return
+        self.apply_modification(order, request, ts, ts)
+
+    def apply_modification(
+        self,
+        order: _Order,
+        request: OrderModificationRequest,
+        ts: int,
+        ts_broker: int,
+        *,
+        arrived_late: bool = False,
+    ) -> None:
+        """Change ``order`` as ``request`` says and accept it (checked already).
+
+        Without latency the changed order is new: eligible from the next bar on. A change
+        that reached the broker after a latency applies from that moment, the order working
+        as it stood until then."""
         if request.quantity is not None:
             order.quantity = request.quantity
         if request.limit_price is not None:
             order.limit_price = request.limit_price
         if request.stop_price is not None:
             order.stop_price = request.stop_price
-        order.eligible_after_ns = max(order.eligible_after_ns, ts)
-        self._respond(ModificationAccepted, ts, order.order_id, broker_order_id=order.broker_id)
+        if not arrived_late:
+            order.eligible_after_ns = max(order.eligible_after_ns, ts)
+        self._respond(
+            ModificationAccepted,
+            ts,
+            order.order_id,
+            ts_broker=ts_broker,
+            broker_order_id=order.broker_id,
+        )
 
     def on_cancellation(self, request: OrderCancellationRequest) -> None:
         ts = request.ts_event_ns
+        if (
+            self.matcher is not None
+            and self.matcher.defers
+            and request.system_order_id in self._orders
+        ):
+            self.matcher.defer(request)  # takes effect when it reaches the broker
+            return
         order = self._remove(request.system_order_id)
         if order is None:
             order_id = request.system_order_id
@@ -278,7 +349,10 @@ class SimulatedBroker:
                         self._fill(order, max(limit, open_), ts)
 
     def expire_all(self, ts_ns: int) -> None:
-        """End of data: every pending order expires, in submission order."""
+        """End of data: requests still on their way arrive (latency), then every pending
+        order expires, in submission order."""
+        if self.matcher is not None:
+            self.matcher.arrive_all(ts_ns)
         for order in sorted(self._orders.values(), key=lambda o: o.seq):
             self._remove(order.order_id)
             self._respond(
@@ -306,6 +380,50 @@ class SimulatedBroker:
             commission=self.commission(order.quantity),
         )
 
+    def fill_part(
+        self, order: _Order, quantity: float, price: float, ts: int, ts_broker: int
+    ) -> None:
+        """Fill ``quantity`` of ``order`` (all that remains, or part of it) at ``price``.
+
+        ``ts`` is the bar the fill belongs to, ``ts_broker`` the (finer) bar it happened on.
+        The fill pays max(cumulative filled quantity × rate, minimum) minus what the order
+        paid already, so the minimum applies once per order.
+        """
+        rest = order.quantity - order.filled - quantity
+        order.filled = order.quantity if rest <= QUANTITY_EPSILON else order.filled + quantity
+        due = self.commission(order.filled) - order.paid
+        order.paid += due
+        done = rest <= QUANTITY_EPSILON
+        if done:
+            self._remove(order.order_id)
+        self._fill_seq += 1
+        self._respond(
+            FillEvent,
+            ts,
+            order.order_id,
+            ts_broker=ts_broker,
+            broker_order_id=order.broker_id,
+            symbol=order.symbol,
+            fill_id=f"F{self._fill_seq:06d}",
+            broker_fill_id=None,
+            side=order.side,
+            quantity_filled=quantity,
+            fill_price=price,
+            commission=due,
+        )
+        if done and self.matcher is not None:
+            self.matcher.on_order_done(order.order_id, ts, ts_broker)
+
+    def respond(self, *args: Any, **fields: Any) -> None:
+        """Publish a broker response (for the matcher): ``_respond``'s arguments."""
+        self._respond(*args, **fields)
+
+    def pending_order(self, order_id: str) -> _Order | None:
+        return self._orders.get(order_id)
+
+    def remove(self, order_id: str) -> _Order | None:
+        return self._remove(order_id)
+
     def _respond(
         self,
         event_type: type[BrokerResponse],
@@ -313,9 +431,11 @@ class SimulatedBroker:
         order_id: str,
         rejection_reason: RejectionReason | None = None,
         rejection_message: str | None = None,
+        ts_broker: int | None = None,
         **fields: Any,
     ) -> None:
-        """Publish a broker response stamped with simulated time ``ts`` (event, created, broker).
+        """Publish a broker response stamped with simulated time ``ts`` (event, created,
+        and broker time unless ``ts_broker`` says when within the bar it happened).
 
         Rejections pass their reason and message positionally; other responses their fields.
         """
@@ -326,7 +446,7 @@ class SimulatedBroker:
             event_type(
                 ts_event_ns=ts,
                 ts_created_ns=ts,
-                ts_broker_ns=ts,
+                ts_broker_ns=ts if ts_broker is None else ts_broker,
                 associated_order_id=order_id,
                 **fields,
             )
@@ -343,6 +463,10 @@ class SimulatedBroker:
         if not any(book):
             del self.books[order.symbol]
         return order
+
+
+def _above_filled(quantity: float, order: _Order) -> bool:
+    return quantity - order.filled > QUANTITY_EPSILON
 
 
 def _unbound(event: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 
 from backtests.engine.events import AnyEvent, BarReceived
@@ -23,6 +24,24 @@ class ListDatafeed:
         size = self._batch_size
         for start in range(0, len(self._bars), size):
             yield self._bars[start : start + size]
+
+
+class ListFinerBars:
+    """Serves finer bars from a list (any symbols, any order), for the intrabar fill model;
+    counts the calls in ``asked``."""
+
+    def __init__(self, bars: Sequence[BarReceived]) -> None:
+        self._by_symbol: dict[str, list[BarReceived]] = {}
+        for bar in sorted(bars, key=lambda b: (b[2], b[0])):
+            self._by_symbol.setdefault(bar[2], []).append(bar)
+        self._times = {s: [b[0] for b in bars] for s, bars in self._by_symbol.items()}
+        self.asked: list[tuple[str, int, int]] = []
+
+    def finer_bars(self, symbol: str, start_ns: int, end_ns: int) -> Sequence[BarReceived]:
+        self.asked.append((symbol, start_ns, end_ns))
+        times = self._times.get(symbol, [])
+        bars = self._by_symbol.get(symbol, [])
+        return bars[bisect_left(times, start_ns) : bisect_left(times, end_ns)]
 
 
 class MemoryRecorder:

@@ -42,3 +42,18 @@ class Recorder(Protocol):
     def flush(self) -> None:
         """Write everything buffered so far."""
         ...
+
+
+class FinerBars(Protocol):
+    """The bars of a finer period inside one bar of the run, for the ``intrabar`` fill model.
+
+    The broker asks only about ambiguous bars (two or more price levels of working orders
+    reached inside the bar, a stop-limit triggered inside it, an order arriving within it).
+    The strategy never sees these bars.
+    """
+
+    def finer_bars(self, symbol: str, start_ns: int, end_ns: int) -> Sequence[BarReceived]:
+        """``symbol``'s bars of the finest period below the run's with start_ns <= ts <
+        end_ns, in time order, resolved through the same symbology as the run's own bars;
+        empty when there are none."""
+        ...

@@ -45,6 +45,7 @@ __all__ = ["OpenOrder", "ParamError", "ParamSpec", "StrategyBase", "strategy_cla
 # Colours given to indicators that did not choose one, in registration order.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
+FILLED_EPSILON = 1e-9  # an order with less than this left has filled (as the broker says)
 NOT_IN_A_BAR = (
     "orders can only be submitted while a bar is processed (in on_bar or a response hook)"
 )
@@ -59,7 +60,12 @@ def strategy_classes() -> dict[str, type[StrategyBase]]:
 
 @dataclass(frozen=True, slots=True)
 class OpenOrder:
-    """An order the strategy submitted that has not filled, been cancelled or expired."""
+    """An order the strategy submitted that has not filled, been cancelled or expired.
+
+    ``quantity`` is the order's total (as submitted or modified); under a volume
+    participation cap an order can fill in parts: ``filled_quantity`` says how much has,
+    ``remaining_quantity`` what is still working.
+    """
 
     order_id: str
     symbol: str
@@ -70,6 +76,11 @@ class OpenOrder:
     stop_price: float | None
     action: ActionType | None
     signal: str | None
+    filled_quantity: float = 0.0
+
+    @property
+    def remaining_quantity(self) -> float:
+        return self.quantity - self.filled_quantity
 
 
 class StrategyBase:
@@ -369,7 +380,7 @@ class StrategyBase:
         """Keep open orders and positions in step with the broker, then call the hooks."""
         order_id = event.associated_order_id
         if isinstance(event, FillEvent):
-            self._open.pop(order_id, None)
+            self._book_fill_quantity(order_id, event.quantity_filled)
             signed = (
                 event.quantity_filled if event.side is TradeSide.BUY else -event.quantity_filled
             )
@@ -388,6 +399,17 @@ class StrategyBase:
                 self._modifications.pop(order_id, None)
             self.on_order_rejected(event)
 
+    def _book_fill_quantity(self, order_id: str, quantity: float) -> None:
+        """A fill of the whole rest closes the open order; a partial fill reduces it."""
+        order = self._open.get(order_id)
+        if order is None:
+            return
+        filled = order.filled_quantity + quantity
+        if order.quantity - filled <= FILLED_EPSILON:
+            del self._open[order_id]
+        else:
+            self._open[order_id] = replace(order, filled_quantity=filled)
+
     def _apply_modification(self, order_id: str) -> None:
         request = self._modifications.pop(order_id, None)
         order = self._open.get(order_id)
@@ -403,6 +425,7 @@ class StrategyBase:
             order.stop_price if request.stop_price is None else request.stop_price,
             order.action,
             order.signal,
+            order.filled_quantity,
         )
 
 
