@@ -113,6 +113,7 @@ class SecmasterDatafeed:
         # (instrument, start_ns, end_ns) -> bars per block, counted once for ``total_bars``
         # and ``chunks``; a stale count only sends that block's read to the ohlcv rows.
         self._counts: dict[tuple[int, int, int], dict[int, int]] = {}
+        self._finer = None  # backtests.finer_bars.SecmasterFinerBars, made when first asked
 
     # --- spans ----------------------------------------------------------------------------
 
@@ -164,6 +165,28 @@ class SecmasterDatafeed:
                 )
             span.counts = counts
         return spans
+
+    def symbol_spans(self, cursor) -> list[_Span]:
+        """The feed's (symbol, instrument, [start_ns, end_ns)) spans with their bar counts
+        per block of its bar period, in symbol then time order."""
+        return self._spans(cursor)
+
+    # --- FinerBars protocol (the intrabar fill model) and tick sizes ------------------------
+
+    def finer_bars(self, symbol: str, start_ns: int, end_ns: int) -> Sequence[BarReceived]:
+        """The finer bars of ``symbol`` within [start_ns, end_ns), same symbology as its bars
+        (``backtests.finer_bars``)."""
+        if self._finer is None:
+            from backtests.finer_bars import SecmasterFinerBars
+
+            self._finer = SecmasterFinerBars(feed=self)
+        return self._finer.finer_bars(symbol, start_ns, end_ns)
+
+    def tick_sizes(self) -> dict[str, float]:
+        """Each symbol's tick size as its prices show it (for slippage in ticks)."""
+        from backtests.finer_bars import tick_sizes_read
+
+        return tick_sizes_read(feed=self)
 
     # --- Datafeed protocol --------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from typing import Any
 from django.conf import settings
 
 from backtests.engine.enums import BarPeriod, FillTiming
+from backtests.engine.fill_model import FillConfig
 from backtests.engine.registry import (
     UserCodeFailure,
     discover_user_code,
@@ -33,6 +34,7 @@ from backtests.engine.registry import (
 )
 from backtests.engine.strategies.base import ParamError
 from backtests.feeds import DEFAULT_SYMBOL_TYPE, NS_PER_DAY, date_start_ns
+from backtests.services.fill_spec import fill_config_clean, fill_fields_from_mapping
 from ostsite.errors import InvalidInput
 from secmaster.models import Publisher, SymbolCoverage
 
@@ -117,6 +119,7 @@ class BacktestSpec:
     commission_per_unit: float
     minimum_commission: float
     fill_timing: FillTiming = FillTiming.NEXT_BAR
+    fills: FillConfig = FillConfig()  # fill model and costs
 
     def to_config(self) -> dict:
         """The runs.config JSON (enum values as their names)."""
@@ -135,6 +138,7 @@ class BacktestSpec:
             "commission_per_unit": self.commission_per_unit,
             "minimum_commission": self.minimum_commission,
             "fill_timing": self.fill_timing.value,
+            **self.fills.to_config(),
         }
 
     def default_name(self) -> str:
@@ -167,6 +171,7 @@ def backtest_spec_from_mapping(data: Mapping[str, Any]) -> BacktestSpec:
         commission_per_unit=data.get("commission_per_unit", 0),
         minimum_commission=data.get("minimum_commission", 0),
         fill_timing=data.get("fill_timing", FillTiming.NEXT_BAR.value),
+        **fill_fields_from_mapping(data),
     )
 
 
@@ -183,8 +188,13 @@ def backtest_spec_build(
     commission_per_unit: Any = 0,
     minimum_commission: Any = 0,
     fill_timing: Any = FillTiming.NEXT_BAR.value,
+    **fill_fields: Any,
 ) -> BacktestSpec:
-    """Validate every field of a backtest request; ``InvalidInput`` names each wrong one."""
+    """Validate every field of a backtest request; ``InvalidInput`` names each wrong one.
+
+    ``fill_fields``: ``fill_model``, ``slippage_ticks``, ``slippage_bps``, ``tick_size``,
+    ``participation_cap``, ``latency_ms`` (``fill_spec.fill_config_clean``).
+    """
     errors: dict[str, str] = {}
 
     period = _clean_rtype(rtype, errors)
@@ -200,6 +210,7 @@ def backtest_spec_build(
         errors["fill_timing"] = FILL_TIMING_INVALID
     per_unit = _clean_money("commission_per_unit", commission_per_unit, errors)
     minimum = _clean_money("minimum_commission", minimum_commission, errors)
+    fills = fill_config_clean(**fill_fields, errors=errors)
     strategy_id, params = _clean_strategy(strategy, strategy_params, period, rtype, errors)
 
     if period and publisher and symbol_list:
@@ -225,6 +236,7 @@ def backtest_spec_build(
         commission_per_unit=per_unit,
         minimum_commission=minimum,
         fill_timing=FillTiming(fill_timing),
+        fills=fills,
     )
 
 

@@ -28,7 +28,6 @@ from typing import Any
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 
-from backtests.engine.broker import SimulatedBroker
 from backtests.engine.orchestrator import Orchestrator
 from backtests.engine.registry import get_strategy
 from backtests.feeds import SecmasterDatafeed
@@ -39,6 +38,7 @@ from backtests.services.backtest_spec import (
     UserCodeError,
     backtest_spec_from_mapping,
 )
+from backtests.services.fill_spec import broker_build
 from ostsite.errors import Conflict, InvalidInput, NotFound
 
 logger = logging.getLogger(__name__)
@@ -222,19 +222,23 @@ def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = No
         strategy = strategy_cls(symbols=spec.symbols, params=spec.to_config()["strategy_params"])
         recorder = OrmRecorder(run_id=run_id, record=spec.record)
         recorder.open()
+        datafeed = SecmasterDatafeed(
+            symbols=spec.symbols,
+            bar_period=spec.bar_period,
+            publisher_id=spec.publisher_id,
+            start_date=spec.start_date,
+            end_date=spec.end_date,
+        )
+        broker = broker_build(
+            commission_per_unit=spec.commission_per_unit,
+            minimum_commission=spec.minimum_commission,
+            fills=spec.fills,
+            datafeed=datafeed,
+        )
         orchestrator = Orchestrator(
             strategy=strategy,
-            datafeed=SecmasterDatafeed(
-                symbols=spec.symbols,
-                bar_period=spec.bar_period,
-                publisher_id=spec.publisher_id,
-                start_date=spec.start_date,
-                end_date=spec.end_date,
-            ),
-            broker=SimulatedBroker(
-                commission_per_unit=spec.commission_per_unit,
-                minimum_commission=spec.minimum_commission,
-            ),
+            datafeed=datafeed,
+            broker=broker,
             recorder=recorder,
             on_progress=monitor.progress,
             should_cancel=monitor.should_cancel,
@@ -274,6 +278,7 @@ def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = No
         "bars_per_second": round(outcome.bars / elapsed, 1) if elapsed > 0 else 0.0,
         "duration_seconds": round(elapsed, 3),
         "rows_recorded": recorder.rows_written,
+        **(broker.fill_stats() or {}),  # ambiguous/resolved/unresolved bars (strict, intrabar)
     }
     if outcome.status == "cancelled":
         # Someone else set the status; keep it, add what the run did until it stopped.

@@ -17,6 +17,7 @@ from backtests.services.backtest_spec import (
     publisher_resolve,
     strategy_classes,
 )
+from backtests.services.fill_spec import FILL_FIELDS
 from backtests.services.runs import run_create, run_execute
 from ostsite.errors import ServiceError
 from secmaster.selectors import preset_get
@@ -34,6 +35,12 @@ OPTION_OF_FIELD = {
     "commission_per_unit": "--commission-per-unit",
     "minimum_commission": "--minimum-commission",
     "fill_timing": "--fill-timing",
+    "fill_model": "--fill-model",
+    "slippage_ticks": "--slippage-ticks",
+    "slippage_bps": "--slippage-bps",
+    "tick_size": "--tick-size",
+    "participation_cap": "--participation-cap",
+    "latency_ms": "--latency-ms",
 }
 MSG_SYMBOLS_OR_PRESET = "give the symbols with --symbols A,B,C or --preset NAME (not both)"
 MSG_PARAM_FORMAT = "--param expects name=value, got {raw!r}"
@@ -78,6 +85,7 @@ class Command(BaseCommand):
                 "OneSecondTrader 0.75: after on_bar) or same_bar (before on_bar)"
             ),
         )
+        _add_fill_arguments(parser)
         parser.add_argument("--name", help="run name (default: strategy, symbols and dates)")
 
     def handle(self, *args, **options) -> None:
@@ -94,6 +102,7 @@ class Command(BaseCommand):
                 commission_per_unit=options["commission_per_unit"],
                 minimum_commission=options["minimum_commission"],
                 fill_timing=options["fill_timing"],
+                **{field: options[field] for field in FILL_FIELDS},
             )
         except ServiceError as exc:
             raise CommandError(_describe(exc)) from None
@@ -120,7 +129,59 @@ class Command(BaseCommand):
             f"fills {meta['fills']}, net P&L {meta['net_pnl']:.2f}, "
             f"gross P&L {meta['gross_pnl']:.2f}, {meta['bars_per_second']:,.0f} bars/s"
         )
+        fills_line = fills_summary(run.config or {}, meta)
+        if fills_line:
+            self.stdout.write(fills_line)
         self.stdout.write(run.run_id)
+
+
+def _add_fill_arguments(parser: CommandParser) -> None:
+    group = parser.add_argument_group("fills and costs (README: Fill models)")
+    group.add_argument(
+        "--fill-model",
+        default="classic",
+        help="classic (default, OneSecondTrader 0.75's rules), strict or intrabar",
+    )
+    group.add_argument("--slippage-ticks", default="0", help="ticks against the trader")
+    group.add_argument("--slippage-bps", default="0", help="basis points against the trader")
+    group.add_argument(
+        "--tick-size", default=None, help="tick size for --slippage-ticks (default: from prices)"
+    )
+    group.add_argument(
+        "--participation-cap",
+        default=None,
+        help="largest share of a bar's volume an order takes, e.g. 0.1 (default: no cap)",
+    )
+    group.add_argument(
+        "--latency-ms", default="0", help="ms from the end of a bar to the broker (default 0)"
+    )
+
+
+def fills_summary(config: dict, meta: dict) -> str:
+    """E.g. ``fills: intrabar, 12 ambiguous bars (10 resolved, 2 unresolved); slippage
+    1 tick`` (empty for classic without costs)."""
+    parts = []
+    model = config.get("fill_model", "classic")
+    if "ambiguous_bars" in meta:
+        parts.append(
+            f"{model}, {meta['ambiguous_bars']:,} ambiguous bars ({meta['resolved_bars']:,}"
+            f" resolved from finer bars, {meta['unresolved_bars']:,} unresolved)"
+        )
+    elif model != "classic":
+        parts.append(model)
+    if config.get("slippage_ticks"):
+        tick = config.get("tick_size")
+        parts.append(
+            f"slippage {config['slippage_ticks']:g} ticks"
+            + (f" of {tick:g}" if tick else " (tick sizes from prices)")
+        )
+    if config.get("slippage_bps"):
+        parts.append(f"slippage {config['slippage_bps']:g} bp")
+    if config.get("participation_cap") is not None:
+        parts.append(f"at most {config['participation_cap'] * 100:g} % of a bar's volume")
+    if config.get("latency_ms"):
+        parts.append(f"latency {config['latency_ms']:g} ms")
+    return "fills: " + "; ".join(parts) if parts else ""
 
 
 def _describe(exc: ServiceError) -> str:
