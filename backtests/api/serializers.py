@@ -7,7 +7,9 @@ from typing import Any
 
 from rest_framework import serializers
 
+from backtests.engine.fill_model import FILL_MODELS
 from backtests.models import RunStatus
+from backtests.services import fill_spec
 from backtests.services.backtest_spec import FILL_TIMINGS, RECORD_LEVELS
 
 MAX_RUNS_LIMIT = 1000
@@ -102,6 +104,32 @@ class BacktestRunRequestSerializer(serializers.Serializer):
     commission_per_unit = serializers.FloatField(required=False)
     minimum_commission = serializers.FloatField(required=False)
     fill_timing = serializers.ChoiceField(choices=list(FILL_TIMINGS), required=False)
+    fill_model = serializers.ChoiceField(
+        choices=list(FILL_MODELS),
+        required=False,
+        help_text="classic (default: OneSecondTrader 0.75's fills), strict or intrabar",
+    )
+    slippage_ticks = serializers.FloatField(
+        required=False, min_value=0, max_value=fill_spec.MAX_SLIPPAGE_TICKS
+    )
+    slippage_bps = serializers.FloatField(
+        required=False,
+        min_value=0,
+        max_value=fill_spec.MAX_SLIPPAGE_BPS,
+        help_text="basis points; not together with slippage_ticks",
+    )
+    tick_size = serializers.FloatField(
+        required=False, allow_null=True, help_text="> 0; null: each symbol's from its prices"
+    )
+    participation_cap = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        max_value=1,
+        help_text="share of a bar's volume an order may take, > 0 and <= 1; null: no cap",
+    )
+    latency_ms = serializers.FloatField(
+        required=False, min_value=0, max_value=fill_spec.MAX_LATENCY_MS
+    )
     name = serializers.CharField(required=False, allow_null=True, max_length=MAX_NAME_LENGTH)
 
 
