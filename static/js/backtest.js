@@ -335,6 +335,8 @@
     if (!$("dataset").value) { fieldError("publisher_id", "Choose a publisher and dataset with data."); ok = false; }
     if (state.selected.size === 0) { fieldError("symbols", "Select at least one symbol."); ok = false; }
     if (!checkDates()) ok = false;
+    const fills = window.OST.fillSettings;  // fill_settings.js: the "Fills and costs" section
+    if (fills && !fills.validate()) ok = false;
     if (!ok) { say(status, "Fix the marked fields first.", "error"); return; }
     const body = {
       strategy: $("strategy").value,
@@ -346,6 +348,7 @@
       end_date: $("end_date").value || null,
       record: $("record").value,
     };
+    if (fills) Object.assign(body, fills.values());
     const name = $("run-name").value.trim();
     if (name) body.name = name;
     const button = $("run-button");

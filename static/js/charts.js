@@ -86,7 +86,27 @@
       c.publisher && c.dataset ? c.publisher + " / " + c.dataset : "",
       c.start_date || c.end_date ? (c.start_date || "first bar") + " → " + (c.end_date || "last bar") : "all dates",
       "recorded: " + (c.record || "full"),
+      fillsText(run),
     ].filter(Boolean).join(" · ");
+  }
+
+  /* The run's fill model, what it found and its costs (README: Fill models). */
+  function fillsText(run) {
+    const c = run.config || {};
+    const m = run.metadata || {};
+    let model = (c.fill_model || "classic") + " fills";
+    if (m.ambiguous_bars !== undefined) {
+      model += " (" + m.ambiguous_bars + " ambiguous bars: " + m.resolved_bars + " resolved from finer bars, " +
+        m.unresolved_bars + " unresolved)";
+    }
+    const parts = [model];
+    if (c.slippage_ticks) parts.push("slippage " + c.slippage_ticks + " ticks" + (c.tick_size ? " of " + c.tick_size : ""));
+    if (c.slippage_bps) parts.push("slippage " + c.slippage_bps + " bp");
+    if (c.participation_cap !== null && c.participation_cap !== undefined) {
+      parts.push("at most " + +(c.participation_cap * 100).toFixed(4) + " % of a bar's volume");
+    }
+    if (c.latency_ms) parts.push("latency " + c.latency_ms + " ms");
+    return parts.join(" · ");
   }
 
   function tradeChartUrl(runId, rt) {
