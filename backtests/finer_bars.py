@@ -51,9 +51,9 @@ class SecmasterFinerBars:
             return []
         end_ns = min(end_ns, span.end_ns)
         for period in self.periods:
-            bars = self._read(span.instrument_id, period.rtype, start_ns, end_ns)
-            if len(bars):
-                return _bar_tuples(symbol, period, bars)
+            bars = self._read(symbol, span.instrument_id, period, start_ns, end_ns)
+            if bars:
+                return bars
         return []
 
     def _span_at(self, symbol: str, ts: int) -> Any:
@@ -68,7 +68,9 @@ class SecmasterFinerBars:
                 return span
         return None
 
-    def _read(self, instrument_id: int, rtype: int, start_ns: int, end_ns: int) -> BarColumns:
+    def _read(
+        self, symbol: str, instrument_id: int, period: BarPeriod, start_ns: int, end_ns: int
+    ) -> list[BarReceived]:
         """The bars of [start_ns, end_ns): a short range (a minute, an hour) straight from
         ``ohlcv`` along its primary key, a long one from the columnar blocks."""
         using = self.feed.using
@@ -79,20 +81,22 @@ class SecmasterFinerBars:
                     "SELECT ts_event, open, high, low, close, volume FROM ohlcv"
                     " WHERE instrument_id = %s AND rtype = %s AND ts_event >= %s"
                     " AND ts_event < %s ORDER BY ts_event",
-                    [instrument_id, rtype, start_ns, end_ns],
+                    [instrument_id, period.rtype, start_ns, end_ns],
                 )
-                rows = cursor.fetchall()
-                if not rows:
-                    return BarColumns.empty()
-                return BarColumns.from_rows(np.array(rows, dtype=np.int64))
-            return bar_columns_read(
+                # int / 1e9: one IEEE division, as the datafeed converts the run's own bars
+                return [
+                    BarReceived(t, t, symbol, period, o / 1e9, h / 1e9, low / 1e9, c / 1e9, v)
+                    for t, o, h, low, c, v in cursor.fetchall()
+                ]
+            columns = bar_columns_read(
                 cursor=cursor,
                 vendor=connections[using].vendor,
                 instrument_id=instrument_id,
-                rtype=rtype,
+                rtype=period.rtype,
                 start_ns=start_ns,
                 end_ns=end_ns,
             )
+        return _bar_tuples(symbol, period, columns)
 
 
 def _bar_tuples(symbol: str, period: BarPeriod, bars: BarColumns) -> list[BarReceived]:

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/backtest.py            # 10 symbols, >= 1,000,000 1-minute bars
     .venv/bin/python bench/backtest.py --quick    # 100k bars, for a smoke test
+    .venv/bin/python bench/backtest.py --fills-only   # step 6 alone
 
 Steps (each measured phase runs in its own process, so its peak RSS is its own):
 1. a temporary security master + runs database, both migrated;
@@ -11,7 +12,11 @@ Steps (each measured phase runs in its own process, so its peak RSS is its own):
    bars/s, peak RSS (ru_maxrss);
 4. the same full run under tracemalloc: peak of Python allocations;
 5. record=full over all ~2,000,000 bars: peak RSS of the run's process plus that of its
-   SQLite writer process must stay below 500 MB.
+   SQLite writer process must stay below 500 MB;
+6. fill models (``_fills.py``): RSITrailingStop and BollingerReversion on 1-minute bars of 10
+   symbols whose 1-second bars are stored too, ``intrabar`` against ``classic`` (record=trades,
+   taking turns, best of 5 each): the time of each, their ratio (limit 1.5x) and how many
+   bars were drilled into.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import _fills
 from _common import FIRST_DAY, ROOT, SYMBOL_COUNT, django_setup, sqlite_env, write_dbn
 
 RSS_LIMIT_MB = 500
@@ -130,12 +136,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="100k bars, no 2M check")
     parser.add_argument("--keep", action="store_true", help="keep the temporary databases")
+    parser.add_argument("--fills-only", action="store_true", help="only the fill-model step")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         workdir, phase, *rest = args.child
         if phase == "setup":
             out = phase_setup(Path(workdir), int(rest[0]))
+        elif phase == "fills-setup":
+            _django(Path(workdir))
+            out = _fills.phase_fills_setup(Path(workdir), int(rest[0]))
+        elif phase == "fills-run":
+            _django(Path(workdir))
+            out = _fills.phase_fills_run(int(rest[0]), rest[1], int(rest[2]))
         else:
             out = phase_run(Path(workdir), int(rest[0]), rest[1], rest[2], rest[3] == "trace")
         print(json.dumps(out))
@@ -148,6 +161,11 @@ def main() -> None:
     all_end = (FIRST_DAY + dt.timedelta(days=total_days - 1)).isoformat()
     try:
         print(f"workdir {workdir}")
+        if args.fills_only:
+            fills_ok = _fill_models(workdir, days=3 if args.quick else 10)
+            if not fills_ok:
+                sys.exit(1)
+            return
         setup = _child(workdir, "setup", str(total_days * 1440))
         print(
             f"ingested {setup['bars']:,} bars of {SYMBOL_COUNT} symbols: DBN written in "
@@ -182,11 +200,29 @@ def main() -> None:
             )
             if r["total_rss_mb"] >= RSS_LIMIT_MB:
                 sys.exit(1)
+        if not _fill_models(workdir, days=3 if args.quick else 10):
+            sys.exit(1)
     finally:
         if args.keep:
             print(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _fill_models(workdir: Path, *, days: int) -> bool:
+    """Step 6: intrabar against classic with 1-second bars present; True within 1.5x."""
+    setup = _child(workdir, "fills-setup", str(days))
+    print(
+        f"fill models: ingested {setup['minute_bars']:,} 1-minute and "
+        f"{setup['second_bars']:,} 1-second bars of {_fills.FILL_SYMBOLS} symbols "
+        f"({days} sessions) in {setup['ingest_seconds']} s"
+    )
+    runs = {}
+    for strategy in _fills.STRATEGIES:
+        r = _child(workdir, "fills-run", str(setup["publisher_id"]), strategy, str(_fills.REPEAT))
+        _check(r)
+        runs[strategy] = r
+    return _fills.report(runs)
 
 
 def _check(result: dict) -> None:

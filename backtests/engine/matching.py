@@ -33,6 +33,7 @@ Per bar of a symbol with pending orders (all prices of one bar or finer bar):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -110,6 +111,8 @@ class Matcher:
         book = self.books.get(symbol)
         if book is None:
             return
+        if not book[0] and not self.pending and _quiet(book, bar[5], bar[6]):
+            return  # no market order, no request on its way, no level within the bar's range
         ts = bar[0]
         period = bar[3].nanoseconds
         # An order made on the bar starting at t may fill from the bar starting at
@@ -125,16 +128,72 @@ class Matcher:
             finer = self._finer(bar, period) if self.intrabar else None
             if finer:
                 self.resolved_bars += 1
-                for step in finer:
-                    if self.pending:
-                        self._arrive(symbol, step[0], ts, period)
-                    book = self.books.get(symbol)
-                    if book is None:
-                        return
-                    self._match(book, ts, step[0], step[4], step[5], step[6], step[8], offset)
+                self._walk_finer(symbol, ts, finer, period, offset)
                 return
             self.unresolved_bars += 1
         self._match(book, ts, ts, bar[4], bar[5], bar[6], bar[8], offset)
+
+    def _walk_finer(
+        self, symbol: str, ts: int, finer: Sequence[BarReceived], period: int, offset: int
+    ) -> None:
+        """Match the finer bars of the bar starting at ``ts`` in order. A finer bar in which
+        no working order's level is reached, no order becomes ready and no request arrives
+        changes nothing: it is passed over without matching (``_watch``)."""
+        watch = None
+        for step in finer:
+            if watch is not None:
+                up, down, soon = watch
+                if step[5] < up and step[6] > down and step[0] < soon:
+                    continue
+            if self.pending:
+                self._arrive(symbol, step[0], ts, period)
+            book = self.books.get(symbol)
+            if book is None:
+                return
+            self._match(book, ts, step[0], step[4], step[5], step[6], step[8], offset)
+            book = self.books.get(symbol)
+            if book is None:
+                return
+            watch = self._watch(symbol, book, step[0], period, offset)
+
+    def _watch(
+        self, symbol: str, book: tuple, at: int, period: int, offset: int
+    ) -> tuple[float, float, float] | None:
+        """What makes a later (finer) bar worth matching, as of the bar at ``at``: a high at
+        or above ``up`` (buy stops and stop-limits, sell limits), a low at or below ``down``
+        (sell stops and stop-limits, buy limits), a start at or after ``soon`` (an order
+        becoming ready, a request arriving). None when a market order works: every bar."""
+        up, down, soon = math.inf, -math.inf, math.inf
+        market, stops, stop_limits, limits = book
+        for order in market.values():
+            ready = order.eligible_after_ns + offset
+            if ready <= at:
+                return None
+            soon = min(soon, ready)
+        for orders, level in ((stops, "stop_price"), (stop_limits, "stop_price")):
+            for order in orders.values():
+                ready = order.eligible_after_ns + offset
+                if ready > at:
+                    soon = min(soon, ready)
+                elif order.side is _BUY:
+                    up = min(up, getattr(order, level))
+                else:
+                    down = max(down, getattr(order, level))
+        for order in limits.values():
+            ready = order.eligible_after_ns + offset
+            if ready > at:
+                soon = min(soon, ready)
+            elif order.side is _BUY:
+                down = max(down, order.limit_price)
+            else:
+                up = min(up, order.limit_price)
+        if self.pending:
+            for order_id, requests in self.pending.items():
+                order = self.broker.pending_order(order_id)
+                if order is not None and order.symbol == symbol:
+                    for request in requests:
+                        soon = min(soon, request.ts_event_ns + period + self.latency_ns)
+        return up, down, soon
 
     def _finer(self, bar: BarReceived, period: int) -> Sequence[BarReceived] | None:
         """The finer bars of ``bar`` if they exist and span its high and low."""
@@ -361,6 +420,20 @@ class Matcher:
                 self._carry_out(self.broker.pending_order(order_id), request, ts, ts)
                 requests = self.pending.get(order_id)
             self.pending.pop(order_id, None)
+
+
+def _quiet(book: tuple, high: float, low: float) -> bool:
+    """Whether no stop, stop-limit or limit level of the book lies within [low, high]: then
+    nothing fills, triggers or is ambiguous on the bar (nor on its finer bars)."""
+    _, stops, stop_limits, limits = book
+    for orders in (stops, stop_limits):
+        for order in orders.values():
+            if high >= order.stop_price if order.side is _BUY else low <= order.stop_price:
+                return False
+    for order in limits.values():
+        if low <= order.limit_price if order.side is _BUY else high >= order.limit_price:
+            return False
+    return True
 
 
 def filled_quantity_message(order: Any) -> str:
