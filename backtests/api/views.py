@@ -128,7 +128,7 @@ class RunRoundtripsView(APIView):
         summary="Round-trip trades of a run",
     )
     def get(self, request: Request, run_id: str) -> Response:
-        from backtests.analysis.roundtrips import roundtrips_for_run
+        from backtests.results.selectors import roundtrips_for_run
 
         run, symbol = run_and_symbol(request, run_id)
         return Response({"roundtrips": roundtrips_for_run(run.run_id, symbol=symbol)})
@@ -141,10 +141,10 @@ class RunMetricsView(APIView):
         summary="Performance metrics of a run",
     )
     def get(self, request: Request, run_id: str) -> Response:
-        from backtests.analysis.metrics import metrics_for_run
+        from backtests.results.selectors import run_metrics_get
 
         run, symbol = run_and_symbol(request, run_id)
-        return Response(metrics_for_run(run.run_id, symbol=symbol))
+        return Response(run_metrics_get(run, symbol=symbol))
 
 
 class RunSymbolsView(APIView):

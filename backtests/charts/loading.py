@@ -16,7 +16,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from backtests.analysis.roundtrips import ROUNDTRIP_COLUMNS, roundtrips_for_run
+from backtests.analysis.roundtrips import ROUNDTRIP_COLUMNS
 from backtests.engine.enums import BarPeriod
 from backtests.feeds import SecmasterDatafeed
 from backtests.models import Fill, ProcessedBar, RecordedBar, Run
@@ -117,6 +117,8 @@ def indicator_hints(run: Run) -> dict[str, dict]:
 
 def roundtrips_frame(run: Run, symbol: str | None) -> pd.DataFrame:
     """The run's round trips (of ``symbol`` if given) in the order they closed."""
+    from backtests.results.selectors import roundtrips_for_run
+
     records = roundtrips_for_run(run.run_id, symbol=symbol)
     frame = pd.DataFrame(list(records), columns=list(ROUNDTRIP_COLUMNS))
     if symbol is not None:
@@ -251,28 +253,3 @@ def _secmaster_window(run: Run, symbol: str, start_ns: int, end_ns: int, context
             break
     rows = [(r[0], *r[2:]) for r in before + inside + after]
     return Bars.from_rows(rows, source="secmaster", with_indicators=False)
-
-
-# --- Closes of a whole run ------------------------------------------------------------------------
-def run_closes(run: Run, symbols: list[str]) -> pd.DataFrame:
-    """Close prices, one column per symbol, indexed by bar time (ns), NaN where a symbol has
-    no bar at that time. Recorded bars when the run has them, else the security master."""
-    for model in (ProcessedBar, RecordedBar):
-        qs = model.objects.filter(run=run, symbol__in=symbols)
-        if qs.exists():
-            rows = list(
-                qs.order_by("ts_event_ns", "symbol").values_list("ts_event_ns", "symbol", "close")
-            )
-            return _pivot_closes(rows, symbols)
-    feed = _secmaster_feed(run, symbols)
-    if feed is None:
-        return _pivot_closes([], symbols)
-    rows = [(r[0], r[1], r[5]) for r in _feed_rows(feed, feed.start_ns, feed.end_ns)]
-    return _pivot_closes(rows, symbols)
-
-
-def _pivot_closes(rows: list[tuple], symbols: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=["ts", "symbol", "close"])
-    frame = frame.astype({"ts": "int64", "close": "float64"})
-    wide = frame.pivot_table(index="ts", columns="symbol", values="close", aggfunc="last")
-    return wide.reindex(columns=[s for s in symbols if s in wide.columns]).sort_index()

@@ -28,12 +28,14 @@ from typing import Any
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 
+from backtests.analysis.report import RunReport, report_from_account
 from backtests.engine.broker import SimulatedBroker
 from backtests.engine.orchestrator import Orchestrator
 from backtests.engine.registry import get_strategy
 from backtests.feeds import SecmasterDatafeed
 from backtests.models import ACTIVE_STATUSES, Run, RunStatus
 from backtests.recording import OrmRecorder
+from backtests.results.services import run_report_store, run_summary_metadata
 from backtests.services.backtest_spec import (
     BacktestSpec,
     UserCodeError,
@@ -216,6 +218,8 @@ def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = No
     monitor = _RunMonitor(run_id, on_progress)
     recorder: OrmRecorder | None = None
     strategy = None
+    orchestrator: Orchestrator | None = None
+    spec: BacktestSpec | None = None
     try:
         spec = backtest_spec_from_mapping(run.config or {})
         strategy_cls = get_strategy(spec.strategy_id)
@@ -239,6 +243,7 @@ def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = No
             on_progress=monitor.progress,
             should_cancel=monitor.should_cancel,
             fill_timing=spec.fill_timing,
+            capital=spec.capital,
         )
         started = time.perf_counter()
         outcome = orchestrator.run()
@@ -259,18 +264,21 @@ def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = No
             metadata["flush_error"] = flush_error
         if strategy is not None:
             metadata["indicators"] = _safe_indicators(strategy)
+        if orchestrator is not None and spec is not None:
+            metadata.update(_store_report_quietly(run_id, orchestrator, spec, strategy))
         return _finish(run_id, RunStatus.FAILED, metadata) or _gone(run)
 
     monitor.close()
     if recorder.run_deleted or monitor.deleted:
         return _gone(run)
+    report = _report(outcome.account, spec, strategy)
+    run_report_store(run_id=run_id, report=report)
     metadata = {
         "indicators": _indicator_metadata(strategy),
         "bars": outcome.bars,
         "orders": outcome.orders,
         "fills": outcome.fills,
-        "net_pnl": outcome.net_pnl,
-        "gross_pnl": outcome.gross_pnl,
+        **run_summary_metadata(report),
         "bars_per_second": round(outcome.bars / elapsed, 1) if elapsed > 0 else 0.0,
         "duration_seconds": round(elapsed, 3),
         "rows_recorded": recorder.rows_written,
@@ -280,6 +288,30 @@ def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = No
         Run.objects.filter(run_id=run_id).update(metadata=metadata)
         return Run.objects.filter(run_id=run_id).first() or _gone(run)
     return _finish(run_id, RunStatus.COMPLETED, metadata, progress=100.0) or _gone(run)
+
+
+def strategy_warmup_bars(strategy: Any) -> int:
+    """Bars the strategy's longest indicator needs before its first value."""
+    return max((indicator.warmup_bars for indicator in strategy.indicators), default=0)
+
+
+def _report(account: Any, spec: BacktestSpec, strategy: Any) -> RunReport:
+    return report_from_account(
+        account, risk_free_rate=spec.risk_free_rate, warmup_bars=strategy_warmup_bars(strategy)
+    )
+
+
+def _store_report_quietly(
+    run_id: str, orchestrator: Orchestrator, spec: BacktestSpec, strategy: Any
+) -> dict[str, Any]:
+    """Store what a failed run did until it failed; its summary for the metadata."""
+    try:
+        report = _report(orchestrator.account(), spec, strategy)
+        run_report_store(run_id=run_id, report=report)
+    except Exception:  # the run failed already; its results are a bonus, never a new error
+        logger.exception("run %s: results of the failed run not stored", run_id)
+        return {}
+    return run_summary_metadata(report)
 
 
 def _flush_quietly(recorder: OrmRecorder | None) -> str | None:

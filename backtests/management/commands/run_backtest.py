@@ -34,6 +34,8 @@ OPTION_OF_FIELD = {
     "commission_per_unit": "--commission-per-unit",
     "minimum_commission": "--minimum-commission",
     "fill_timing": "--fill-timing",
+    "capital": "--capital",
+    "risk_free_rate": "--risk-free-rate",
 }
 MSG_SYMBOLS_OR_PRESET = "give the symbols with --symbols A,B,C or --preset NAME (not both)"
 MSG_PARAM_FORMAT = "--param expects name=value, got {raw!r}"
@@ -78,6 +80,14 @@ class Command(BaseCommand):
                 "OneSecondTrader 0.75: after on_bar) or same_bar (before on_bar)"
             ),
         )
+        parser.add_argument(
+            "--capital", default="100000", help="starting capital in the quote currency"
+        )
+        parser.add_argument(
+            "--risk-free-rate",
+            default="0",
+            help="annual risk-free rate for Sharpe and Sortino, as a fraction (0.03 = 3 %%)",
+        )
         parser.add_argument("--name", help="run name (default: strategy, symbols and dates)")
 
     def handle(self, *args, **options) -> None:
@@ -94,6 +104,8 @@ class Command(BaseCommand):
                 commission_per_unit=options["commission_per_unit"],
                 minimum_commission=options["minimum_commission"],
                 fill_timing=options["fill_timing"],
+                capital=options["capital"],
+                risk_free_rate=options["risk_free_rate"],
             )
         except ServiceError as exc:
             raise CommandError(_describe(exc)) from None
@@ -116,11 +128,32 @@ class Command(BaseCommand):
             raise CommandError(MSG_RUN_CANCELLED.format(run_id=run.run_id))
         meta = run.metadata
         self.stdout.write(
-            f"run {run.run_id} completed: bars {meta['bars']}, orders {meta['orders']}, "
-            f"fills {meta['fills']}, net P&L {meta['net_pnl']:.2f}, "
-            f"gross P&L {meta['gross_pnl']:.2f}, {meta['bars_per_second']:,.0f} bars/s"
+            f"run {run.run_id} completed: bars {meta['bars']:,}, orders {meta['orders']:,}, "
+            f"fills {meta['fills']:,}, {meta['bars_per_second']:,.0f} bars/s"
         )
+        self.stdout.write(summary_text(meta.get("summary") or {}))
+        for warning in meta.get("warnings") or []:
+            self.stdout.write(f"warning: {warning}")
         self.stdout.write(run.run_id)
+
+
+def _number(value: object, spec: str, suffix: str = "") -> str:
+    return "n/a" if not isinstance(value, int | float) else f"{value:{spec}}{suffix}"
+
+
+def summary_text(summary: dict) -> str:
+    """One line of a run's money: the stored summary's figures (``metrics_summary``)."""
+    return (
+        f"net P&L {_number(summary.get('net_pnl'), ',.2f')} "
+        f"(realised {_number(summary.get('realised_pnl'), ',.2f')}, "
+        f"open {_number(summary.get('open_pnl'), ',.2f')}) on capital "
+        f"{_number(summary.get('capital'), ',.2f')}: return "
+        f"{_number(summary.get('total_return_pct'), '.2f', ' %')}, Sharpe "
+        f"{_number(summary.get('sharpe'), '.2f')}, max drawdown "
+        f"{_number(summary.get('max_drawdown'), ',.2f')} "
+        f"({_number(summary.get('max_drawdown_pct'), '.2f', ' %')}), "
+        f"trades {_number(summary.get('trades'), ',d')}"
+    )
 
 
 def _describe(exc: ServiceError) -> str:

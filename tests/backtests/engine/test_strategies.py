@@ -94,7 +94,11 @@ def test_strategy_position_and_avg_price_follow_fills():
         (4, -2.0, 14.0),
         (5, -2.0, 14.0),
     ]
-    assert outcome.gross_pnl == pytest.approx(1 * 1.5 + 3 * 2.5)
+    account = outcome.account
+    assert account.realised_before_commission == pytest.approx(1 * 1.5 + 3 * 2.5)
+    # Short 2 @ 14 still open at the last close 15.2: open P&L -2.4, net 9.0 - 2.4.
+    assert account.open_pnl == pytest.approx(-2.4)
+    assert outcome.net_pnl == pytest.approx(6.6)
 
 
 # --- examples -----------------------------------------------------------------------------
