@@ -88,16 +88,22 @@ def _drawdown_panel(ax_dd, x: np.ndarray, drawdown: np.ndarray, ts: np.ndarray) 
     style.style_axes(ax_dd, ylabel="Drawdown", money=True)
     ax_dd.fill_between(x, drawdown, 0, color=style.DOWN, alpha=0.25, linewidth=0)
     ax_dd.plot(x, drawdown, color=style.DOWN, linewidth=1.0)
-    ax_dd.set_ylim(min(float(drawdown.min()), -1e-9) * 1.1, 0)
+    floor = max(abs(float(np.abs(drawdown).max())), 1.0)  # a flat account still gets an axis
+    ax_dd.set_ylim(-floor * 1.1, 0)
     ax_dd.set_xlabel(style.index_time_axis(ax_dd, ts), fontsize=style.LABEL_SIZE, color=style.MUTED)
 
 
-def _money(value: object) -> str:
-    return style.fmt_money(float(value)) if isinstance(value, int | float) else "—"
+def _money(value: object, *, sign: bool = True) -> str:
+    """A P&L (signed) or, with ``sign=False``, a level or size of money."""
+    return style.fmt_money(float(value), sign=sign) if isinstance(value, int | float) else "—"
 
 
 def _pct(value: object) -> str:
     return f"{value:+.2f} %" if isinstance(value, int | float) else "—"
+
+
+def _size_pct(value: object) -> str:
+    return f"{value:.2f} %" if isinstance(value, int | float) else "—"
 
 
 def _subtitle(ts: np.ndarray, scope: str, points_per_bucket: int) -> str:
@@ -122,7 +128,9 @@ def _render_account(
     ax, ax_dd, side = _axes(fig)
     style.style_axes(ax, ylabel="Equity", money=True)
     ax.axhline(capital, color=style.ZERO_LINE, linewidth=0.8, linestyle="--")
-    handles = _curve(ax, x, series, capital, f"Equity {_money(metrics.get('final_equity'))}")
+    handles = _curve(
+        ax, x, series, capital, f"Equity {_money(metrics.get('final_equity'), sign=False)}"
+    )
     handles.insert(
         1,
         ax.plot(
@@ -144,13 +152,15 @@ def _render_account(
         ("Return", _pct(metrics.get("total_return_pct"))),
         ("Realised", _money(metrics.get("realised_pnl"))),
         ("Open", _money(metrics.get("open_pnl"))),
-        ("Max drawdown", _money(metrics.get("max_drawdown"))),
-        ("Max drawdown %", _pct(metrics.get("max_drawdown_pct"))),
+        ("Max drawdown", _money(metrics.get("max_drawdown"), sign=False)),
+        ("Max drawdown %", _size_pct(metrics.get("max_drawdown_pct"))),
         ("Buy and hold", _pct(metrics.get("benchmark_return_pct"))),
-        ("Capital", _money(capital)),
+        ("Capital", _money(capital, sign=False)),
     ]
     style.side_panel(side, stats, handles)
     style.set_title(fig, TITLE, _subtitle(ts, "all symbols", points))
+    if not metrics.get("trades") and not metrics.get("open_trades"):
+        style.badge(fig, "No trades in this run", style.MUTED)
     return style.figure_png(fig)
 
 
@@ -173,7 +183,7 @@ def _render_symbol(
         ("Net P&L", _money(metrics.get("net_pnl"))),
         ("Realised", _money(metrics.get("realised_pnl"))),
         ("Open", _money(metrics.get("open_pnl"))),
-        ("Max drawdown", _money(metrics.get("max_drawdown"))),
+        ("Max drawdown", _money(metrics.get("max_drawdown"), sign=False)),
         ("Trades", f"{metrics.get('trades') or 0:,}"),
     ]
     style.side_panel(side, stats, handles)
