@@ -9,6 +9,27 @@ from __future__ import annotations
 
 from django.db import models
 
+# Columns a run's round trips can be sorted by (the API's ``sort``).
+ROUNDTRIP_SORTS = (
+    "number",
+    "symbol",
+    "direction",
+    "duration_bars",
+    "max_position",
+    "high_watermark",
+    "low_watermark",
+    "max_drawdown",
+    "pnl_before_commission",
+    "pnl_after_commission",
+    "entry_ts",
+    "exit_ts",
+    "quantity",
+    "entry_price",
+    "exit_price",
+    "commission",
+    "n_fills",
+)
+
 
 class RunResult(models.Model):
     """A run's metrics (JSON, ``analysis.metrics.run_metrics``) and its equity series."""

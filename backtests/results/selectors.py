@@ -19,7 +19,7 @@ from backtests.analysis.report import RunReport, report_from_account
 from backtests.analysis.roundtrips import empty_trades
 from backtests.models import ACTIVE_STATUSES, Run
 from backtests.results.codec import arrays_decode
-from backtests.results.models import RoundTrip, RunResult
+from backtests.results.models import ROUNDTRIP_SORTS, RoundTrip, RunResult
 from backtests.results.replay import run_account_replay
 from backtests.results.services import (
     ANALYSIS_VERSION,
@@ -33,25 +33,6 @@ RUN_NOT_FINISHED = (
     "run {run_id} is {status}: its results are computed when it stops; try again then"
 )
 
-ROUNDTRIP_SORTS = (
-    "number",
-    "symbol",
-    "direction",
-    "duration_bars",
-    "max_position",
-    "high_watermark",
-    "low_watermark",
-    "max_drawdown",
-    "pnl_before_commission",
-    "pnl_after_commission",
-    "entry_ts",
-    "exit_ts",
-    "quantity",
-    "entry_price",
-    "exit_price",
-    "commission",
-    "n_fills",
-)
 _MONEY = (
     "high_watermark",
     "low_watermark",
