@@ -44,8 +44,10 @@ DSR_LIKELY_GENUINE = 0.95  # DSR >= this: likely genuine; below: not distinguish
 PBO_LOW_RISK = 0.10  # PBO <= this: low risk of overfitting
 PBO_OVERFIT = 0.50  # PBO > this: more likely overfit than not; in between: a real risk
 
-# At most this many floats per (combinations x trials) array in the CSCV loop (4 MB each).
-_CHUNK_ELEMENTS = 1 << 19
+# The CSCV loop takes the splits in chunks whose (splits x blocks) @ (blocks x trials) products
+# stay at 2^18 multiply-adds: below OpenBLAS's threshold for starting threads (65536 x 4), whose
+# waiting on busy cores made PBO 10x slower on a shared machine; arrays stay under 2^17 floats.
+_CHUNK_PRODUCT_SIZE = 1 << 18
 _NORMAL = NormalDist()
 
 NOT_A_NUMBER = "{name} must be a finite number, got {value!r}"
@@ -329,15 +331,16 @@ def deflated_sharpe_for_trials(
         raise OverfittingInputError(
             N_TRIALS_BELOW_COLUMNS.format(n_trials=n_trials, columns=columns)
         )
-    sharpes = [sharpe_ratio(matrix[:, column]) for column in range(columns)]
-    defined = [value for value in sharpes if value is not None]
-    if not defined:
+    varies = np.zeros(columns, dtype=bool)
+    if len(matrix) >= 2:
+        varies = matrix.min(axis=0) < matrix.max(axis=0)
+    defined_columns = np.flatnonzero(varies)
+    if not defined_columns.size:
         raise OverfittingInputError(NO_DEFINED_SHARPE)
+    defined = matrix[:, defined_columns]
+    sharpes = defined.mean(axis=0) / defined.std(axis=0, ddof=1)
     if best is None:
-        best = max(
-            (column for column in range(columns) if sharpes[column] is not None),
-            key=lambda column: sharpes[column],
-        )
+        best = int(defined_columns[np.argmax(sharpes)])
     elif (
         isinstance(best, bool)
         or not isinstance(best, int | np.integer)
@@ -349,12 +352,12 @@ def deflated_sharpe_for_trials(
         raise OverfittingInputError(BEST_SHARPE_UNDEFINED.format(best=best))
     if n_trials == 1:
         variance = 0.0
-    elif len(defined) < 2:
+    elif sharpes.size < 2:
         raise OverfittingInputError(
-            SHARPE_VARIANCE_UNDEFINED.format(defined=len(defined), columns=columns)
+            SHARPE_VARIANCE_UNDEFINED.format(defined=sharpes.size, columns=columns)
         )
     else:
-        variance = float(np.var(defined, ddof=1))
+        variance = float(np.var(sharpes, ddof=1))
     return deflated_sharpe_ratio(
         sharpe=moments.sharpe,
         n_obs=moments.n_obs,
@@ -407,7 +410,7 @@ def probability_of_backtest_overfitting(
 
     combinations = itertools.combinations(range(n_splits), half)
     n_combinations = math.comb(n_splits, half)
-    chunk = max(1, _CHUNK_ELEMENTS // n_trials)
+    chunk = max(1, _CHUNK_PRODUCT_SIZE // (n_splits * n_trials))
     logits = np.empty(n_combinations)
     losses = 0
     done = 0
@@ -466,9 +469,12 @@ def _set_sharpe(
 ) -> np.ndarray:
     """Sharpe ratios (combinations × trials) of the sets of blocks, from their centred sums;
     sets of equal rows (and numerically zero deviations) get ±inf or 0 by their sign."""
-    mean = sums / n + centre
-    variance = (squares - sums * sums / n) / (n - 1)
+    mean = sums * (1 / n)
+    variance = sums * mean
+    np.subtract(squares, variance, out=variance)
+    variance *= 1 / (n - 1)
     degenerate = variance <= 0
+    mean += centre
     if flat.size:
         set_min = block_min[:, flat][set_blocks].min(axis=1)
         set_max = block_max[:, flat][set_blocks].max(axis=1)
@@ -476,9 +482,12 @@ def _set_sharpe(
         degenerate[:, flat] |= equal
         mean[:, flat] = np.where(equal, set_max, mean[:, flat])
     with np.errstate(divide="ignore", invalid="ignore"):
-        sharpe = mean / np.sqrt(variance)
-    by_sign = np.where(mean > 0, np.inf, np.where(mean < 0, -np.inf, 0.0))
-    return np.where(degenerate, by_sign, sharpe)
+        sharpe = np.sqrt(variance, out=variance)
+        np.divide(mean, sharpe, out=sharpe)
+    if degenerate.any():
+        by_sign = np.where(mean > 0, np.inf, np.where(mean < 0, -np.inf, 0.0))
+        sharpe[degenerate] = by_sign[degenerate]
+    return sharpe
 
 
 def _checked_splits(n_splits: object, rows: int) -> int:

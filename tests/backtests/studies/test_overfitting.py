@@ -21,6 +21,8 @@ import pytest
 
 from backtests.studies import overfitting
 from backtests.studies.overfitting import (
+    BEST_INVALID,
+    BEST_SHARPE_UNDEFINED,
     BLOCKS_TOO_SHORT,
     CONFIDENCE_INVALID,
     MATRIX_NOT_2D,
@@ -28,6 +30,8 @@ from backtests.studies.overfitting import (
     N_OBS_INVALID,
     N_TRIALS_BELOW_COLUMNS,
     N_TRIALS_INVALID,
+    NO_DEFINED_SHARPE,
+    NO_TRIALS,
     NOT_A_NUMBER,
     RETURNS_NOT_FINITE,
     SHARPE_VARIANCE_NEGATIVE,
@@ -342,6 +346,45 @@ def test_deflated_sharpe_for_trials_refuses_a_variance_from_one_defined_sharpe()
         deflated_sharpe_for_trials(matrix)
 
 
+@pytest.mark.parametrize(
+    ("matrix", "arguments", "message"),
+    [
+        (np.zeros((30, 0)), {}, NO_TRIALS),
+        (np.full((30, 3), 0.001), {}, NO_DEFINED_SHARPE),
+        (np.zeros((0, 3)), {}, NO_DEFINED_SHARPE),
+        (np.ones((1, 3)), {}, NO_DEFINED_SHARPE),
+        (np.random.default_rng(1).normal(size=(30, 3)), {"best": 3}, None),
+        (np.random.default_rng(1).normal(size=(30, 3)), {"best": -1}, None),
+        (np.random.default_rng(1).normal(size=(30, 3)), {"best": True}, None),
+        (np.random.default_rng(1).normal(size=(30, 3)), {"n_trials": 0}, None),
+    ],
+    ids=[
+        "no-trials",
+        "all-constant",
+        "no-rows",
+        "one-row",
+        "best-3",
+        "best-neg",
+        "best-bool",
+        "n-trials-0",
+    ],
+)
+def test_deflated_sharpe_for_trials_bad_input_refused(matrix, arguments, message):
+    if message is None and "best" in arguments:
+        message = BEST_INVALID.format(last=2, value=arguments["best"])
+    elif message is None:
+        message = N_TRIALS_INVALID.format(value=arguments["n_trials"])
+    with refused(message):
+        deflated_sharpe_for_trials(matrix, **arguments)
+
+
+def test_deflated_sharpe_for_trials_refuses_a_chosen_trial_without_sharpe():
+    matrix = np.random.default_rng(1).normal(size=(30, 3))
+    matrix[:, 1] = 0.0
+    with refused(BEST_SHARPE_UNDEFINED.format(best=1)):
+        deflated_sharpe_for_trials(matrix, best=1)
+
+
 def test_deflated_sharpe_for_trials_of_one_trial_is_its_psr_against_zero():
     column = np.random.default_rng(2).normal(0.001, 0.01, size=(50, 1))
     sharpe, skewness, kurtosis = _plain_moments([float(v) for v in column[:, 0]])
@@ -381,15 +424,16 @@ def brute_force_logits(matrix: np.ndarray, n_splits: int) -> list[float]:
     return logits
 
 
-def _awkward_matrix() -> np.ndarray:
-    """24 x 7 with ties and equal-row sets: zeros, a duplicate, a constant, half-flat trials."""
-    rng = np.random.default_rng(5)
+def _awkward_matrix(seed: int) -> np.ndarray:
+    """25 x 7 with ties and sets of equal rows: a trial that never trades, a duplicate, trials
+    flat or constant for one half (their Sharpe there is 0, +inf or -inf, not rounding noise)."""
+    rng = np.random.default_rng(seed)
     matrix = rng.normal(0.0, 0.01, size=(25, 7))
     matrix[:, 1] = 0.0  # never trades
     matrix[:, 2] = matrix[:, 0]  # duplicate of trial 0
-    matrix[:, 3] = 0.0004  # constant positive return
-    matrix[:12, 4] = 0.0  # flat, then trades
-    matrix[13:, 5] = -0.0002  # trades, then a constant loss
+    matrix[13:, 3] = 0.0004  # a constant gain in the second half
+    matrix[:13, 4] = 0.0  # flat in the first half, then trades
+    matrix[13:, 5] = -0.0002  # a constant loss in the second half
     return matrix
 
 
@@ -398,8 +442,8 @@ def _awkward_matrix() -> np.ndarray:
     [
         (np.random.default_rng(3).normal(0.0, 0.01, size=(12, 5)), 4, 0),
         (np.random.default_rng(4).normal(0.0, 0.01, size=(13, 5)), 4, 1),
-        (_awkward_matrix(), 6, 1),
-        (_awkward_matrix(), 2, 1),
+        (_awkward_matrix(5), 6, 1),
+        (_awkward_matrix(7), 2, 1),
     ],
     ids=["12x5-S4", "13x5-S4-drops-one", "awkward-S6", "awkward-S2"],
 )
@@ -419,8 +463,8 @@ def test_pbo_logits_match_brute_force(matrix, n_splits, dropped):
 
 
 def test_pbo_in_small_chunks_matches_brute_force(monkeypatch):
-    monkeypatch.setattr(overfitting, "_CHUNK_ELEMENTS", 1)  # one split per chunk
-    matrix = _awkward_matrix()
+    monkeypatch.setattr(overfitting, "_CHUNK_PRODUCT_SIZE", 1)  # one split per chunk
+    matrix = _awkward_matrix(5)
     result = probability_of_backtest_overfitting(matrix, n_splits=6)
     np.testing.assert_allclose(result.logits, brute_force_logits(matrix, 6), rtol=0, atol=1e-12)
 
