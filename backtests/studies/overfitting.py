@@ -36,6 +36,8 @@ from ostsite.errors import InvalidInput
 EULER_MASCHERONI = 0.5772156649015329
 DEFAULT_SPLITS = 16
 MIN_BLOCK_ROWS = 2  # a block needs two rows for a sample standard deviation of its own
+MAX_COUNT = 10**15  # largest n_obs / n_trials: beyond it 1 - 1/N rounds to 1
+MAX_ABS_RETURN = 1e50  # larger values are no returns, and their 4th powers would overflow
 MAX_COMBINATIONS = 1_000_000  # C(22, 11) = 705,432 is allowed, C(24, 12) = 2,704,156 is not
 DEFAULT_CONFIDENCE = 0.95
 
@@ -51,8 +53,8 @@ _CHUNK_PRODUCT_SIZE = 1 << 18
 _NORMAL = NormalDist()
 
 NOT_A_NUMBER = "{name} must be a finite number, got {value!r}"
-N_OBS_INVALID = "n_obs must be an integer of at least 2 (observations), got {value!r}"
-N_TRIALS_INVALID = "n_trials must be an integer of at least 1, got {value!r}"
+N_OBS_INVALID = "n_obs must be an integer from 2 to 10^15 (observations), got {value!r}"
+N_TRIALS_INVALID = "n_trials must be an integer from 1 to 10^15, got {value!r}"
 N_TRIALS_BELOW_COLUMNS = (
     "n_trials ({n_trials}) cannot be fewer than the trials in the returns matrix ({columns})"
 )
@@ -64,6 +66,11 @@ MOMENTS_IMPOSSIBLE = (
     "has such moments (kurtosis is at least 1 + skewness^2, non-excess)"
 )
 RETURNS_NOT_NUMBERS = "{what} must hold numbers only: {detail}"
+RETURNS_TOO_LARGE = (
+    "{what} holds {count} value(s) of magnitude above 1e50, the first at {where}: these are not "
+    "returns"
+)
+SHARPE_TOO_LARGE = "the Sharpe ratio {sharpe:g} is too large for its standard error to be computed"
 RETURNS_NOT_1D = "returns must be one-dimensional (one value per observation), got shape {shape}"
 MATRIX_NOT_2D = (
     "the returns matrix must be two-dimensional (rows = observations, columns = trials), "
@@ -145,7 +152,7 @@ class DSRResult:
         return asdict(self)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PBOResult:
     """The probability of backtest overfitting of a study, by CSCV [BBLZ17].
 
@@ -182,10 +189,8 @@ def sharpe_ratio(returns: Sequence[float] | np.ndarray) -> float | None:
 
     ``None`` when undefined: fewer than 2 observations, or all of them equal (zero deviation).
     """
-    values = _returns_vector(returns)
-    if values.size < 2 or values.min() == values.max():
-        return None
-    return float(values.mean() / values.std(ddof=1))
+    sharpe = _column_sharpes(_returns_vector(returns)[:, None])[0]
+    return None if math.isnan(sharpe) else float(sharpe)
 
 
 def return_moments(returns: Sequence[float] | np.ndarray) -> ReturnMoments | None:
@@ -199,6 +204,7 @@ def return_moments(returns: Sequence[float] | np.ndarray) -> ReturnMoments | Non
     if sharpe is None:
         return None
     deviations = values - values.mean()
+    deviations /= np.abs(deviations).max()  # the ratios do not change; m2 >= 1/n, no underflow
     m2 = float(np.mean(deviations**2))
     return ReturnMoments(
         n_obs=int(values.size),
@@ -206,6 +212,24 @@ def return_moments(returns: Sequence[float] | np.ndarray) -> ReturnMoments | Non
         skewness=float(np.mean(deviations**3)) / m2**1.5,
         kurtosis=float(np.mean(deviations**4)) / m2**2,
     )
+
+
+def _column_sharpes(matrix: np.ndarray) -> np.ndarray:
+    """Each column's Sharpe ratio (rows = observations), NaN where ``sharpe_ratio`` says None.
+
+    The deviations are scaled by their largest before squaring, so tiny ones do not underflow.
+    """
+    rows, columns = matrix.shape
+    if rows < 2:
+        return np.full(columns, np.nan)
+    varies = matrix.min(axis=0) < matrix.max(axis=0)
+    mean = matrix.mean(axis=0)
+    deviations = matrix - mean
+    scale = np.where(varies, np.abs(deviations).max(axis=0), 1.0)
+    std = scale * np.sqrt(((deviations / scale) ** 2).sum(axis=0) / (rows - 1))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        sharpes = mean / std
+    return np.where(varies & np.isfinite(sharpes), sharpes, np.nan)
 
 
 # --- PSR, MinTRL, DSR -----------------------------------------------------------------------
@@ -222,7 +246,7 @@ def probabilistic_sharpe_ratio(
     and γ4 the (non-excess) kurtosis of the returns.
     """
     _finite(sharpe=sharpe, benchmark=benchmark, skewness=skewness, kurtosis=kurtosis)
-    n_obs = _integer_at_least(n_obs, 2, N_OBS_INVALID)
+    n_obs = _integer_between(n_obs, 2, N_OBS_INVALID)
     term = _sharpe_variance_term(sharpe=sharpe, skewness=skewness, kurtosis=kurtosis)
     return _NORMAL.cdf((sharpe - benchmark) * math.sqrt(n_obs - 1) / math.sqrt(term))
 
@@ -240,15 +264,24 @@ def minimum_track_record_length(
         MinTRL = 1 + (1 - γ3·SR + (γ4 - 1)/4 · SR²) · (Φ⁻¹(confidence) / (SR - SR*))²
 
     A real number (round it up for a count). ``None`` when ``sharpe <= benchmark``: no track
-    record, however long, makes such a Sharpe ratio significantly better than the benchmark.
+    record, however long, makes such a Sharpe ratio significantly better than the benchmark
+    (also when the length is beyond floating point, a Sharpe ratio a hair above it).
     """
     _finite(sharpe=sharpe, benchmark=benchmark, skewness=skewness, kurtosis=kurtosis)
-    if not (isinstance(confidence, int | float) and 0 < confidence < 1):
+    if (
+        isinstance(confidence, bool)
+        or not isinstance(confidence, int | float | np.number)
+        or not 0 < confidence < 1
+    ):
         raise OverfittingInputError(CONFIDENCE_INVALID.format(value=confidence))
     term = _sharpe_variance_term(sharpe=sharpe, skewness=skewness, kurtosis=kurtosis)
     if sharpe <= benchmark:
         return None
-    return 1 + term * (_NORMAL.inv_cdf(confidence) / (sharpe - benchmark)) ** 2
+    try:
+        length = 1 + term * (_NORMAL.inv_cdf(confidence) / (sharpe - benchmark)) ** 2
+    except OverflowError:
+        return None
+    return length if math.isfinite(length) else None
 
 
 def expected_maximum_sharpe(*, n_trials: int, sharpe_variance: float) -> float:
@@ -259,15 +292,16 @@ def expected_maximum_sharpe(*, n_trials: int, sharpe_variance: float) -> float:
     V the variance of the trials' per-observation Sharpe ratios, γ ≈ 0.5772 the
     Euler-Mascheroni constant. One trial (no selection) or V = 0 gives 0.
     """
-    n_trials = _integer_at_least(n_trials, 1, N_TRIALS_INVALID)
+    n_trials = _integer_between(n_trials, 1, N_TRIALS_INVALID)
     _finite(sharpe_variance=sharpe_variance)
     if sharpe_variance < 0:
         raise OverfittingInputError(SHARPE_VARIANCE_NEGATIVE.format(value=sharpe_variance))
     if n_trials == 1 or sharpe_variance == 0:
         return 0.0
-    quantiles = (1 - EULER_MASCHERONI) * _NORMAL.inv_cdf(
-        1 - 1 / n_trials
-    ) + EULER_MASCHERONI * _NORMAL.inv_cdf(1 - 1 / (n_trials * math.e))
+    # Φ⁻¹(1 - p) = -Φ⁻¹(p): exact for large N, where 1 - 1/N loses digits.
+    quantiles = -(1 - EULER_MASCHERONI) * _NORMAL.inv_cdf(
+        1 / n_trials
+    ) - EULER_MASCHERONI * _NORMAL.inv_cdf(1 / (n_trials * math.e))
     return math.sqrt(sharpe_variance) * quantiles
 
 
@@ -326,19 +360,16 @@ def deflated_sharpe_for_trials(
         raise OverfittingInputError(NO_TRIALS)
     if n_trials is None:
         n_trials = columns
-    n_trials = _integer_at_least(n_trials, 1, N_TRIALS_INVALID)
+    n_trials = _integer_between(n_trials, 1, N_TRIALS_INVALID)
     if n_trials < columns:
         raise OverfittingInputError(
             N_TRIALS_BELOW_COLUMNS.format(n_trials=n_trials, columns=columns)
         )
-    varies = np.zeros(columns, dtype=bool)
-    if len(matrix) >= 2:
-        varies = matrix.min(axis=0) < matrix.max(axis=0)
-    defined_columns = np.flatnonzero(varies)
+    all_sharpes = _column_sharpes(matrix)
+    defined_columns = np.flatnonzero(~np.isnan(all_sharpes))
     if not defined_columns.size:
         raise OverfittingInputError(NO_DEFINED_SHARPE)
-    defined = matrix[:, defined_columns]
-    sharpes = defined.mean(axis=0) / defined.std(axis=0, ddof=1)
+    sharpes = all_sharpes[defined_columns]
     if best is None:
         best = int(defined_columns[np.argmax(sharpes)])
     elif (
@@ -600,10 +631,11 @@ def _returns_vector(returns: Sequence[float] | np.ndarray) -> np.ndarray:
     values = _as_floats(returns, "returns")
     if values.ndim != 1:
         raise OverfittingInputError(RETURNS_NOT_1D.format(shape=values.shape))
-    bad = np.flatnonzero(~np.isfinite(values))
-    if bad.size:
+    problem = _unusable_values(values)
+    if problem is not None:
+        message, bad = problem
         raise OverfittingInputError(
-            RETURNS_NOT_FINITE.format(what="returns", count=bad.size, where=f"index {bad[0]}")
+            message.format(what="returns", count=bad.size, where=f"index {bad[0]}")
         )
     return values
 
@@ -612,17 +644,29 @@ def _returns_matrix(returns_matrix: Sequence[Sequence[float]] | np.ndarray) -> n
     matrix = _as_floats(returns_matrix, "the returns matrix")
     if matrix.ndim != 2:
         raise OverfittingInputError(MATRIX_NOT_2D.format(shape=matrix.shape))
-    bad = np.argwhere(~np.isfinite(matrix))
-    if bad.size:
-        row, column = bad[0]
+    problem = _unusable_values(matrix.ravel())
+    if problem is not None:
+        message, bad = problem
+        row, column = divmod(int(bad[0]), matrix.shape[1])
         raise OverfittingInputError(
-            RETURNS_NOT_FINITE.format(
+            message.format(
                 what="the returns matrix",
-                count=len(bad),
+                count=bad.size,
                 where=f"row {row}, trial (column) {column}",
             )
         )
     return matrix
+
+
+def _unusable_values(values: np.ndarray) -> tuple[str, np.ndarray] | None:
+    """The message for the first kind of unusable value found and their flat indexes."""
+    finite = np.isfinite(values)
+    if not finite.all():
+        return RETURNS_NOT_FINITE, np.flatnonzero(~finite)
+    huge = np.abs(values) > MAX_ABS_RETURN
+    if huge.any():
+        return RETURNS_TOO_LARGE, np.flatnonzero(huge)
+    return None
 
 
 def _as_floats(data: object, what: str) -> np.ndarray:
@@ -641,15 +685,21 @@ def _finite(**values: float) -> None:
             raise OverfittingInputError(NOT_A_NUMBER.format(name=name, value=value))
 
 
-def _integer_at_least(value: object, minimum: int, message: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+def _integer_between(value: object, minimum: int, message: str) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | np.integer)
+        or not minimum <= value <= MAX_COUNT
+    ):
         raise OverfittingInputError(message.format(value=value))
     return int(value)
 
 
 def _sharpe_variance_term(*, sharpe: float, skewness: float, kurtosis: float) -> float:
     """1 - γ3·SR + (γ4 - 1)/4 · SR²: (T - 1) times the variance of the Sharpe estimate."""
-    term = 1 - skewness * sharpe + (kurtosis - 1) / 4 * sharpe**2
+    term = 1 - skewness * sharpe + (kurtosis - 1) / 4 * (sharpe * sharpe)  # inf, not an error
+    if not math.isfinite(term):
+        raise OverfittingInputError(SHARPE_TOO_LARGE.format(sharpe=sharpe))
     if term <= 0:
         raise OverfittingInputError(
             MOMENTS_IMPOSSIBLE.format(

@@ -34,6 +34,8 @@ from backtests.studies.overfitting import (
     NO_TRIALS,
     NOT_A_NUMBER,
     RETURNS_NOT_FINITE,
+    RETURNS_TOO_LARGE,
+    SHARPE_TOO_LARGE,
     SHARPE_VARIANCE_NEGATIVE,
     SHARPE_VARIANCE_UNDEFINED,
     SPLITS_MORE_THAN_ROWS,
@@ -96,6 +98,11 @@ def test_sharpe_ratio_non_finite_returns_refused(returns, where):
         sharpe_ratio(returns)
 
 
+def test_sharpe_ratio_absurdly_large_returns_refused():
+    with refused(RETURNS_TOO_LARGE.format(what="returns", count=2, where="index 1")):
+        sharpe_ratio([0.01, 1e60, 0.02, -1e300])
+
+
 def test_return_moments_of_a_small_sample_match_hand_computation():
     # [0, 0, 0, 1]: mean 1/4, m2 = 3/16, m3 = 3/32, m4 = 21/256 -> skew 2/√3, kurtosis 7/3;
     # sample std √(0.75 / 3) = 0.5 -> Sharpe 0.5.
@@ -104,6 +111,21 @@ def test_return_moments_of_a_small_sample_match_hand_computation():
     assert moments.sharpe == pytest.approx(0.5)
     assert moments.skewness == pytest.approx(2 / math.sqrt(3))
     assert moments.kurtosis == pytest.approx(7 / 3)
+
+
+def test_sharpe_ratio_and_moments_of_tiny_deviations_do_not_underflow():
+    # deviations ±1e-170 around 0: squares underflow to 0 without scaling. Sample std of
+    # [-a, a, -a, a] = a·√(4/3); moments of a symmetric two-point sample: skew 0, kurtosis 1.
+    a = 1e-170
+    moments = return_moments([-a, a, -a, a + a])
+    assert moments.sharpe == pytest.approx((a / 4) / statistics.stdev([-1, 1, -1, 2]) / a)
+    assert return_moments([-a, a, -a, a]).kurtosis == pytest.approx(1.0)
+    assert return_moments([-a, a, -a, a]).skewness == pytest.approx(0.0)
+
+
+def test_sharpe_ratio_of_returns_one_ulp_apart_is_finite():
+    # [1, 1 + 2^-52]: mean ≈ 1, sample std 2^-52 / √2 -> Sharpe ≈ √2 · 2^52
+    assert sharpe_ratio([1.0, 1.0 + 2**-52]) == pytest.approx(math.sqrt(2) * 2**52, rel=1e-9)
 
 
 def test_return_moments_of_constant_returns_are_none():
@@ -147,6 +169,8 @@ def test_probabilistic_sharpe_ratio_at_the_benchmark_is_one_half():
         ({"n_obs": 1}, N_OBS_INVALID.format(value=1)),
         ({"n_obs": 250.0}, N_OBS_INVALID.format(value=250.0)),
         ({"n_obs": True}, N_OBS_INVALID.format(value=True)),
+        ({"n_obs": 10**16}, N_OBS_INVALID.format(value=10**16)),
+        ({"sharpe": 1e200}, SHARPE_TOO_LARGE.format(sharpe=1e200)),
         ({"sharpe": float("nan")}, NOT_A_NUMBER.format(name="sharpe", value=float("nan"))),
         ({"kurtosis": float("inf")}, NOT_A_NUMBER.format(name="kurtosis", value=float("inf"))),
         ({"skewness": None}, NOT_A_NUMBER.format(name="skewness", value=None)),
@@ -203,7 +227,16 @@ def test_minimum_track_record_length_not_above_benchmark_is_none(sharpe):
     )
 
 
-@pytest.mark.parametrize("confidence", [0, 1, 1.5, -0.1, float("nan"), "0.95"])
+def test_minimum_track_record_length_beyond_floating_point_is_none():
+    assert (
+        minimum_track_record_length(
+            sharpe=0.1 + 1e-17 * 0.1, benchmark=0.1, skewness=0.0, kurtosis=3.0
+        )
+        is None
+    )
+
+
+@pytest.mark.parametrize("confidence", [0, 1, 1.5, -0.1, float("nan"), "0.95", True])
 def test_minimum_track_record_length_bad_confidence_refused(confidence):
     with refused(CONFIDENCE_INVALID.format(value=confidence)):
         minimum_track_record_length(
@@ -249,11 +282,21 @@ def test_expected_maximum_sharpe_without_selection_or_spread_is_zero(n_trials, v
     assert expected_maximum_sharpe(n_trials=n_trials, sharpe_variance=variance) == 0.0
 
 
+def test_expected_maximum_sharpe_for_a_huge_number_of_trials_stays_exact():
+    # Φ⁻¹(1 - 1/N) for N = 10^15 by symmetry: -Φ⁻¹(10^-15) = 7.941345326170997 (tables: 7.9413)
+    q1 = -statistics.NormalDist().inv_cdf(1e-15)
+    assert phi(-q1) == pytest.approx(1e-15, rel=1e-9)
+    q2 = -statistics.NormalDist().inv_cdf(1 / (1e15 * math.e))
+    expected = (1 - GAMMA) * q1 + GAMMA * q2
+    assert expected_maximum_sharpe(n_trials=10**15, sharpe_variance=1.0) == pytest.approx(expected)
+
+
 @pytest.mark.parametrize(
     ("n_trials", "variance", "message"),
     [
         (0, 0.1, N_TRIALS_INVALID.format(value=0)),
         (2.5, 0.1, N_TRIALS_INVALID.format(value=2.5)),
+        (10**16, 0.1, N_TRIALS_INVALID.format(value=10**16)),
         (10, -0.1, SHARPE_VARIANCE_NEGATIVE.format(value=-0.1)),
         (10, float("nan"), NOT_A_NUMBER.format(name="sharpe_variance", value=float("nan"))),
     ],
@@ -585,6 +628,13 @@ def _with(matrix: np.ndarray, row: int, column: int, value: float) -> np.ndarray
                 what="the returns matrix", count=2, where="row 50, trial (column) 1"
             ),
         ),
+        (
+            _with(_noise(100, 4), 99, 3, 1e51),
+            4,
+            RETURNS_TOO_LARGE.format(
+                what="the returns matrix", count=1, where="row 99, trial (column) 3"
+            ),
+        ),
         (_noise(100, 4), 7, SPLITS_ODD.format(value=7)),
         (_noise(100, 4), 1, SPLITS_TOO_FEW.format(value=1)),
         (_noise(100, 4), 0, SPLITS_TOO_FEW.format(value=0)),
@@ -608,6 +658,7 @@ def _with(matrix: np.ndarray, row: int, column: int, value: float) -> np.ndarray
         "three-dimensional",
         "nan",
         "infinities",
+        "huge",
         "odd",
         "one",
         "zero",
