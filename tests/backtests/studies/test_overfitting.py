@@ -123,9 +123,9 @@ def test_sharpe_ratio_and_moments_of_tiny_deviations_do_not_underflow():
     assert return_moments([-a, a, -a, a]).skewness == pytest.approx(0.0)
 
 
-def test_sharpe_ratio_of_returns_one_ulp_apart_is_finite():
-    # [1, 1 + 2^-52]: mean ≈ 1, sample std 2^-52 / √2 -> Sharpe ≈ √2 · 2^52
-    assert sharpe_ratio([1.0, 1.0 + 2**-52]) == pytest.approx(math.sqrt(2) * 2**52, rel=1e-9)
+def test_sharpe_ratio_of_nearly_equal_returns_is_exact():
+    # [1, 1 + 2^-40, 1 + 2^-39]: mean 1 + 2^-40, sample std 2^-40 -> Sharpe 2^40 + 1
+    assert sharpe_ratio([1.0, 1.0 + 2**-40, 1.0 + 2**-39]) == pytest.approx(2**40 + 1, rel=1e-12)
 
 
 def test_return_moments_of_constant_returns_are_none():
