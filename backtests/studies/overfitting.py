@@ -94,7 +94,8 @@ BEST_SHARPE_UNDEFINED = (
 )
 SHARPE_VARIANCE_UNDEFINED = (
     "the variance of the trials' Sharpe ratios needs at least 2 trials with a defined Sharpe "
-    "ratio; only {defined} of {columns} have one (the others' returns are constant)"
+    "ratio (returns that are not all equal); {defined} of the {columns} in the returns matrix "
+    "have one"
 )
 SPLITS_NOT_INTEGER = "n_splits must be an integer, got {value!r}"
 SPLITS_TOO_FEW = "n_splits must be at least 2, got {value}"
@@ -238,7 +239,7 @@ def _column_sharpes(matrix: np.ndarray) -> np.ndarray:
 def probabilistic_sharpe_ratio(
     *, sharpe: float, benchmark: float, n_obs: int, skewness: float, kurtosis: float
 ) -> float:
-    """Probability that the true Sharpe ratio exceeds ``benchmark`` [BLdP12, eq. 10]:
+    """Probability that the true Sharpe ratio exceeds ``benchmark`` [BLdP12]:
 
         PSR(SR*) = Φ( (SR - SR*) · √(n - 1) / √(1 - γ3·SR + (γ4 - 1)/4 · SR²) )
 
@@ -259,7 +260,7 @@ def minimum_track_record_length(
     kurtosis: float,
     confidence: float = DEFAULT_CONFIDENCE,
 ) -> float | None:
-    """Observations needed before PSR(``benchmark``) reaches ``confidence`` [BLdP12, eq. 11]:
+    """Observations needed before PSR(``benchmark``) reaches ``confidence`` [BLdP12]:
 
         MinTRL = 1 + (1 - γ3·SR + (γ4 - 1)/4 · SR²) · (Φ⁻¹(confidence) / (SR - SR*))²
 
