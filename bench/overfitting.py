@@ -87,7 +87,7 @@ def main() -> None:
         f"DSR from the {args.days:,} x {args.trials:,} matrix: best "
         f"{min(matrix_times) * 1e3:.1f} ms, median {statistics.median(matrix_times) * 1e3:.1f} ms"
     )
-    print("Verdict on this (noise) study:", overfitting_verdict(dsr=dsr, pbo=pbo))
+    print("Verdict on this study of seeded noise:", overfitting_verdict(dsr=dsr, pbo=pbo))
 
 
 if __name__ == "__main__":
