@@ -25,6 +25,7 @@ from ostsite.api_schema import BodyOnDeleteAutoSchema, error_response, error_res
 from ostsite.errors import InvalidInput, NotFound
 
 RUN_NOT_FOUND = "Run not found: {run_id}"
+STREAM_ROUNDTRIPS_OVER = 5_000
 SYMBOL_NOT_IN_RUN = "Symbol {symbol!r} is not part of run {run_id}"
 STRATEGY_NOT_FOUND = "Strategy not found: {strategy_id}"
 BODY_NOT_OBJECT = "The request body must be a JSON object"
@@ -163,8 +164,10 @@ class RunRoundtripsView(APIView):
             run, symbol=symbol, sort=query.get("sort"), descending=query["order"] == "desc"
         )
         count = trips.count()
-        if "limit" not in query:  # the whole list, as the original: streamed, never in memory
-            return json_list_response("roundtrips", roundtrip_records(trips), count=count)
+        if "limit" not in query:  # the whole list, as the original
+            if count > STREAM_ROUNDTRIPS_OVER:  # streamed: a big run's list never sits in memory
+                return json_list_response("roundtrips", roundtrip_records(trips), count=count)
+            return Response({"roundtrips": list(roundtrip_records(trips)), "count": count})
         offset, limit = query["offset"], query["limit"]
         page = list(roundtrip_records(trips[offset : offset + limit]))
         return Response({"roundtrips": page, "count": count, "offset": offset, "limit": limit})

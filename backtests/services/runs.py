@@ -28,11 +28,7 @@ from typing import Any
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 
-from backtests.analysis.report import RunReport, report_from_account
-from backtests.engine.broker import SimulatedBroker
 from backtests.engine.orchestrator import Orchestrator
-from backtests.engine.registry import get_strategy
-from backtests.feeds import SecmasterDatafeed
 from backtests.models import ACTIVE_STATUSES, Run, RunStatus
 from backtests.recording import OrmRecorder
 from backtests.results.services import run_report_store, run_summary_metadata
@@ -41,6 +37,7 @@ from backtests.services.backtest_spec import (
     UserCodeError,
     backtest_spec_from_mapping,
 )
+from backtests.services.evaluation import orchestrator_build, report_build, strategy_build
 from ostsite.errors import Conflict, InvalidInput, NotFound
 
 logger = logging.getLogger(__name__)
@@ -222,28 +219,15 @@ def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = No
     spec: BacktestSpec | None = None
     try:
         spec = backtest_spec_from_mapping(run.config or {})
-        strategy_cls = get_strategy(spec.strategy_id)
-        strategy = strategy_cls(symbols=spec.symbols, params=spec.to_config()["strategy_params"])
+        strategy = strategy_build(spec)
         recorder = OrmRecorder(run_id=run_id, record=spec.record)
         recorder.open()
-        orchestrator = Orchestrator(
+        orchestrator = orchestrator_build(
+            spec,
             strategy=strategy,
-            datafeed=SecmasterDatafeed(
-                symbols=spec.symbols,
-                bar_period=spec.bar_period,
-                publisher_id=spec.publisher_id,
-                start_date=spec.start_date,
-                end_date=spec.end_date,
-            ),
-            broker=SimulatedBroker(
-                commission_per_unit=spec.commission_per_unit,
-                minimum_commission=spec.minimum_commission,
-            ),
             recorder=recorder,
             on_progress=monitor.progress,
             should_cancel=monitor.should_cancel,
-            fill_timing=spec.fill_timing,
-            capital=spec.capital,
         )
         started = time.perf_counter()
         outcome = orchestrator.run()
@@ -271,7 +255,7 @@ def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = No
     monitor.close()
     if recorder.run_deleted or monitor.deleted:
         return _gone(run)
-    report = _report(outcome.account, spec, strategy)
+    report = report_build(outcome.account, spec, strategy)
     run_report_store(run_id=run_id, report=report)
     metadata = {
         "indicators": _indicator_metadata(strategy),
@@ -290,23 +274,12 @@ def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = No
     return _finish(run_id, RunStatus.COMPLETED, metadata, progress=100.0) or _gone(run)
 
 
-def strategy_warmup_bars(strategy: Any) -> int:
-    """Bars the strategy's longest indicator needs before its first value."""
-    return max((indicator.warmup_bars for indicator in strategy.indicators), default=0)
-
-
-def _report(account: Any, spec: BacktestSpec, strategy: Any) -> RunReport:
-    return report_from_account(
-        account, risk_free_rate=spec.risk_free_rate, warmup_bars=strategy_warmup_bars(strategy)
-    )
-
-
 def _store_report_quietly(
     run_id: str, orchestrator: Orchestrator, spec: BacktestSpec, strategy: Any
 ) -> dict[str, Any]:
     """Store what a failed run did until it failed; its summary for the metadata."""
     try:
-        report = _report(orchestrator.account(), spec, strategy)
+        report = report_build(orchestrator.account(), spec, strategy)
         run_report_store(run_id=run_id, report=report)
     except Exception:  # the run failed already; its results are a bonus, never a new error
         logger.exception("run %s: results of the failed run not stored", run_id)
