@@ -16,7 +16,6 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from backtests.analysis.roundtrips import ROUNDTRIP_COLUMNS
 from backtests.engine.enums import BarPeriod
 from backtests.feeds import SecmasterDatafeed
 from backtests.models import Fill, ProcessedBar, RecordedBar, Run
@@ -115,16 +114,23 @@ def indicator_hints(run: Run) -> dict[str, dict]:
 # --- Round trips ----------------------------------------------------------------------------
 
 
-def roundtrips_frame(run: Run, symbol: str | None) -> pd.DataFrame:
-    """The run's round trips (of ``symbol`` if given) in the order they closed."""
-    from backtests.results.selectors import roundtrips_for_run
+TRADE_CHART_FIELDS = (
+    "pnl_before_commission",
+    "pnl_after_commission",
+    "high_watermark",
+    "low_watermark",
+    "max_drawdown",
+    "duration_bars",
+)
 
-    records = roundtrips_for_run(run.run_id, symbol=symbol)
-    frame = pd.DataFrame(list(records), columns=list(ROUNDTRIP_COLUMNS))
-    if symbol is not None:
-        frame = frame[frame["symbol"] == symbol]
-    frame = frame.sort_values(["exit_ts", "entry_ts", "symbol"], kind="stable")
-    return frame.reset_index(drop=True)
+
+def roundtrips_frame(run: Run, symbol: str | None) -> pd.DataFrame:
+    """The run's round trips (of ``symbol`` if given) in the order they closed, as a frame of
+    ``TRADE_CHART_FIELDS`` (numeric columns, read in chunks: a run may have many)."""
+    from backtests.results.selectors import roundtrip_columns, roundtrips_queryset
+
+    trips = roundtrips_queryset(run, symbol=symbol).order_by("exit_ts", "entry_ts", "symbol")
+    return pd.DataFrame(roundtrip_columns(trips, *TRADE_CHART_FIELDS))
 
 
 def chart_trades(run_id: str, symbol: str | None, title: str) -> tuple[pd.DataFrame, str]:

@@ -157,14 +157,32 @@ def roundtrip_records(qs: QuerySet[RoundTrip], *, chunk: int = 5_000) -> Iterato
         yield roundtrip_record(row)
 
 
-def roundtrip_columns(qs: QuerySet[RoundTrip], *fields: str) -> dict[str, np.ndarray]:
-    """Columns of ``qs`` as numpy arrays (for charts over many trades)."""
-    rows = list(qs.values_list(*fields))
-    if not rows:
-        return {name: np.empty(0) for name in fields}
-    return {
-        name: np.array(column) for name, column in zip(fields, zip(*rows, strict=True), strict=True)
-    }
+def roundtrip_columns(
+    qs: QuerySet[RoundTrip], *fields: str, chunk: int = 20_000
+) -> dict[str, np.ndarray]:
+    """Numeric columns of ``qs`` as float arrays, filled chunk by chunk (no row objects)."""
+    total = qs.count()
+    columns = {name: np.empty(total) for name in fields}
+    filled = 0
+    rows: list[tuple] = []
+
+    def flush() -> None:
+        nonlocal filled
+        block = np.array(rows, dtype=float).reshape(len(rows), len(fields))
+        for i, name in enumerate(fields):
+            columns[name][filled : filled + len(rows)] = block[:, i]
+        filled += len(rows)
+        rows.clear()
+
+    for row in qs.values_list(*fields).iterator(chunk_size=chunk):
+        if filled + len(rows) >= total:
+            break  # rows added since the count: keep the counted ones
+        rows.append(row)
+        if len(rows) >= chunk:
+            flush()
+    if rows:
+        flush()
+    return {name: values[:filled] for name, values in columns.items()}
 
 
 def equity_series_get(run: Run) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

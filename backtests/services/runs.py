@@ -255,6 +255,7 @@ def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = No
     monitor.close()
     if recorder.run_deleted or monitor.deleted:
         return _gone(run)
+    reporting = time.perf_counter()
     report = report_build(outcome.account, spec, strategy)
     run_report_store(run_id=run_id, report=report)
     metadata = {
@@ -265,6 +266,7 @@ def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = No
         **run_summary_metadata(report),
         "bars_per_second": round(outcome.bars / elapsed, 1) if elapsed > 0 else 0.0,
         "duration_seconds": round(elapsed, 3),
+        "results_seconds": round(time.perf_counter() - reporting, 3),
         "rows_recorded": recorder.rows_written,
     }
     if outcome.status == "cancelled":

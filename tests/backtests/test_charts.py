@@ -424,8 +424,12 @@ def test_pnl_summary_uses_real_roundtrips(full_run):
     trades = roundtrips_for_run("full")
     assert len(trades) == 3
     aapl = loading.roundtrips_frame(full_run, "AAPL")
-    assert aapl["symbol"].tolist() == ["AAPL", "AAPL"]
-    assert aapl["entry_ts"].tolist() == [T0 + 60 * MINUTE, T0 + 120 * MINUTE]
+    by_exit = sorted(
+        (t for t in trades if t["symbol"] == "AAPL"), key=lambda t: (t["exit_ts"], t["entry_ts"])
+    )
+    assert aapl["pnl_after_commission"].round(2).tolist() == [
+        t["pnl_after_commission"] for t in by_exit
+    ]
 
 
 @pytest.mark.parametrize(
