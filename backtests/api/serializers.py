@@ -104,6 +104,13 @@ class BacktestRunRequestSerializer(serializers.Serializer):
     commission_per_unit = serializers.FloatField(required=False)
     minimum_commission = serializers.FloatField(required=False)
     fill_timing = serializers.ChoiceField(choices=list(FILL_TIMINGS), required=False)
+    capital = serializers.FloatField(
+        required=False, help_text="Starting capital in the quote currency (default 100,000)"
+    )
+    risk_free_rate = serializers.FloatField(
+        required=False,
+        help_text="Annual risk-free rate for Sharpe and Sortino, a fraction (default 0)",
+    )
     name = serializers.CharField(required=False, allow_null=True, max_length=MAX_NAME_LENGTH)
 
 
