@@ -119,10 +119,10 @@ class RunAdmin(admin.ModelAdmin):
 
     @admin.display(description="round trips")
     def roundtrips_count(self, run: Run) -> int | str:
-        from backtests.analysis.roundtrips import roundtrips_for_run
+        from backtests.results.selectors import roundtrips_queryset
 
         try:
-            return len(roundtrips_for_run(run.run_id))
+            return roundtrips_queryset(run).count()
         except ServiceError as exc:
             return f"unavailable: {exc.message}"
 

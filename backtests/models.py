@@ -307,3 +307,7 @@ EVENT_MODELS: tuple[type[RunEvent], ...] = (
     Fill,
     Expiration,
 )
+
+
+# Stored results live in their own module; imported here so Django registers them.
+from backtests.results.models import RoundTrip, RunResult  # noqa: E402, F401

@@ -1,6 +1,6 @@
-"""Analysis of finished runs: round trips and run metrics, computed with pandas/numpy over a
-run's fills and bars loaded in a constant number of queries.
+"""Analysis of runs, pure computations over numpy/pandas (no database): round trips from
+fills and bars (``roundtrips``), statistics of daily returns (``returns``) and the one set of
+run metrics (``metrics``) over a run's account (``backtests.engine.accounting``).
 
-- ``roundtrips.roundtrips_for_run(run_id, symbol=None)`` -> list of round-trip dicts
-- ``metrics.metrics_for_run(run_id, symbol=None)`` -> JSON-safe metrics dict
+What is stored and read back per run lives in ``backtests.results``.
 """

@@ -1,21 +1,27 @@
-"""Run metrics over closed round trips: P&L, hit rate, payoff, drawdown, Sharpe, durations.
+"""Run metrics: the one set of definitions behind every figure the pages, API, admin and
+commands show.
 
-Definitions:
+Two kinds of figures, from two sources computed once per run:
 
-- Only closed round trips count (see roundtrips.py); ``open_trades`` says how many positions
-  were still open at the end of the run (0 or 1 per symbol). ``commission`` is that of the
-  closed round trips, so ``net_pnl == gross_pnl - commission``.
-- A win is a trade with ``pnl_after_commission > 0``, a loss one with ``< 0``; break-even
-  trades count in ``trades`` only. ``avg_loss`` is negative.
-- ``profit_factor`` = sum of wins / |sum of losses|; null when there is no loss (infinite or
-  undefined). ``expectancy`` = net P&L per trade.
-- ``max_drawdown`` is the largest fall of the cumulative net P&L of trades ordered by exit
-  time (then entry time, symbol) from its running peak, starting from 0; >= 0.
-- ``sharpe`` is mean / sample std (ddof 1) of daily net P&L, times sqrt(252). Days are the UTC
-  exit dates of trades; days without a closed trade are not in the sample (the run knows no
-  calendar). Null with fewer than 2 days or a zero std.
-- Money is rounded to cents, ratios to 4 decimals, seconds to milliseconds. No NaN or inf
-  reaches the JSON: undefined values are null.
+- **The account** (``engine.accounting.AccountingResult``: cash, positions marked to market
+  at every bar close, the equity at every timestamp and at the end of every trading day):
+  ``net_pnl`` = equity at the last bar − capital = ``realised_pnl`` + ``open_pnl``, after every
+  commission (``realised_pnl`` carries all commissions, also those of positions still open;
+  ``open_pnl`` values the open positions at their last close against their average entry
+  price); ``gross_pnl`` = net + commission; return statistics from daily returns (see
+  ``returns.py``); ``max_drawdown`` (money) and ``max_drawdown_pct`` from the equity at every
+  timestamp, and the longest time from a peak until the equity regained it; ``exposure_pct``
+  = share of timestamps with a position open; ``turnover`` = traded notional ÷ average daily
+  equity; ``max_leverage`` = the largest Σ|position × close| ÷ equity; the benchmark
+  (buy-and-hold of the run's symbols in equal parts) with beta, correlation and excess return.
+- **Closed round trips** (``roundtrips.py``): trades, wins and losses (after commission),
+  win rate, average and largest win and loss, profit factor, expectancy, durations. A
+  position still open at the end is not a round trip (``open_trades`` counts them).
+
+Undefined values are None, never 0 (an average win without wins, a win rate without trades,
+a profit factor without losses). Ratios from daily returns need ``MIN_DAYS_FOR_RATIOS``
+returns; below that they are None and ``notes`` says why. Money is rounded to cents,
+percentages and ratios to 4 decimals, seconds to milliseconds.
 """
 
 from __future__ import annotations
@@ -26,92 +32,221 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtests.analysis.loading import analysis_frames_for_run
-from backtests.analysis.roundtrips import trades_from_frames
+from backtests.analysis import returns as r
+from backtests.engine.accounting import NS_PER_DAY, AccountingResult
 
-TRADING_DAYS_PER_YEAR = 252
 _NS_PER_SECOND = 1_000_000_000
-_NS_PER_DAY = 86_400 * _NS_PER_SECOND
-_MIN_STD = 1e-12  # a daily P&L spread below this is float noise around a constant
+
+NOTE_FEW_DAYS = "needs at least {needed} trading days of returns; this run has {days}"
+NOTE_NO_SPREAD = "undefined: the daily returns do not vary"
+NOTE_NO_DRAWDOWN = "undefined: the equity never fell below a peak"
+NOTE_LEVERAGE = "undefined: the equity fell to zero or below while positions were open"
+WARNING_NO_BARS = "no bars in the chosen range: nothing was traded"
+WARNING_WARMUP = (
+    "the strategy needs {warmup} bars to warm up its indicators, but {symbols} had fewer "
+    "({counts}): its signals there never formed"
+)
+WARNING_NO_TRADES = "no trades: the strategy never filled an order"
+WARNING_EQUITY_NEGATIVE = (
+    "the equity fell to {equity} (at or below zero): the run borrowed beyond its capital"
+)
 
 
-def _money(value: float) -> float:
+def money(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
     return round(float(value), 2) + 0.0  # +0.0 turns -0.0 into 0.0
 
 
-def _ratio(value: float | None) -> float | None:
+def ratio(value: float | None) -> float | None:
     if value is None or not math.isfinite(value):
         return None
     return round(float(value), 4) + 0.0
 
 
-def max_drawdown_of(pnl: np.ndarray) -> float:
-    """Largest fall of the cumulative sum of ``pnl`` from its running peak (which starts at 0)."""
-    if len(pnl) == 0:
-        return 0.0
-    equity = np.cumsum(pnl)
-    peak = np.maximum.accumulate(np.maximum(equity, 0.0))
-    return float(max(np.max(peak - equity), 0.0))
+def percent(value: float | None) -> float | None:
+    return ratio(None if value is None else value * 100.0)
 
 
-def sharpe_of_daily(pnl: np.ndarray, exit_ts: np.ndarray) -> float | None:
-    """Annualised Sharpe ratio of P&L summed per UTC exit date; None if undefined."""
-    if len(pnl) == 0:
-        return None
-    daily = pd.Series(pnl).groupby(np.asarray(exit_ts, dtype=np.int64) // _NS_PER_DAY).sum()
-    if len(daily) < 2:
-        return None
-    std = float(daily.std(ddof=1))
-    if not std > _MIN_STD:
-        return None
-    return float(daily.mean()) / std * math.sqrt(TRADING_DAYS_PER_YEAR)
-
-
-def core_metrics(trades: pd.DataFrame) -> dict[str, Any]:
-    """The metrics of a set of closed round trips (unrounded frame from roundtrips.py)."""
-    ordered = trades.sort_values(["exit_ts", "entry_ts", "symbol"], kind="stable")
+def trade_statistics(trades: pd.DataFrame) -> dict[str, Any]:
+    """Statistics of closed round trips (unrounded frame from ``roundtrips.py``)."""
+    closed = trades[trades["closed"]] if "closed" in trades else trades
+    ordered = closed.sort_values(["exit_ts", "entry_ts", "symbol"], kind="stable")
     net = ordered["pnl_after_commission"].to_numpy(dtype=float)
-    gross = ordered["pnl_before_commission"].to_numpy(dtype=float)
     n = len(net)
     wins, losses = net[net > 0], net[net < 0]
-    win_sum, loss_sum = float(wins.sum()), float(losses.sum())
     seconds = (ordered["exit_ts"] - ordered["entry_ts"]).to_numpy(dtype=float) / _NS_PER_SECOND
     return {
         "trades": n,
         "wins": len(wins),
         "losses": len(losses),
-        "win_rate": _ratio(len(wins) / n) if n else 0.0,
-        "net_pnl": _money(net.sum()),
-        "gross_pnl": _money(gross.sum()),
-        "commission": _money(ordered["commission"].to_numpy(dtype=float).sum()),
-        "avg_win": _money(wins.mean()) if len(wins) else 0.0,
-        "avg_loss": _money(losses.mean()) if len(losses) else 0.0,
-        "largest_win": _money(wins.max()) if len(wins) else 0.0,
-        "largest_loss": _money(losses.min()) if len(losses) else 0.0,
-        "profit_factor": _ratio(win_sum / -loss_sum) if len(losses) else None,
-        "expectancy": _money(net.mean()) if n else 0.0,
-        "max_drawdown": _money(max_drawdown_of(net)),
-        "sharpe": _ratio(sharpe_of_daily(net, ordered["exit_ts"].to_numpy())),
-        "avg_duration_bars": _ratio(ordered["duration_bars"].mean()) if n else 0.0,
-        "avg_duration_seconds": round(float(seconds.mean()), 3) if n else 0.0,
+        "win_rate": ratio(len(wins) / n) if n else None,
+        "avg_win": money(wins.mean()) if len(wins) else None,
+        "avg_loss": money(losses.mean()) if len(losses) else None,
+        "largest_win": money(wins.max()) if len(wins) else None,
+        "largest_loss": money(losses.min()) if len(losses) else None,
+        "profit_factor": ratio(float(wins.sum()) / -float(losses.sum())) if len(losses) else None,
+        "expectancy": money(net.mean()) if n else None,
+        "avg_duration_bars": ratio(ordered["duration_bars"].mean()) if n else None,
+        "avg_duration_seconds": round(float(seconds.mean()), 3) if n else None,
+        "open_trades": int((~trades["closed"]).sum()) if "closed" in trades else 0,
     }
 
 
-def metrics_from_trades(trades: pd.DataFrame) -> dict[str, Any]:
-    """Run metrics from ``trades_from_frames`` output (closed and open trades)."""
-    closed = trades[trades["closed"]]
-    metrics = core_metrics(closed)
-    metrics["open_trades"] = int((~trades["closed"]).sum())
-    metrics["per_symbol"] = {
-        str(symbol): core_metrics(group) for symbol, group in closed.groupby("symbol", sort=True)
+def _daily_statistics(
+    account: AccountingResult, risk_free_rate: float, notes: dict[str, str]
+) -> dict[str, Any]:
+    rets = r.daily_returns(account.daily_equity, account.capital)
+    bench = r.daily_returns(account.daily_benchmark, account.capital)
+    days = int(rets.size)
+    enough = days >= r.MIN_DAYS_FOR_RATIOS
+    stats: dict[str, Any] = {
+        "cagr_pct": None,
+        "volatility_pct": None,
+        "sharpe": None,
+        "sortino": None,
+        "calmar": None,
+        "beta": None,
+        "correlation": None,
     }
+    if not enough:
+        for key in stats:
+            notes[key] = NOTE_FEW_DAYS.format(needed=r.MIN_DAYS_FOR_RATIOS, days=days)
+        return stats
+    cagr = r.cagr(rets)
+    beta, correlation = r.beta_and_correlation(rets, bench)
+    stats.update(
+        cagr_pct=percent(cagr),
+        volatility_pct=percent(r.annual_volatility(rets)),
+        sharpe=ratio(r.sharpe_ratio(rets, risk_free_rate)),
+        sortino=ratio(r.sortino_ratio(rets, risk_free_rate)),
+        calmar=ratio(r.calmar_ratio(cagr, account.max_drawdown_pct)),
+        beta=ratio(beta),
+        correlation=ratio(correlation),
+    )
+    for key in ("volatility_pct", "sharpe", "sortino", "beta", "correlation"):
+        if stats[key] is None:
+            notes[key] = NOTE_NO_SPREAD
+    if stats["calmar"] is None:
+        notes["calmar"] = NOTE_NO_DRAWDOWN
+    return stats
+
+
+def _symbol_metrics(account: AccountingResult, trades: pd.DataFrame) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    by_symbol = dict(iter(trades.groupby("symbol", sort=True))) if len(trades) else {}
+    for symbol, acc in account.per_symbol.items():
+        if acc.fills == 0:
+            continue
+        group = by_symbol.get(symbol, trades.iloc[0:0])
+        open_pnl = acc.open_pnl
+        metrics = {
+            "net_pnl": money(acc.pnl),
+            "realised_pnl": money(acc.pnl - open_pnl),
+            "open_pnl": money(open_pnl),
+            "gross_pnl": money(acc.pnl + acc.commission),
+            "commission": money(acc.commission),
+            "max_drawdown": money(acc.max_drawdown),
+            "exposure_pct": percent(acc.bars_in_position / acc.bars) if acc.bars else None,
+            "bars": acc.bars,
+            **trade_statistics(group),
+        }
+        out[symbol] = metrics
+    return out
+
+
+def run_warnings(
+    account: AccountingResult, *, warmup_bars: int = 0, fills: int | None = None
+) -> list[str]:
+    """What a user should know before trusting the figures."""
+    warnings = []
+    if account.bars == 0:
+        return [WARNING_NO_BARS]
+    short = {
+        symbol: acc.bars
+        for symbol, acc in account.per_symbol.items()
+        if warmup_bars and acc.bars < warmup_bars
+    }
+    if short:
+        warnings.append(
+            WARNING_WARMUP.format(
+                warmup=f"{warmup_bars:,}",
+                symbols=", ".join(short),
+                counts=", ".join(f"{s}: {n:,}" for s, n in short.items()),
+            )
+        )
+    if (fills if fills is not None else account.fills["ts"].size) == 0:
+        warnings.append(WARNING_NO_TRADES)
+    if account.min_equity <= 0:
+        warnings.append(WARNING_EQUITY_NEGATIVE.format(equity=money(account.min_equity)))
+    return warnings
+
+
+def run_metrics(
+    account: AccountingResult,
+    trades: pd.DataFrame,
+    *,
+    risk_free_rate: float = 0.0,
+    warmup_bars: int = 0,
+) -> dict[str, Any]:
+    """Every metric of a run (JSON-safe); ``per_symbol`` holds those of each traded symbol."""
+    notes: dict[str, str] = {}
+    capital = account.capital
+    net = account.net_pnl
+    open_pnl = account.open_pnl
+    daily_equity = account.daily_equity
+    average_equity = float(daily_equity.mean()) if daily_equity.size else capital
+    metrics: dict[str, Any] = {
+        "capital": money(capital),
+        "final_equity": money(account.equity),
+        "net_pnl": money(net),
+        "realised_pnl": money(net - open_pnl),
+        "open_pnl": money(open_pnl),
+        "gross_pnl": money(net + account.commission),
+        "commission": money(account.commission),
+        "total_return_pct": percent(net / capital),
+        **_daily_statistics(account, risk_free_rate, notes),
+        "max_drawdown": money(account.max_drawdown),
+        "max_drawdown_pct": percent(account.max_drawdown_pct),
+        "max_drawdown_duration_days": ratio(account.max_drawdown_duration_ns / NS_PER_DAY),
+        "exposure_pct": percent(account.timestamps_in_position / account.timestamps)
+        if account.timestamps
+        else None,
+        "turnover": ratio(account.traded_notional / average_equity) if average_equity > 0 else None,
+        "max_leverage": ratio(account.max_leverage),
+        "benchmark_return_pct": percent(account.benchmark / capital - 1.0),
+        "excess_return_pct": percent((account.equity - account.benchmark) / capital),
+        "trading_days": int(account.days.size),
+        "bars": account.bars,
+        "risk_free_rate": risk_free_rate,
+        **trade_statistics(trades),
+    }
+    if account.max_leverage is None:
+        notes["max_leverage"] = NOTE_LEVERAGE
+    metrics["per_symbol"] = _symbol_metrics(account, trades)
+    metrics["notes"] = notes
+    metrics["warnings"] = run_warnings(account, warmup_bars=warmup_bars)
     return metrics
 
 
-def metrics_for_run(run_id: str, *, symbol: str | None = None) -> dict[str, Any]:
-    """JSON-safe metrics of the run (of one symbol if given); NotFound for an unknown run id.
+SUMMARY_KEYS = (
+    "capital",
+    "net_pnl",
+    "realised_pnl",
+    "open_pnl",
+    "total_return_pct",
+    "sharpe",
+    "max_drawdown",
+    "max_drawdown_pct",
+    "trades",
+)
 
-    Same constant number of queries as ``roundtrips_for_run``.
-    """
-    fills, bars = analysis_frames_for_run(run_id=run_id, symbol=symbol)
-    return metrics_from_trades(trades_from_frames(fills, bars))
+
+def metrics_summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The few figures lists show for a run (History, admin, command summaries)."""
+    return {key: metrics.get(key) for key in SUMMARY_KEYS}
+
+
+def daily_returns_of(account: AccountingResult) -> tuple[np.ndarray, np.ndarray]:
+    """(UTC day numbers, daily returns) of the account, the first day against the capital."""
+    return account.days, r.daily_returns(account.daily_equity, account.capital)

@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtests.analysis.loading import analysis_frames_for_run
+from backtests.analysis.frames import empty_bars_frame
+from backtests.engine.accounting import AccountingResult
 
 ROUNDTRIP_COLUMNS = (
     "symbol",
@@ -70,7 +71,7 @@ _MONEY_KEYS = (
 )
 
 
-def _empty_trades() -> pd.DataFrame:
+def empty_trades() -> pd.DataFrame:
     frame = pd.DataFrame({name: pd.Series(dtype="float64") for name in ROUNDTRIP_COLUMNS})
     for name in ("symbol", "direction"):
         frame[name] = frame[name].astype("object")
@@ -220,7 +221,7 @@ def trades_from_frames(fills: pd.DataFrame, bars: pd.DataFrame) -> pd.DataFrame:
     """
     fills = fills[fills["quantity_filled"] > 0]
     if fills.empty:
-        return _empty_trades()
+        return empty_trades()
     legs = _fill_legs(fills)
     first = np.flatnonzero(np.r_[True, np.diff(legs["trade_id"]) != 0])
     last = np.r_[first[1:] - 1, len(legs["ts"]) - 1]
@@ -293,12 +294,41 @@ def roundtrips_to_records(roundtrips: pd.DataFrame) -> list[dict[str, Any]]:
     return records
 
 
-def roundtrips_for_run(run_id: str, *, symbol: str | None = None) -> list[dict[str, Any]]:
-    """The run's closed round trips as JSON-ready dicts (the seed's fields plus quantity,
-    entry_price, exit_price, commission, n_fills); NotFound for an unknown run id.
-
-    Costs a constant number of queries: the run, its fills, and one bars source (two queries
-    for the security master fallback), whatever the number of trades.
-    """
-    fills, bars = analysis_frames_for_run(run_id=run_id, symbol=symbol)
-    return roundtrips_to_records(roundtrips_from_frames(fills, bars))
+def trades_from_account(account: AccountingResult) -> pd.DataFrame:
+    """All trades of a run's account (closed and open, ``trades_from_frames``), computed one
+    symbol at a time over that symbol's fills and the bars it held a position on, so memory
+    stays bounded by the largest symbol."""
+    fills = account.fills
+    if fills["ts"].size == 0:
+        return empty_trades()
+    parts = []
+    symbols = np.asarray(account.symbols, dtype=object)
+    for index in np.unique(fills["symbol"]).tolist():
+        mine = fills["symbol"] == index
+        symbol = str(symbols[index])
+        fill_frame = pd.DataFrame(
+            {
+                "ts_event_ns": fills["ts"][mine],
+                "symbol": np.full(int(mine.sum()), symbol, dtype=object),
+                "side": np.where(fills["side_sign"][mine] > 0, "BUY", "SELL").astype(object),
+                "quantity_filled": fills["quantity"][mine],
+                "fill_price": fills["price"][mine],
+                "commission": fills["commission"][mine],
+            }
+        )
+        held = account.position_bars.get(symbol)
+        bar_frame = (
+            empty_bars_frame()
+            if held is None
+            else pd.DataFrame(
+                {
+                    "ts_event_ns": held["ts"],
+                    "symbol": np.full(held["ts"].size, symbol, dtype=object),
+                    "high": held["high"],
+                    "low": held["low"],
+                }
+            )
+        )
+        parts.append(trades_from_frames(fill_frame, bar_frame))
+    parts.sort(key=lambda frame: str(frame["symbol"].iloc[0]) if len(frame) else "")
+    return pd.concat(parts, ignore_index=True) if parts else empty_trades()

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from backtests.engine.fill_model import FILL_MODELS
 from backtests.models import RunStatus
+from backtests.results.models import ROUNDTRIP_SORTS
 from backtests.services import fill_spec
 from backtests.services.backtest_spec import FILL_TIMINGS, RECORD_LEVELS
 
@@ -23,6 +24,7 @@ MAX_NS = 2**63 - 1
 NOT_A_STRING = "must be a string"
 NOT_FINITE = "must be a finite number"
 MAX_NAME_LENGTH = 200
+MAX_ROUNDTRIPS_PAGE = 1000
 
 
 class StrictCharField(serializers.CharField):
@@ -130,6 +132,13 @@ class BacktestRunRequestSerializer(serializers.Serializer):
     latency_ms = serializers.FloatField(
         required=False, min_value=0, max_value=fill_spec.MAX_LATENCY_MS
     )
+    capital = serializers.FloatField(
+        required=False, help_text="Starting capital in the quote currency (default 100,000)"
+    )
+    risk_free_rate = serializers.FloatField(
+        required=False,
+        help_text="Annual risk-free rate for Sharpe and Sortino, a fraction (default 0)",
+    )
     name = serializers.CharField(required=False, allow_null=True, max_length=MAX_NAME_LENGTH)
 
 
@@ -161,6 +170,7 @@ class RunsDeletedSerializer(serializers.Serializer):
 
 
 class RoundtripSerializer(serializers.Serializer):
+    number = serializers.IntegerField(help_text="Trade number in the run, by entry time")
     symbol = serializers.CharField()
     direction = serializers.ChoiceField(choices=DIRECTIONS)
     duration_bars = serializers.IntegerField()
@@ -181,36 +191,100 @@ class RoundtripSerializer(serializers.Serializer):
 
 class RoundtripListSerializer(serializers.Serializer):
     roundtrips = RoundtripSerializer(many=True)
+    count = serializers.IntegerField(help_text="Round trips of the selection, all pages")
 
 
-class CoreMetricsSerializer(serializers.Serializer):
-    """Metrics of a set of closed round trips; undefined ratios are null."""
-
-    trades = serializers.IntegerField()
-    wins = serializers.IntegerField()
-    losses = serializers.IntegerField()
-    win_rate = serializers.FloatField(help_text="0-1")
-    net_pnl = serializers.FloatField()
-    gross_pnl = serializers.FloatField()
-    commission = serializers.FloatField()
-    avg_win = serializers.FloatField()
-    avg_loss = serializers.FloatField()
-    largest_win = serializers.FloatField()
-    largest_loss = serializers.FloatField()
-    profit_factor = serializers.FloatField(allow_null=True, help_text="Null without losses")
-    expectancy = serializers.FloatField()
-    max_drawdown = serializers.FloatField()
-    sharpe = serializers.FloatField(
-        allow_null=True, help_text="Daily, annualised; null with fewer than two days"
+class RoundtripsQuerySerializer(serializers.Serializer):
+    symbol = StrictCharField(required=False, allow_blank=False)
+    sort = serializers.ChoiceField(
+        choices=list(ROUNDTRIP_SORTS),
+        required=False,
+        help_text="Column to sort by (default: symbol, then entry time, as the original)",
     )
-    avg_duration_bars = serializers.FloatField()
-    avg_duration_seconds = serializers.FloatField()
+    order = serializers.ChoiceField(choices=["asc", "desc"], default="asc", required=False)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_NS, default=0, required=False)
+    limit = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_ROUNDTRIPS_PAGE,
+        required=False,
+        help_text="A page of at most this many (default: all of them)",
+    )
 
 
-class MetricsSerializer(CoreMetricsSerializer):
+def _nullable(help_text: str) -> serializers.FloatField:
+    return serializers.FloatField(allow_null=True, help_text=help_text)
+
+
+class TradeStatisticsSerializer(serializers.Serializer):
+    """Statistics of closed round trips; undefined values are null, never 0."""
+
+    trades = serializers.IntegerField(help_text="Closed round trips")
+    wins = serializers.IntegerField(help_text="Round trips with P&L after commission > 0")
+    losses = serializers.IntegerField(help_text="Round trips with P&L after commission < 0")
+    win_rate = _nullable("0-1; null without trades")
+    avg_win = _nullable("Null without wins")
+    avg_loss = _nullable("Negative; null without losses")
+    largest_win = _nullable("Null without wins")
+    largest_loss = _nullable("Null without losses")
+    profit_factor = _nullable("Sum of wins / |sum of losses|; null without losses")
+    expectancy = _nullable("Net P&L per closed trade; null without trades")
+    avg_duration_bars = _nullable("Null without trades")
+    avg_duration_seconds = _nullable("Null without trades")
     open_trades = serializers.IntegerField(help_text="Positions still open at the end")
+
+
+class SymbolMetricsSerializer(TradeStatisticsSerializer):
+    """One symbol's share of the account and its trade statistics."""
+
+    net_pnl = serializers.FloatField(help_text="Realised + open, after commissions")
+    realised_pnl = serializers.FloatField(help_text="After all of the symbol's commissions")
+    open_pnl = serializers.FloatField(help_text="Open position at its last close")
+    gross_pnl = serializers.FloatField(help_text="Net + commission")
+    commission = serializers.FloatField()
+    max_drawdown = serializers.FloatField(help_text="Of the symbol's marked-to-market P&L, >= 0")
+    exposure_pct = _nullable("Share of the symbol's bars with a position, %")
+    bars = serializers.IntegerField(required=False)
+    symbol = serializers.CharField(required=False, help_text="With ?symbol= only")
+
+
+def _account(help_text: str, *, nullable: bool = False) -> serializers.FloatField:
+    return serializers.FloatField(required=False, allow_null=nullable, help_text=help_text)
+
+
+class MetricsSerializer(SymbolMetricsSerializer):
+    """The run's metrics (the account fields are absent with ?symbol=, which answers that
+    symbol's block of ``per_symbol``)."""
+
+    capital = _account("Starting capital")
+    final_equity = _account("Equity at the last bar")
+    total_return_pct = _account("Net P&L / capital, %")
+    cagr_pct = _account("Compound annual growth, %; null under 20 trading days", nullable=True)
+    volatility_pct = _account("Annualised volatility of daily returns, %", nullable=True)
+    sharpe = _account("Annualised, daily returns; null under 20 trading days", nullable=True)
+    sortino = _account("Annualised, daily returns; null under 20 trading days", nullable=True)
+    calmar = _account("CAGR / max drawdown", nullable=True)
+    beta = _account("Against the buy-and-hold benchmark", nullable=True)
+    correlation = _account("Against the buy-and-hold benchmark", nullable=True)
+    max_drawdown_pct = _account("Of the running equity peak, %")
+    max_drawdown_duration_days = _account("Longest time from a peak to its recovery, days")
+    turnover = _account("Traded notional / average daily equity", nullable=True)
+    max_leverage = _account("Largest gross exposure / equity", nullable=True)
+    benchmark_return_pct = _account("Buy-and-hold of the run's symbols, equal parts, %")
+    excess_return_pct = _account("(Equity - benchmark) / capital, %")
+    trading_days = serializers.IntegerField(required=False)
+    risk_free_rate = _account("Annual rate used for Sharpe and Sortino")
     per_symbol = serializers.DictField(
-        child=CoreMetricsSerializer(), help_text="Symbol -> its metrics (traded symbols only)"
+        child=SymbolMetricsSerializer(),
+        required=False,
+        help_text="Symbol -> its metrics (traded symbols only)",
+    )
+    notes = serializers.DictField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Metric -> why it is null",
+    )
+    warnings = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="What to distrust"
     )
 
 

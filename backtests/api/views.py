@@ -7,8 +7,11 @@ does not import matplotlib or the user's strategy files.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+from django.http import StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
@@ -22,6 +25,7 @@ from ostsite.api_schema import BodyOnDeleteAutoSchema, error_response, error_res
 from ostsite.errors import InvalidInput, NotFound
 
 RUN_NOT_FOUND = "Run not found: {run_id}"
+STREAM_ROUNDTRIPS_OVER = 5_000
 SYMBOL_NOT_IN_RUN = "Symbol {symbol!r} is not part of run {run_id}"
 STRATEGY_NOT_FOUND = "Strategy not found: {strategy_id}"
 BODY_NOT_OBJECT = "The request body must be a JSON object"
@@ -29,6 +33,9 @@ BODY_NOT_OBJECT = "The request body must be a JSON object"
 ERRORS = error_responses(400, 401, 404)
 RUN_NOT_FOUND_RESPONSE = error_response(404, "No run has that id, or the symbol is not the run's.")
 RUN_ERRORS = {**ERRORS, 404: RUN_NOT_FOUND_RESPONSE}
+RUN_ACTIVE_RESPONSE = error_response(
+    409, "The run is queued or running: its results exist once it stops."
+)
 RUN_ID_PARAM = OpenApiParameter("run_id", OpenApiTypes.STR, OpenApiParameter.PATH)
 SYMBOL_PARAM = OpenApiParameter(
     "symbol", OpenApiTypes.STR, description="Only this symbol (one of the run's symbols)"
@@ -70,6 +77,26 @@ def run_and_symbol(request: Request, run_id: str) -> tuple[Run, str | None]:
     run = run_get(run_id)
     symbol = validated(s.SymbolQuerySerializer, request.query_params).get("symbol")
     return run, run_symbol_check(run, symbol)
+
+
+def json_list_response(key: str, items: Iterator[dict], **extra: Any) -> StreamingHttpResponse:
+    """``{key: [items...], **extra}`` written as the items come (bounded memory)."""
+    import orjson
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"' + key.encode() + b'":['
+        batch: list[bytes] = []
+        for index, item in enumerate(items):
+            batch.append((b"," if index else b"") + orjson.dumps(item))
+            if len(batch) >= 1000:
+                yield b"".join(batch)
+                batch.clear()
+        tail = b"".join(batch) + b"]"
+        for name, value in extra.items():
+            tail += b',"' + name.encode() + b'":' + orjson.dumps(value)
+        yield tail + b"}"
+
+    return StreamingHttpResponse(chunks(), content_type="application/json")
 
 
 def run_as_dict(run: Run) -> dict[str, Any]:
@@ -123,28 +150,40 @@ class RunsView(RunsAPIView):
 
 class RunRoundtripsView(APIView):
     @extend_schema(
-        parameters=[RUN_ID_PARAM, SYMBOL_PARAM],
-        responses={200: s.RoundtripListSerializer, **RUN_ERRORS},
-        summary="Round-trip trades of a run",
+        parameters=[RUN_ID_PARAM, s.RoundtripsQuerySerializer],
+        responses={200: s.RoundtripListSerializer, **RUN_ERRORS, 409: RUN_ACTIVE_RESPONSE},
+        summary="Round-trip trades of a run (all, streamed, or a sorted page)",
     )
-    def get(self, request: Request, run_id: str) -> Response:
-        from backtests.analysis.roundtrips import roundtrips_for_run
+    def get(self, request: Request, run_id: str) -> HttpResponseBase:
+        from backtests.results.selectors import roundtrip_records, roundtrips_queryset
 
-        run, symbol = run_and_symbol(request, run_id)
-        return Response({"roundtrips": roundtrips_for_run(run.run_id, symbol=symbol)})
+        run = run_get(run_id)
+        query = validated(s.RoundtripsQuerySerializer, request.query_params)
+        symbol = run_symbol_check(run, query.get("symbol"))
+        trips = roundtrips_queryset(
+            run, symbol=symbol, sort=query.get("sort"), descending=query["order"] == "desc"
+        )
+        count = trips.count()
+        if "limit" not in query:  # the whole list, as the original
+            if count > STREAM_ROUNDTRIPS_OVER:  # streamed: a big run's list never sits in memory
+                return json_list_response("roundtrips", roundtrip_records(trips), count=count)
+            return Response({"roundtrips": list(roundtrip_records(trips)), "count": count})
+        offset, limit = query["offset"], query["limit"]
+        page = list(roundtrip_records(trips[offset : offset + limit]))
+        return Response({"roundtrips": page, "count": count, "offset": offset, "limit": limit})
 
 
 class RunMetricsView(APIView):
     @extend_schema(
         parameters=[RUN_ID_PARAM, SYMBOL_PARAM],
-        responses={200: s.MetricsSerializer, **RUN_ERRORS},
+        responses={200: s.MetricsSerializer, **RUN_ERRORS, 409: RUN_ACTIVE_RESPONSE},
         summary="Performance metrics of a run",
     )
     def get(self, request: Request, run_id: str) -> Response:
-        from backtests.analysis.metrics import metrics_for_run
+        from backtests.results.selectors import run_metrics_get
 
         run, symbol = run_and_symbol(request, run_id)
-        return Response(metrics_for_run(run.run_id, symbol=symbol))
+        return Response(run_metrics_get(run, symbol=symbol))
 
 
 class RunSymbolsView(APIView):

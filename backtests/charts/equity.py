@@ -1,140 +1,191 @@
-"""Equity: the run's mark-to-market P&L bar by bar, in total and per symbol, with drawdown.
+"""Equity: the account marked to market at every timestamp, with the buy-and-hold benchmark
+and the drawdown from the running peak.
 
-Positions come from the fills (a fill belongs to the last bar that opened at or before it) and
-are valued at each bar's close: P&L = cash from fills - commissions + position x close. All of
-it is cumulative sums over arrays, one pass per symbol; no Python loop over bars or fills.
+The whole run's curve is the series its account stored (``backtests.results``), downsampled
+to a few thousand buckets for long runs (each bucket's lowest and highest equity are shaded,
+so no dip disappears). One symbol's curve is that symbol's P&L, its account rebuilt from its
+fills on its own bars (``results.replay``). The figures in the side panel are the run's
+stored metrics, the same numbers the metric cards and the API show.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from backtests.charts import loading, style
 
 TITLE = "Equity"
-MAX_SYMBOL_LINES = 8
+NO_BARS = "No bars: the run has no equity to draw"
 
 
 def equity_png(run_id: str, *, symbol: str | None = None) -> bytes:
-    """PNG of mark-to-market P&L after commission over every bar of the run."""
+    """PNG of the run's equity (or one symbol's P&L) at every timestamp, with drawdown."""
+    from backtests.results.replay import run_account_replay
+    from backtests.results.selectors import equity_series_get, run_metrics_get
+
     run = loading.run_get(run_id)
     loading.symbol_check(run, symbol)
-    title = TITLE if symbol is None else f"{TITLE} · {symbol}"
-    fills = loading.fills_frame(run, symbol=symbol)
-    if fills.empty:
+    if symbol is None:
+        series, attrs = equity_series_get(run)
+        metrics = run_metrics_get(run)
+        if series["ts"].size == 0:
+            return style.message_png(TITLE, NO_BARS)
+        points = int(attrs.get("points_per_bucket", 1) or 1)
+        return _render_account(series, float(attrs.get("capital", 0.0)), metrics, points)
+    title = f"{TITLE} · {symbol}"
+    metrics = run_metrics_get(run, symbol=symbol)
+    if not metrics.get("trades") and not metrics.get("open_trades"):
         return style.message_png(title, loading.no_trades_message(symbol))
-    symbols = [symbol] if symbol is not None else sorted(fills["symbol"].unique())
-    closes = loading.run_closes(run, symbols)
-    if closes.empty:
-        return style.message_png(title, "No bars to value the positions on")
-    pnl = mark_to_market(closes, fills)
-    return _render(pnl, title, symbol)
+    account = run_account_replay(run, symbols=[symbol])
+    buckets = account.series
+    if len(buckets) == 0:
+        return style.message_png(title, NO_BARS)
+    series = {"ts": buckets.ts, "last": buckets.last, "low": buckets.low, "high": buckets.high}
+    return _render_symbol(series, account.capital, metrics, symbol, buckets.points_per_bucket)
 
 
-def mark_to_market(closes: pd.DataFrame, fills: pd.DataFrame) -> pd.DataFrame:
-    """P&L after commission per symbol (columns) at each bar time (index, ns), at the close.
-
-    ``closes``: close prices indexed by bar time, NaN where a symbol has no bar (carried
-    forward). ``fills``: columns ts, symbol, signed (signed quantity), price, commission.
-    """
-    ts = closes.index.to_numpy(np.int64)
-    n = ts.size
-    out = {}
-    for sym in closes.columns:
-        f = fills[fills["symbol"] == sym]
-        close = closes[sym].ffill().to_numpy(float)
-        if f.empty:
-            out[sym] = np.zeros(n)
-            continue
-        bar = np.clip(np.searchsorted(ts, f["ts"].to_numpy(np.int64), side="right") - 1, 0, n - 1)
-        signed = f["signed"].to_numpy(float)
-        position = np.cumsum(np.bincount(bar, weights=signed, minlength=n))
-        cash = -np.cumsum(
-            np.bincount(
-                bar,
-                weights=signed * f["price"].to_numpy(float) + f["commission"].to_numpy(float),
-                minlength=n,
-            )
-        )
-        value = np.where(position != 0, position * np.nan_to_num(close), 0.0)
-        out[sym] = cash + value
-    return pd.DataFrame(out, index=closes.index)
+def _drawdown(series: dict[str, np.ndarray], start: float) -> np.ndarray:
+    """Fall of each bucket's lowest value from the running peak of the highest (<= 0)."""
+    peak = np.maximum(np.maximum.accumulate(series["high"]), start)
+    return series["low"] - peak
 
 
-def _render(pnl: pd.DataFrame, title: str, symbol: str | None) -> bytes:
-    ts = pnl.index.to_numpy(np.int64)
-    x = np.arange(ts.size, dtype=float)
-    total = pnl.sum(axis=1).to_numpy(float)
-    peak = np.maximum.accumulate(np.maximum(total, 0.0))
-    drawdown = total - peak
-
-    fig = style.new_figure()
+def _axes(fig: Any):
     (ax, ax_dd), side = style.main_and_side(fig, rows=2, height_ratios=[3, 1.2])
-    style.style_axes(ax, ylabel="P&L after commission", money=True)
-    style.zero_line(ax)
+    return ax, ax_dd, side
+
+
+def _curve(ax, x: np.ndarray, series: dict[str, np.ndarray], base: float, label: str) -> list:
+    last = series["last"]
     ax.fill_between(
-        x, 0, total, where=total >= 0, color=style.UP, alpha=0.10, linewidth=0, interpolate=True
+        x, base, last, where=last >= base, color=style.UP, alpha=0.10, linewidth=0, interpolate=True
     )
     ax.fill_between(
-        x, 0, total, where=total < 0, color=style.DOWN, alpha=0.10, linewidth=0, interpolate=True
+        x,
+        base,
+        last,
+        where=last < base,
+        color=style.DOWN,
+        alpha=0.10,
+        linewidth=0,
+        interpolate=True,
     )
-    handles: list = []
-    shown = list(pnl.columns)
-    if len(shown) > 1:
-        final = pnl.iloc[-1].abs().sort_values(ascending=False, kind="stable")
-        shown = list(final.index[:MAX_SYMBOL_LINES])
-        for i, sym in enumerate(shown):
-            line = pnl[sym].to_numpy(float)
-            handles += ax.plot(
-                x,
-                line,
-                color=style.series_color(i + 1),
-                linewidth=1.0,
-                alpha=0.85,
-                label=f"{sym} {style.fmt_money(float(line[-1]))}",
-            )
+    handles = []
+    if np.any(series["high"] > series["low"]):
+        ax.fill_between(
+            x, series["low"], series["high"], color=style.NEUTRAL, alpha=0.18, linewidth=0
+        )
+        handles.append(Patch(color=style.NEUTRAL, alpha=0.3, label="Range within a bucket"))
+    handles.insert(0, ax.plot(x, last, color=style.NEUTRAL, linewidth=1.8, label=label)[0])
+    return handles
+
+
+def _drawdown_panel(ax_dd, x: np.ndarray, drawdown: np.ndarray, ts: np.ndarray) -> None:
+    style.style_axes(ax_dd, ylabel="Drawdown", money=True)
+    ax_dd.fill_between(x, drawdown, 0, color=style.DOWN, alpha=0.25, linewidth=0)
+    ax_dd.plot(x, drawdown, color=style.DOWN, linewidth=1.0)
+    floor = max(abs(float(np.abs(drawdown).max())), 1.0)  # a flat account still gets an axis
+    ax_dd.set_ylim(-floor * 1.1, 0)
+    ax_dd.set_xlabel(style.index_time_axis(ax_dd, ts), fontsize=style.LABEL_SIZE, color=style.MUTED)
+
+
+def _money(value: object, *, sign: bool = True) -> str:
+    """A P&L (signed) or, with ``sign=False``, a level or size of money."""
+    return style.fmt_money(float(value), sign=sign) if isinstance(value, int | float) else "—"
+
+
+def _pct(value: object) -> str:
+    return f"{value:+.2f} %" if isinstance(value, int | float) else "—"
+
+
+def _size_pct(value: object) -> str:
+    return f"{value:.2f} %" if isinstance(value, int | float) else "—"
+
+
+def _subtitle(ts: np.ndarray, scope: str, points_per_bucket: int) -> str:
+    first, last = style.pd_utc(ts[[0, -1]])
+    detail = (
+        "every timestamp"
+        if points_per_bucket <= 1
+        else f"buckets of {points_per_bucket:,} timestamps"
+    )
+    return (
+        f"Marked to market at each close, {scope}, {detail}, "
+        f"{first:%Y-%m-%d %H:%M} → {last:%Y-%m-%d %H:%M} UTC"
+    )
+
+
+def _render_account(
+    series: dict[str, np.ndarray], capital: float, metrics: dict, points: int
+) -> bytes:
+    ts = series["ts"].astype(np.int64)
+    x = np.arange(ts.size, dtype=float)
+    fig = style.new_figure()
+    ax, ax_dd, side = _axes(fig)
+    style.style_axes(ax, ylabel="Equity", money=True)
+    ax.axhline(capital, color=style.ZERO_LINE, linewidth=0.8, linestyle="--")
+    handles = _curve(
+        ax, x, series, capital, f"Equity {_money(metrics.get('final_equity'), sign=False)}"
+    )
     handles.insert(
-        0,
+        1,
         ax.plot(
             x,
-            total,
-            color=style.NEUTRAL,
-            linewidth=2.0,
-            label=f"Total {style.fmt_money(float(total[-1]))}",
+            series["benchmark"],
+            color=style.GROSS,
+            linewidth=1.1,
+            alpha=0.85,
+            label=f"Buy and hold {_pct(metrics.get('benchmark_return_pct'))}",
         )[0],
     )
     ax.set_xlim(x[0] - 0.5, x[-1] + 0.5)
     ax.tick_params(labelbottom=False)
-
-    style.style_axes(ax_dd, ylabel="Drawdown", money=True)
-    ax_dd.fill_between(x, drawdown, 0, color=style.DOWN, alpha=0.25, linewidth=0)
-    ax_dd.plot(x, drawdown, color=style.DOWN, linewidth=1.0)
-    ax_dd.set_ylim(min(float(drawdown.min()), -1e-9) * 1.1, 0)
-    ax_dd.set_xlabel(style.index_time_axis(ax_dd, ts), fontsize=style.LABEL_SIZE, color=style.MUTED)
-
+    _drawdown_panel(ax_dd, x, _drawdown(series, capital), ts)
     handles.append(Patch(color=style.DOWN, alpha=0.3, label="Drawdown from peak"))
-    if len(pnl.columns) > len(shown):
-        handles.append(
-            Line2D([], [], color="none", label=f"… {len(pnl.columns) - len(shown)} more symbols")
-        )
+    handles.append(Line2D([], [], color=style.ZERO_LINE, linestyle="--", label="Capital"))
     stats = [
-        ("Final P&L", style.fmt_money(float(total[-1]))),
-        ("Best", style.fmt_money(float(total.max()))),
-        ("Worst", style.fmt_money(float(total.min()))),
-        ("Max drawdown", style.fmt_money(float(drawdown.min()))),
-        ("Bars", f"{ts.size:,}"),
-        ("Symbols", f"{len(pnl.columns):,}"),
+        ("Net P&L", _money(metrics.get("net_pnl"))),
+        ("Return", _pct(metrics.get("total_return_pct"))),
+        ("Realised", _money(metrics.get("realised_pnl"))),
+        ("Open", _money(metrics.get("open_pnl"))),
+        ("Max drawdown", _money(metrics.get("max_drawdown"), sign=False)),
+        ("Max drawdown %", _size_pct(metrics.get("max_drawdown_pct"))),
+        ("Buy and hold", _pct(metrics.get("benchmark_return_pct"))),
+        ("Capital", _money(capital, sign=False)),
     ]
     style.side_panel(side, stats, handles)
-    first, last = style.pd_utc(ts[[0, -1]])
-    scope = "all symbols" if symbol is None else symbol
-    style.set_title(
-        fig,
-        title,
-        f"Mark-to-market at each bar's close, {scope}, "
-        f"{first:%Y-%m-%d %H:%M} → {last:%Y-%m-%d %H:%M} UTC",
-    )
+    style.set_title(fig, TITLE, _subtitle(ts, "all symbols", points))
+    if not metrics.get("trades") and not metrics.get("open_trades"):
+        style.badge(fig, "No trades in this run", style.MUTED)
+    return style.figure_png(fig)
+
+
+def _render_symbol(
+    series: dict[str, np.ndarray], capital: float, metrics: dict, symbol: str, points: int
+) -> bytes:
+    ts = series["ts"].astype(np.int64)
+    x = np.arange(ts.size, dtype=float)
+    pnl = {key: series[key] - capital for key in ("last", "low", "high")}
+    fig = style.new_figure()
+    ax, ax_dd, side = _axes(fig)
+    style.style_axes(ax, ylabel="P&L after commission", money=True)
+    style.zero_line(ax)
+    handles = _curve(ax, x, pnl, 0.0, f"{symbol} {_money(metrics.get('net_pnl'))}")
+    ax.set_xlim(x[0] - 0.5, x[-1] + 0.5)
+    ax.tick_params(labelbottom=False)
+    _drawdown_panel(ax_dd, x, _drawdown(pnl, 0.0), ts)
+    handles.append(Patch(color=style.DOWN, alpha=0.3, label="Drawdown from peak"))
+    stats = [
+        ("Net P&L", _money(metrics.get("net_pnl"))),
+        ("Realised", _money(metrics.get("realised_pnl"))),
+        ("Open", _money(metrics.get("open_pnl"))),
+        ("Max drawdown", _money(metrics.get("max_drawdown"), sign=False)),
+        ("Trades", f"{metrics.get('trades') or 0:,}"),
+    ]
+    style.side_panel(side, stats, handles)
+    style.set_title(fig, f"{TITLE} · {symbol}", _subtitle(ts, symbol, points))
     return style.figure_png(fig)

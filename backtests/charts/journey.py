@@ -17,7 +17,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from backtests.charts import loading, style
+from backtests.charts import binning, loading, style
 
 TITLE = "Trade journey"
 MIN_WIDTH, MAX_WIDTH = 0.25, 0.85  # bar width in trade slots, by duration
@@ -31,17 +31,25 @@ def trade_journey_png(run_id: str, *, symbol: str | None = None) -> bytes:
         return style.message_png(title, loading.no_trades_message(symbol))
 
     n = len(trades)
-    x = np.arange(1, n + 1, dtype=float)
-    hwm = trades["high_watermark"].to_numpy(float)
-    lwm = trades["low_watermark"].to_numpy(float)
-    exit_pnl = trades["pnl_before_commission"].to_numpy(float)
-    winner = trades["pnl_after_commission"].to_numpy(float) > 0
+    all_hwm = trades["high_watermark"].to_numpy(float)
+    all_lwm = trades["low_watermark"].to_numpy(float)
+    all_exit = trades["pnl_before_commission"].to_numpy(float)
+    all_winner = trades["pnl_after_commission"].to_numpy(float) > 0
     duration = trades["duration_bars"].to_numpy(float)
+    # Many trades: each slot of consecutive trades spans its worst to its best, exits averaged.
+    starts = binning.slot_starts(n)
+    per_slot = int(starts[1] - starts[0]) if len(starts) > 1 else 1
+    x = (starts + 1 + np.r_[starts[1:], n]) / 2
+    hwm = binning.slot_reduce(all_hwm, starts, "max")
+    lwm = binning.slot_reduce(all_lwm, starts, "min")
+    exit_pnl = binning.slot_reduce(all_exit, starts, "mean")
+    winner = binning.slot_reduce(all_winner.astype(float), starts, "mean") > 0.5
+    slots = len(starts)
     longest = max(duration.max(), 1.0)
     if n <= DENSE_TRADES:
         width = MIN_WIDTH + (MAX_WIDTH - MIN_WIDTH) * np.clip(duration / longest, 0, 1)
-    else:  # a few pixels per trade: full-width bars, so each one stays visible
-        width = np.full(n, 0.9)
+    else:  # a few pixels per slot: full-width bars, so each one stays visible
+        width = np.full(slots, 0.9 * per_slot)
 
     fig = style.new_figure()
     (ax,), side = style.main_and_side(fig)
@@ -77,9 +85,9 @@ def trade_journey_png(run_id: str, *, symbol: str | None = None) -> bytes:
         if n <= DENSE_TRADES
         else Line2D([], [], color=style.TEXT, marker="o", markersize=3, ls="none", label="Exit"),
     ]
-    for mask, color, what in ((winner, style.UP, "win"), (~winner, style.DOWN, "loss")):
+    for mask, color, what in ((all_winner, style.UP, "win"), (~all_winner, style.DOWN, "loss")):
         if mask.any():
-            avg = float(exit_pnl[mask].mean())
+            avg = float(all_exit[mask].mean())
             handles.append(
                 ax.axhline(
                     avg,
@@ -97,11 +105,12 @@ def trade_journey_png(run_id: str, *, symbol: str | None = None) -> bytes:
     ax.set_xlim(0.3, n + 0.7)
     ax.xaxis.set_major_locator(MaxNLocator(nbins=12, integer=True, min_n_ticks=1))
     ax.set_xlabel("Trade number (in order of exit)", fontsize=style.LABEL_SIZE, color=style.MUTED)
-    style.side_panel(side, _stats(hwm, lwm, exit_pnl, winner, duration), handles)
+    style.side_panel(side, _stats(all_hwm, all_lwm, all_exit, all_winner, duration), handles)
     style.set_title(
         fig,
         f"{TITLE}{'' if symbol is None else ' · ' + symbol}",
-        f"Best and worst unrealised P&L of each of {n:,} round trips, and where it exited",
+        f"Best and worst unrealised P&L of each of {n:,} round trips, and where it exited"
+        + ("" if per_slot == 1 else f" (each bar: {per_slot:,} consecutive trades)"),
     )
     return style.figure_png(fig)
 

@@ -16,7 +16,6 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from backtests.analysis.roundtrips import ROUNDTRIP_COLUMNS, roundtrips_for_run
 from backtests.engine.enums import BarPeriod
 from backtests.feeds import SecmasterDatafeed
 from backtests.models import Fill, ProcessedBar, RecordedBar, Run
@@ -115,14 +114,23 @@ def indicator_hints(run: Run) -> dict[str, dict]:
 # --- Round trips ----------------------------------------------------------------------------
 
 
+TRADE_CHART_FIELDS = (
+    "pnl_before_commission",
+    "pnl_after_commission",
+    "high_watermark",
+    "low_watermark",
+    "max_drawdown",
+    "duration_bars",
+)
+
+
 def roundtrips_frame(run: Run, symbol: str | None) -> pd.DataFrame:
-    """The run's round trips (of ``symbol`` if given) in the order they closed."""
-    records = roundtrips_for_run(run.run_id, symbol=symbol)
-    frame = pd.DataFrame(list(records), columns=list(ROUNDTRIP_COLUMNS))
-    if symbol is not None:
-        frame = frame[frame["symbol"] == symbol]
-    frame = frame.sort_values(["exit_ts", "entry_ts", "symbol"], kind="stable")
-    return frame.reset_index(drop=True)
+    """The run's round trips (of ``symbol`` if given) in the order they closed, as a frame of
+    ``TRADE_CHART_FIELDS`` (numeric columns, read in chunks: a run may have many)."""
+    from backtests.results.selectors import roundtrip_columns, roundtrips_queryset
+
+    trips = roundtrips_queryset(run, symbol=symbol).order_by("exit_ts", "entry_ts", "symbol")
+    return pd.DataFrame(roundtrip_columns(trips, *TRADE_CHART_FIELDS))
 
 
 def chart_trades(run_id: str, symbol: str | None, title: str) -> tuple[pd.DataFrame, str]:
@@ -251,28 +259,3 @@ def _secmaster_window(run: Run, symbol: str, start_ns: int, end_ns: int, context
             break
     rows = [(r[0], *r[2:]) for r in before + inside + after]
     return Bars.from_rows(rows, source="secmaster", with_indicators=False)
-
-
-# --- Closes of a whole run ------------------------------------------------------------------------
-def run_closes(run: Run, symbols: list[str]) -> pd.DataFrame:
-    """Close prices, one column per symbol, indexed by bar time (ns), NaN where a symbol has
-    no bar at that time. Recorded bars when the run has them, else the security master."""
-    for model in (ProcessedBar, RecordedBar):
-        qs = model.objects.filter(run=run, symbol__in=symbols)
-        if qs.exists():
-            rows = list(
-                qs.order_by("ts_event_ns", "symbol").values_list("ts_event_ns", "symbol", "close")
-            )
-            return _pivot_closes(rows, symbols)
-    feed = _secmaster_feed(run, symbols)
-    if feed is None:
-        return _pivot_closes([], symbols)
-    rows = [(r[0], r[1], r[5]) for r in _feed_rows(feed, feed.start_ns, feed.end_ns)]
-    return _pivot_closes(rows, symbols)
-
-
-def _pivot_closes(rows: list[tuple], symbols: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=["ts", "symbol", "close"])
-    frame = frame.astype({"ts": "int64", "close": "float64"})
-    wide = frame.pivot_table(index="ts", columns="symbol", values="close", aggfunc="last")
-    return wide.reindex(columns=[s for s in symbols if s in wide.columns]).sort_index()

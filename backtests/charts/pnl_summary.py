@@ -1,5 +1,8 @@
-"""P&L summary: cumulative gross and net P&L trade by trade (in the order trades closed), with
-each trade's maximum drawdown as a bar in a panel below."""
+"""P&L summary: cumulative gross and net P&L of closed round trips (in the order they closed),
+with each trade's maximum drawdown as a bar in a panel below. With many trades each bar is a
+slot of consecutive trades (``binning``): the lines pass through every slot's end and the bar
+shows the slot's largest drawdown. The side panel's trade statistics are the run's stored
+metrics, the same the cards show."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from backtests.charts import loading, style
+from backtests.charts import binning, loading, style
 
 TITLE = "P&L summary"
 MARKER_LIMIT = 80  # draw a dot per trade up to this many trades
@@ -17,23 +20,31 @@ MARKER_LIMIT = 80  # draw a dot per trade up to this many trades
 
 def pnl_summary_png(run_id: str, *, symbol: str | None = None) -> bytes:
     """PNG of the cumulative P&L by round trip and each round trip's maximum drawdown."""
+    from backtests.results.selectors import run_metrics_get
+
     trades, title = loading.chart_trades(run_id, symbol, TITLE)
     if trades.empty:
         return style.message_png(title, loading.no_trades_message(symbol))
+    metrics = run_metrics_get(loading.run_get(run_id), symbol=symbol)
 
     n = len(trades)
-    x = np.arange(1, n + 1, dtype=float)
     gross = trades["pnl_before_commission"].to_numpy(float)
     net = trades["pnl_after_commission"].to_numpy(float)
-    drawdown = trades["max_drawdown"].to_numpy(float)
-    cum_gross, cum_net = np.cumsum(gross), np.cumsum(net)
+    starts = binning.slot_starts(n)
+    per_slot = int(starts[1] - starts[0]) if len(starts) > 1 else 1
+    x = np.r_[starts[1:], n].astype(float)  # each slot's last trade number
+    centres = (starts + 1 + x) / 2
+    cum_gross = binning.slot_reduce(np.cumsum(gross), starts, "last")
+    cum_net = binning.slot_reduce(np.cumsum(net), starts, "last")
+    drawdown = binning.slot_reduce(trades["max_drawdown"].to_numpy(float), starts, "max")
+    slots = len(starts)
 
     fig = style.new_figure()
     (ax, ax_dd), side = style.main_and_side(fig, rows=2, height_ratios=[3, 1.2])
     style.style_axes(ax, ylabel="Cumulative P&L", money=True)
     style.zero_line(ax)
     xs = np.concatenate([[0.0], x])
-    marker = "o" if n <= MARKER_LIMIT else None
+    marker = "o" if slots <= MARKER_LIMIT else None
     ax.fill_between(
         xs, 0, np.concatenate([[0.0], cum_net]), color=style.NEUTRAL, alpha=0.08, linewidth=0
     )
@@ -58,14 +69,14 @@ def pnl_summary_png(run_id: str, *, symbol: str | None = None) -> bytes:
     ax.tick_params(labelbottom=False)
 
     style.style_axes(ax_dd, ylabel="Trade drawdown", money=True)
-    half = 0.32 if n > 1 else 0.25
-    zero = np.zeros(n)
+    half = (0.32 if slots > 1 else 0.25) * per_slot
+    zero = np.zeros(slots)
     bars = np.stack(
         [
-            np.column_stack([x - half, zero]),
-            np.column_stack([x - half, -drawdown]),
-            np.column_stack([x + half, -drawdown]),
-            np.column_stack([x + half, zero]),
+            np.column_stack([centres - half, zero]),
+            np.column_stack([centres - half, -drawdown]),
+            np.column_stack([centres + half, -drawdown]),
+            np.column_stack([centres + half, zero]),
         ],
         axis=1,
     )
@@ -80,27 +91,29 @@ def pnl_summary_png(run_id: str, *, symbol: str | None = None) -> bytes:
     )
 
     handles, _ = ax.get_legend_handles_labels()
-    handles.append(Patch(color=style.DOWN, alpha=0.6, label="Max drawdown in trade"))
-    style.side_panel(side, _stats(gross, net, cum_net), handles)
+    what = "trade" if per_slot == 1 else f"slot of {per_slot:,} trades"
+    handles.append(Patch(color=style.DOWN, alpha=0.6, label=f"Max drawdown in {what}"))
+    style.side_panel(side, _stats(gross, net, metrics), handles)
     style.set_title(fig, title, f"Cumulative P&L over {n:,} round trips, in the order they closed")
     return style.figure_png(fig)
 
 
-def _stats(gross: np.ndarray, net: np.ndarray, cum_net: np.ndarray) -> list[tuple[str, str]]:
-    wins, losses = net[net > 0], net[net <= 0]
-    lost = float(-losses.sum())
-    factor = f"{wins.sum() / lost:,.2f}" if lost > 0 else "—"
-    peak = np.maximum.accumulate(np.concatenate([[0.0], cum_net]))
-    max_dd = float((peak - np.concatenate([[0.0], cum_net])).max())
+def _money(value: object) -> str:
+    return style.fmt_money(float(value)) if isinstance(value, int | float) else "—"
+
+
+def _stats(gross: np.ndarray, net: np.ndarray, metrics: dict) -> list[tuple[str, str]]:
+    """Sums over the closed trades drawn; the trade statistics as the metrics define them."""
+    factor = metrics.get("profit_factor")
+    wins, trades = metrics.get("wins") or 0, metrics.get("trades") or 0
     return [
-        ("Trades", f"{len(net):,}"),
-        ("Net P&L", style.fmt_money(float(net.sum()))),
-        ("Gross P&L", style.fmt_money(float(gross.sum()))),
+        ("Trades", f"{trades:,}"),
+        ("Net, closed trades", style.fmt_money(float(net.sum()))),
+        ("Gross, closed trades", style.fmt_money(float(gross.sum()))),
         ("Commission", style.fmt_money(float(gross.sum() - net.sum()), sign=False)),
-        ("Winners", f"{len(wins):,} ({len(wins) / len(net):.0%})"),
-        ("Losers", f"{len(losses):,}"),
-        ("Avg winner", style.fmt_money(float(wins.mean())) if len(wins) else "—"),
-        ("Avg loser", style.fmt_money(float(losses.mean())) if len(losses) else "—"),
-        ("Profit factor", factor),
-        ("Max drawdown", style.fmt_money(-max_dd) if max_dd > 0 else "$0.00"),
+        ("Winners", f"{wins:,} ({wins / trades:.0%})" if trades else "—"),
+        ("Losers", f"{metrics.get('losses') or 0:,}"),
+        ("Avg winner", _money(metrics.get("avg_win"))),
+        ("Avg loser", _money(metrics.get("avg_loss"))),
+        ("Profit factor", f"{factor:,.2f}" if isinstance(factor, int | float) else "—"),
     ]

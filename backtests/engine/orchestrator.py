@@ -11,8 +11,10 @@ run, then ``strategy.on_bar``. Nothing a strategy can read shows a value of a la
 The strategy learns of the broker's fills before or after its ``on_bar`` as ``FillTiming``
 says (after, by default, as OneSecondTrader 0.75 did). Order requests, broker responses and
 fills flow synchronously through a ``Dispatcher`` to the recorder, the broker, the strategy
-and the run's P&L tally, in that subscription order. Bars are recorded a sub-batch at a time
-when the recorder takes blocks (``record_bar_block``), else one event at a time.
+the run's tally and its account, in that subscription order. After each sub-batch the
+account (``accounting.Accounting``) marks the positions to market at the bars' closes, in
+numpy. Bars are recorded a sub-batch at a time when the recorder takes blocks
+(``record_bar_block``), else one event at a time.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from itertools import repeat
 
 import numpy as np
 
+from backtests.engine.accounting import DEFAULT_CAPITAL, Accounting, AccountingResult
 from backtests.engine.broker import SimulatedBroker
 from backtests.engine.chunks import BarBlock, BarChunk, gc_paused
 from backtests.engine.dispatcher import Dispatcher
@@ -41,7 +44,6 @@ from backtests.engine.events import (
 )
 from backtests.engine.indicators.base import Indicator
 from backtests.engine.memory import NullRecorder
-from backtests.engine.positions import PositionBook
 from backtests.engine.protocols import Datafeed, Recorder
 from backtests.engine.strategies.base import StrategyBase
 
@@ -68,28 +70,26 @@ class RunOutcome:
     bars: int
     orders: int  # submissions
     fills: int
-    net_pnl: float  # realised P&L after commissions, all symbols
-    gross_pnl: float
+    account: AccountingResult
+
+    @property
+    def net_pnl(self) -> float:
+        """Equity at the last bar minus the capital: realised + open, after commissions."""
+        return self.account.net_pnl
 
 
 class _Tally:
-    """Counts submissions and fills and books realised P&L from fills."""
+    """Counts submissions and fills."""
 
     def __init__(self) -> None:
         self.orders = 0
         self.fills = 0
-        self.gross = 0.0
-        self.commission = 0.0
-        self.book = PositionBook()
 
     def on_submission(self, event: OrderSubmissionRequest) -> None:
         self.orders += 1
 
     def on_fill(self, fill: FillEvent) -> None:
         self.fills += 1
-        signed = fill.quantity_filled if fill.side.sign > 0 else -fill.quantity_filled
-        self.gross += self.book.apply(fill.symbol, signed, fill.fill_price)
-        self.commission += fill.commission
 
 
 @dataclass
@@ -142,6 +142,7 @@ class Orchestrator:
         on_progress: Callable[[float], None] | None = None,
         should_cancel: Callable[[], bool] | None = None,
         fill_timing: FillTiming = FillTiming.NEXT_BAR,
+        capital: float = DEFAULT_CAPITAL,
     ) -> None:
         self.strategy = strategy
         self.datafeed = datafeed
@@ -154,6 +155,8 @@ class Orchestrator:
         self._ahead: tuple[Indicator, ...] = strategy.ahead_indicators
         self._per_bar: tuple[Indicator, ...] = strategy.per_bar_indicators
         self._names = tuple(i.name for i in (*self._ahead, *self._per_bar))
+        self.accounting = Accounting(symbols=strategy.symbols, capital=capital)
+        self._account: AccountingResult | None = None
 
     # --- wiring ------------------------------------------------------------------------
 
@@ -166,6 +169,7 @@ class Orchestrator:
         dispatcher.subscribe(OrderModificationRequest, broker.on_modification)
         dispatcher.subscribe(OrderCancellationRequest, broker.on_cancellation)
         dispatcher.subscribe(FillEvent, tally.on_fill)
+        dispatcher.subscribe(FillEvent, self.accounting.on_fill)
         if self.fill_timing is FillTiming.NEXT_BAR:
             deferred = self._deferred_fills
             on_response = strategy.on_broker_response
@@ -180,7 +184,7 @@ class Orchestrator:
         else:
             dispatcher.subscribe(BrokerResponse, strategy.on_broker_response)
         broker.bind(dispatcher.publish)
-        strategy.bind(dispatcher.publish)
+        strategy.bind(dispatcher.publish, capital=self.accounting.capital)
         return dispatcher
 
     def _deliver_deferred(self, deliver: Callable[[FillEvent], None]) -> None:
@@ -253,7 +257,7 @@ class Orchestrator:
             value_parts.append(np.column_stack(columns))
         bars = chunk.bars()
         values = np.concatenate(value_parts)[chunk.order] if value_parts else np.empty((0, 0))
-        columns = chunk.columns() if self._records_blocks() else {}
+        columns = chunk.columns()  # the account marks every bar; block recorders write them
         if not all(known):
             keep = np.repeat(known, [len(part) for part in chunk.parts])[chunk.order]
             bars = [bar for bar, kept in zip(bars, keep.tolist(), strict=True) if kept]
@@ -374,9 +378,15 @@ class Orchestrator:
             bars=progress.done,
             orders=tally.orders,
             fills=tally.fills,
-            net_pnl=tally.gross - tally.commission,
-            gross_pnl=tally.gross,
+            account=self.account(),
         )
+
+    def account(self) -> AccountingResult:
+        """The account after the bars walked so far (final once the run has stopped, also
+        when it stopped on an exception)."""
+        if self._account is None:
+            self._account = self.accounting.finish()
+        return self._account
 
     def _run_chunk(self, chunk: BarChunk, lanes: dict[str, list], progress: _Progress) -> None:
         """Walk one chunk in sub-batches: cancellation checks, recording, progress."""
@@ -400,8 +410,9 @@ class Orchestrator:
             try:
                 self._walk(walk.bars[start:end], lanes, log, record_each)
             except BaseException:
+                reached = self._reached(walk, start, end)
+                self._mark(walk, start, reached)
                 if in_blocks:  # what was processed, up to the failing bar
-                    reached = self._reached(walk, start, end)
                     if log is not None:
                         reached = min(reached, start + len(log))
                     self._record_block(walk, start, reached, log)
@@ -409,6 +420,7 @@ class Orchestrator:
             progress.step = _next_step(
                 progress.step, end - start, time.perf_counter() - began, ceiling
             )
+            self._mark(walk, start, end)
             if in_blocks:
                 self._record_block(walk, start, end, log)
             progress.done += end - start
@@ -416,6 +428,19 @@ class Orchestrator:
             start = end
             if on_progress is not None:
                 on_progress(min(1.0, progress.done / progress.total))
+
+    def _mark(self, walk: _Walk, start: int, end: int) -> None:
+        """Mark bars ``start:end`` of the chunk to market with the fills made on them."""
+        columns = walk.columns
+        self.accounting.on_bars(
+            ts=columns["ts"][start:end],
+            code=columns["code"][start:end],
+            symbols=walk.symbols,
+            open=columns["open"][start:end],
+            high=columns["high"][start:end],
+            low=columns["low"][start:end],
+            close=columns["close"][start:end],
+        )
 
     def _reached(self, walk: _Walk, start: int, end: int) -> int:
         """The end of the bars processed when a sub-batch stopped on an exception: up to and

@@ -23,6 +23,7 @@ from typing import Any
 
 from django.conf import settings
 
+from backtests.engine.accounting import DEFAULT_CAPITAL
 from backtests.engine.enums import BarPeriod, FillTiming
 from backtests.engine.fill_model import FillConfig
 from backtests.engine.registry import (
@@ -63,6 +64,11 @@ RECORD_INVALID = "record must be one of: full, trades"
 FILL_TIMINGS = tuple(t.value for t in FillTiming)
 FILL_TIMING_INVALID = "fill_timing must be one of: " + ", ".join(FILL_TIMINGS)
 COMMISSION_INVALID = "{field} must be a finite number >= 0"
+MAX_CAPITAL = 1e15
+CAPITAL_INVALID = f"capital must be a number above 0 and at most {MAX_CAPITAL:,.0f}"
+RISK_FREE_INVALID = (
+    "risk_free_rate must be an annual rate as a fraction between -0.5 and 1 (0.03 for 3 %)"
+)
 
 _registry_lock = threading.Lock()
 
@@ -119,6 +125,8 @@ class BacktestSpec:
     commission_per_unit: float
     minimum_commission: float
     fill_timing: FillTiming = FillTiming.NEXT_BAR
+    capital: float = DEFAULT_CAPITAL
+    risk_free_rate: float = 0.0
     fills: FillConfig = FillConfig()  # fill model and costs
 
     def to_config(self) -> dict:
@@ -138,6 +146,8 @@ class BacktestSpec:
             "commission_per_unit": self.commission_per_unit,
             "minimum_commission": self.minimum_commission,
             "fill_timing": self.fill_timing.value,
+            "capital": self.capital,
+            "risk_free_rate": self.risk_free_rate,
             **self.fills.to_config(),
         }
 
@@ -171,6 +181,8 @@ def backtest_spec_from_mapping(data: Mapping[str, Any]) -> BacktestSpec:
         commission_per_unit=data.get("commission_per_unit", 0),
         minimum_commission=data.get("minimum_commission", 0),
         fill_timing=data.get("fill_timing", FillTiming.NEXT_BAR.value),
+        capital=data.get("capital", DEFAULT_CAPITAL),
+        risk_free_rate=data.get("risk_free_rate", 0.0),
         **fill_fields_from_mapping(data),
     )
 
@@ -188,6 +200,8 @@ def backtest_spec_build(
     commission_per_unit: Any = 0,
     minimum_commission: Any = 0,
     fill_timing: Any = FillTiming.NEXT_BAR.value,
+    capital: Any = DEFAULT_CAPITAL,
+    risk_free_rate: Any = 0.0,
     **fill_fields: Any,
 ) -> BacktestSpec:
     """Validate every field of a backtest request; ``InvalidInput`` names each wrong one.
@@ -210,6 +224,10 @@ def backtest_spec_build(
         errors["fill_timing"] = FILL_TIMING_INVALID
     per_unit = _clean_money("commission_per_unit", commission_per_unit, errors)
     minimum = _clean_money("minimum_commission", minimum_commission, errors)
+    starting = _clean_number(capital, 0.0, MAX_CAPITAL, "capital", CAPITAL_INVALID, errors)
+    rate = _clean_number(risk_free_rate, -0.5, 1.0, "risk_free_rate", RISK_FREE_INVALID, errors)
+    if starting is not None and starting <= 0:
+        errors["capital"] = CAPITAL_INVALID
     fills = fill_config_clean(**fill_fields, errors=errors)
     strategy_id, params = _clean_strategy(strategy, strategy_params, period, rtype, errors)
 
@@ -236,6 +254,8 @@ def backtest_spec_build(
         commission_per_unit=per_unit,
         minimum_commission=minimum,
         fill_timing=FillTiming(fill_timing),
+        capital=starting,
+        risk_free_rate=rate,
         fills=fills,
     )
 
@@ -313,6 +333,27 @@ def _clean_money(field: str, raw: Any, errors: dict[str, str]) -> float:
     if value is None or not math.isfinite(value) or value < 0:
         errors[field] = COMMISSION_INVALID.format(field=field)
         return 0.0
+    return value
+
+
+def _clean_number(
+    raw: Any, low: float, high: float, field: str, message: str, errors: dict[str, str]
+) -> float | None:
+    """A finite number in [low, high] (JSON number or decimal text); None and an error if not."""
+    value: float | None = None
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        try:
+            value = float(raw)
+        except OverflowError:
+            value = None
+    elif isinstance(raw, str) and raw.strip().isascii():
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            value = None
+    if value is None or not math.isfinite(value) or not low <= value <= high:
+        errors[field] = message
+        return None
     return value
 
 

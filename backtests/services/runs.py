@@ -29,16 +29,15 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 
 from backtests.engine.orchestrator import Orchestrator
-from backtests.engine.registry import get_strategy
-from backtests.feeds import SecmasterDatafeed
 from backtests.models import ACTIVE_STATUSES, Run, RunStatus
 from backtests.recording import OrmRecorder
+from backtests.results.services import run_report_store, run_summary_metadata
 from backtests.services.backtest_spec import (
     BacktestSpec,
     UserCodeError,
     backtest_spec_from_mapping,
 )
-from backtests.services.fill_spec import broker_build
+from backtests.services.evaluation import orchestrator_build, report_build, strategy_build
 from ostsite.errors import Conflict, InvalidInput, NotFound
 
 logger = logging.getLogger(__name__)
@@ -216,33 +215,19 @@ def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = No
     monitor = _RunMonitor(run_id, on_progress)
     recorder: OrmRecorder | None = None
     strategy = None
+    orchestrator: Orchestrator | None = None
+    spec: BacktestSpec | None = None
     try:
         spec = backtest_spec_from_mapping(run.config or {})
-        strategy_cls = get_strategy(spec.strategy_id)
-        strategy = strategy_cls(symbols=spec.symbols, params=spec.to_config()["strategy_params"])
+        strategy = strategy_build(spec)
         recorder = OrmRecorder(run_id=run_id, record=spec.record)
         recorder.open()
-        datafeed = SecmasterDatafeed(
-            symbols=spec.symbols,
-            bar_period=spec.bar_period,
-            publisher_id=spec.publisher_id,
-            start_date=spec.start_date,
-            end_date=spec.end_date,
-        )
-        broker = broker_build(
-            commission_per_unit=spec.commission_per_unit,
-            minimum_commission=spec.minimum_commission,
-            fills=spec.fills,
-            datafeed=datafeed,
-        )
-        orchestrator = Orchestrator(
+        orchestrator = orchestrator_build(
+            spec,
             strategy=strategy,
-            datafeed=datafeed,
-            broker=broker,
             recorder=recorder,
             on_progress=monitor.progress,
             should_cancel=monitor.should_cancel,
-            fill_timing=spec.fill_timing,
         )
         started = time.perf_counter()
         outcome = orchestrator.run()
@@ -263,28 +248,47 @@ def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = No
             metadata["flush_error"] = flush_error
         if strategy is not None:
             metadata["indicators"] = _safe_indicators(strategy)
+        if orchestrator is not None and spec is not None:
+            metadata.update(_store_report_quietly(run_id, orchestrator, spec, strategy))
         return _finish(run_id, RunStatus.FAILED, metadata) or _gone(run)
 
     monitor.close()
     if recorder.run_deleted or monitor.deleted:
         return _gone(run)
+    reporting = time.perf_counter()
+    report = report_build(outcome.account, spec, strategy)
+    run_report_store(run_id=run_id, report=report)
     metadata = {
         "indicators": _indicator_metadata(strategy),
         "bars": outcome.bars,
         "orders": outcome.orders,
         "fills": outcome.fills,
-        "net_pnl": outcome.net_pnl,
-        "gross_pnl": outcome.gross_pnl,
+        **run_summary_metadata(report),
         "bars_per_second": round(outcome.bars / elapsed, 1) if elapsed > 0 else 0.0,
         "duration_seconds": round(elapsed, 3),
+        "results_seconds": round(time.perf_counter() - reporting, 3),
         "rows_recorded": recorder.rows_written,
-        **(broker.fill_stats() or {}),  # ambiguous/resolved/unresolved bars (strict, intrabar)
+        # ambiguous/resolved/unresolved bars under the strict and intrabar fill models
+        **(orchestrator.broker.fill_stats() or {}),
     }
     if outcome.status == "cancelled":
         # Someone else set the status; keep it, add what the run did until it stopped.
         Run.objects.filter(run_id=run_id).update(metadata=metadata)
         return Run.objects.filter(run_id=run_id).first() or _gone(run)
     return _finish(run_id, RunStatus.COMPLETED, metadata, progress=100.0) or _gone(run)
+
+
+def _store_report_quietly(
+    run_id: str, orchestrator: Orchestrator, spec: BacktestSpec, strategy: Any
+) -> dict[str, Any]:
+    """Store what a failed run did until it failed; its summary for the metadata."""
+    try:
+        report = report_build(orchestrator.account(), spec, strategy)
+        run_report_store(run_id=run_id, report=report)
+    except Exception:  # the run failed already; its results are a bonus, never a new error
+        logger.exception("run %s: results of the failed run not stored", run_id)
+        return {}
+    return run_summary_metadata(report)
 
 
 def _flush_quietly(recorder: OrmRecorder | None) -> str | None:

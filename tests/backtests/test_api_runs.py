@@ -183,7 +183,10 @@ def test_roundtrips_seed_shape_and_hand_computed_pnl(api_client):
 def test_roundtrips_symbol_filter(api_client):
     run_with_one_trade()
     assert len(api_client.get("/api/runs/trade1/roundtrips?symbol=AAPL").json()["roundtrips"]) == 1
-    assert api_client.get("/api/runs/trade1/roundtrips?symbol=MSFT").json() == {"roundtrips": []}
+    assert api_client.get("/api/runs/trade1/roundtrips?symbol=MSFT").json() == {
+        "roundtrips": [],
+        "count": 0,
+    }
 
 
 def test_roundtrips_unknown_run_is_404(api_client):

@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
-from backtests.analysis.roundtrips import roundtrips_for_run
 from backtests.charts import (
     equity_png,
     loading,
@@ -22,8 +21,9 @@ from backtests.charts import (
     trade_chart_png,
     trade_journey_png,
 )
-from backtests.charts.equity import mark_to_market
 from backtests.models import Fill, ProcessedBar, Run
+from backtests.results.replay import run_account_replay
+from backtests.results.selectors import metrics_for_run, roundtrips_for_run
 from backtests.services.backtest_spec import backtest_spec_build
 from backtests.services.runs import run_create, run_execute
 from ostsite.errors import InvalidInput, NotFound
@@ -36,6 +36,7 @@ T0 = 1_704_205_800 * 1_000_000_000  # 2024-01-02 14:30:00 UTC
 N_BARS = 200
 UP_RGB = (0x1A / 255, 0x7F / 255, 0x37 / 255)  # style.UP, written out independently
 DOWN_RGB = (0xCF / 255, 0x22 / 255, 0x2E / 255)  # style.DOWN
+GROSS_RGB = (0x82 / 255, 0x50 / 255, 0xDF / 255)  # style.GROSS, the benchmark line
 
 
 # --- Data ------------------------------------------------------------------------------------
@@ -242,7 +243,16 @@ def test_run_charts_with_trades_png_1200x700(full_run, render, symbol):
 
 # --- No trades ----------------------------------------------------------------------------------
 @pytest.mark.django_db(databases=DBS)
-@pytest.mark.parametrize("render", [trade_journey_png, pnl_summary_png, equity_png])
+def test_equity_without_trades_draws_the_flat_account_and_the_benchmark(empty_run):
+    png = equity_png("empty")
+    assert png_size(png) == (1200, 700)
+    # The benchmark (buy and hold of AAPL's walk) is drawn in its colour beside the flat equity.
+    assert colour_share(png, GROSS_RGB, tol=0.15) > 0.001  # a thin, anti-aliased line
+    assert metrics_for_run("empty")["net_pnl"] == 0.0
+
+
+@pytest.mark.django_db(databases=DBS)
+@pytest.mark.parametrize("render", [trade_journey_png, pnl_summary_png])
 def test_run_charts_without_trades_say_so_not_empty(full_run, empty_run, render):
     with_trades = render("full", symbol=None)
     no_run_trades = render("empty", symbol=None)
@@ -387,32 +397,10 @@ def test_trade_chart_trades_run_draws_secmaster_bars(trades_run):
 
 @pytest.mark.django_db(databases=DBS)
 def test_equity_trades_run_values_on_secmaster_closes(trades_run):
-    png = equity_png("trades")
+    png = equity_png("trades", symbol="AAPL")
     assert png_size(png) == (1200, 700)
-    closes = loading.run_closes(trades_run, ["AAPL"])
-    assert len(closes) == N_BARS  # the run's whole day, read back from the security master
-
-
-# --- Mark to market --------------------------------------------------------------------------
-def test_mark_to_market_hand_computed():
-    closes = pd.DataFrame(
-        {"A": [10.0, 11.0, 12.0, 13.0], "B": [5.0, np.nan, 6.0, 4.0]}, index=[100, 200, 300, 400]
-    )
-    fills = pd.DataFrame(
-        {
-            "ts": [200, 400, 150, 300],
-            "symbol": ["A", "A", "B", "B"],
-            "signed": [2.0, -2.0, -3.0, 3.0],
-            "price": [10.5, 12.5, 5.5, 6.5],
-            "commission": [1.0, 1.0, 0.5, 0.5],
-        }
-    )
-    pnl = mark_to_market(closes, fills)
-    # A: buy 2 @ 10.5 on bar 200 (cash -22 incl. commission), sell 2 @ 12.5 on bar 400
-    assert pnl["A"].tolist() == [0.0, 0.0, 2.0, 2.0]
-    # B: short 3 @ 5.5 in bar 100 (fill at 150), cash +16; close 5 -> 16 - 15 = 1;
-    # bar 200 has no B bar: close carried (5) -> 1; bar 300 cover 3 @ 6.5: 16 - 20 = -4
-    assert pnl["B"].tolist() == [1.0, 1.0, -4.0, -4.0]
+    account = run_account_replay(trades_run, symbols=["AAPL"])
+    assert account.timestamps == N_BARS  # the run's whole day, read back from the security master
 
 
 # --- Robustness ------------------------------------------------------------------------------
@@ -436,8 +424,12 @@ def test_pnl_summary_uses_real_roundtrips(full_run):
     trades = roundtrips_for_run("full")
     assert len(trades) == 3
     aapl = loading.roundtrips_frame(full_run, "AAPL")
-    assert aapl["symbol"].tolist() == ["AAPL", "AAPL"]
-    assert aapl["entry_ts"].tolist() == [T0 + 60 * MINUTE, T0 + 120 * MINUTE]
+    by_exit = sorted(
+        (t for t in trades if t["symbol"] == "AAPL"), key=lambda t: (t["exit_ts"], t["entry_ts"])
+    )
+    assert aapl["pnl_after_commission"].round(2).tolist() == [
+        t["pnl_after_commission"] for t in by_exit
+    ]
 
 
 @pytest.mark.parametrize(

@@ -161,7 +161,8 @@ def test_run_intrabar_take_profit_first_from_the_seconds(bracket):
     ]
     meta = run.metadata
     assert (meta["ambiguous_bars"], meta["resolved_bars"], meta["unresolved_bars"]) == (1, 1, 0)
-    assert meta["net_pnl"] == pytest.approx(1.0)  # long 100 -> 101; the short is still open
+    # long 100 -> 101 realised; the short from 99 is still open
+    assert meta["summary"]["realised_pnl"] == pytest.approx(1.0)
     assert run.config["fill_model"] == "intrabar"
 
 
@@ -170,7 +171,7 @@ def test_run_classic_and_strict_stop_first(bracket, model):
     publisher = ingest_bracket_data(bracket)
     run, fills = _run(publisher, fill_model=model)
     assert fills == [ENTRY, ("SELL", 1.0, 99.0, T33, T33), ("SELL", 1.0, 101.0, T33, T33)]
-    assert run.metadata["net_pnl"] == pytest.approx(-1.0)
+    assert run.metadata["summary"]["realised_pnl"] == pytest.approx(-1.0)
     if model == "strict":
         assert run.metadata["unresolved_bars"] == 1
     else:

@@ -129,9 +129,24 @@ def test_spec_build_valid_request_gives_config_with_resolved_params(publisher_id
         "commission_per_unit": 0.01,
         "minimum_commission": 1.0,
         "fill_timing": "next_bar",
+        "capital": 100_000.0,
+        "risk_free_rate": 0.0,
+        "fill_model": "classic",  # fill model and costs: defaults, OneSecondTrader 0.75's fills
+        "slippage_ticks": 0.0,
+        "slippage_bps": 0.0,
+        "tick_size": None,
+        "participation_cap": None,
+        "latency_ms": 0.0,
     }
     assert spec.params["bar_period"] is BarPeriod.MINUTE
     assert spec.default_name() == "SMACrossover AAPL,MSFT 2024-01-02..2024-01-02"
+
+
+@pytest.mark.django_db(databases=DBS)
+def test_spec_build_capital_and_risk_free_rate_are_kept(publisher_id):
+    spec = _spec(publisher_id, capital="25000.5", risk_free_rate=0.03)
+    assert (spec.capital, spec.risk_free_rate) == (25_000.5, 0.03)
+    assert spec.to_config()["capital"] == 25_000.5
 
 
 @pytest.mark.django_db(databases=DBS)
@@ -175,6 +190,14 @@ def test_spec_build_valid_request_gives_config_with_resolved_params(publisher_id
         ({"fill_timing": "later"}, "fill_timing", spec_module.FILL_TIMING_INVALID),
         ({"commission_per_unit": -1}, "commission_per_unit", "commission_per_unit must be"),
         ({"minimum_commission": "nan"}, "minimum_commission", "minimum_commission must be"),
+        ({"capital": 0}, "capital", spec_module.CAPITAL_INVALID),
+        ({"capital": -5}, "capital", spec_module.CAPITAL_INVALID),
+        ({"capital": "inf"}, "capital", spec_module.CAPITAL_INVALID),
+        ({"capital": 10**400}, "capital", spec_module.CAPITAL_INVALID),
+        ({"capital": "١٠٠"}, "capital", spec_module.CAPITAL_INVALID),
+        ({"capital": True}, "capital", spec_module.CAPITAL_INVALID),
+        ({"risk_free_rate": 3}, "risk_free_rate", spec_module.RISK_FREE_INVALID),
+        ({"risk_free_rate": "x"}, "risk_free_rate", spec_module.RISK_FREE_INVALID),
     ],
 )
 def test_spec_build_bad_field_raises_invalid_input_naming_it(
@@ -231,8 +254,12 @@ def test_run_execute_scripted_strategy_completes_with_hand_computed_pnl(
     assert done.ts_end is not None and done.worker
     meta = done.metadata
     assert (meta["bars"], meta["orders"], meta["fills"]) == (300, 2, 2)
-    assert meta["gross_pnl"] == pytest.approx(gross)
-    assert meta["net_pnl"] == pytest.approx(gross - 2 * 1.0)  # max(2 * 0.4, 1.0) per fill
+    # Flat at the end: all realised, max(2 * 0.4, 1.0) commission per fill.
+    assert meta["net_pnl"] == pytest.approx(gross - 2 * 1.0, abs=0.005)
+    assert meta["summary"]["realised_pnl"] == meta["net_pnl"]
+    assert meta["summary"]["open_pnl"] == 0.0
+    assert meta["summary"]["trades"] == 1
+    assert meta["warnings"] == []
     assert meta["indicators"] == []
     assert meta["bars_per_second"] > 0
     fills = list(Fill.objects.filter(run_id=run.run_id).order_by("ts_event_ns"))

@@ -128,6 +128,13 @@ class Indicator:
         return self._max_history
 
     @property
+    def warmup_bars(self) -> int:
+        """Bars of a symbol before the first value: the indicator's ``period`` when it has
+        one (override for other rules)."""
+        period = getattr(self, "period", 0)
+        return int(period) if isinstance(period, int | float) and period > 0 else 0
+
+    @property
     def computes_ahead(self) -> bool:
         """True unless a subclass overrides ``update`` (then the engine calls it per bar)."""
         return type(self).update is Indicator.update

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+from backtests.engine.accounting import DEFAULT_CAPITAL
 from backtests.engine.enums import ActionType, BarPeriod, OrderType, TradeSide
 from backtests.engine.events import (
     BarReceived,
@@ -153,6 +154,8 @@ class StrategyBase:
         self._order_seq = 0
         self._current: BarReceived | None = None
         self._publish: Callable[[Any], None] | None = None
+        self.capital = DEFAULT_CAPITAL
+        self._cash = DEFAULT_CAPITAL
         self.setup()
 
     # --- parameters ------------------------------------------------------------------
@@ -282,6 +285,34 @@ class StrategyBase:
         return self._book.avg_price(symbol)
 
     @property
+    def cash(self) -> float:
+        """Cash: the capital, less what fills bought, plus what they sold, less commissions
+        (of the fills the strategy has been told about). Negative cash is borrowing."""
+        return self._cash
+
+    @property
+    def equity(self) -> float:
+        """Cash plus every position valued at its symbol's last close the strategy saw."""
+        value = 0.0
+        for symbol, position in self._book.positions().items():
+            if position:
+                value += position * self.bar.close[symbol, -1]
+        return self._cash + value
+
+    def quantity_for(
+        self, fraction: float, *, symbol: str | None = None, whole: bool = True
+    ) -> float:
+        """The quantity that ``fraction`` of the equity buys at ``symbol``'s last close
+        (the current symbol by default); rounded down to whole units unless ``whole`` is
+        False. 0.0 when there is no close yet or the equity is not positive."""
+        price = self.bar.close[symbol or self.symbol, -1]
+        equity = self.equity
+        if not (price > 0 and equity > 0 and fraction > 0):
+            return 0.0
+        quantity = equity * fraction / price
+        return float(int(quantity)) if whole else quantity
+
+    @property
     def open_orders(self) -> Mapping[str, OpenOrder]:
         """Orders not yet filled, cancelled or expired, by system order id."""
         return MappingProxyType(self._open)
@@ -372,9 +403,10 @@ class StrategyBase:
 
     # --- wiring (called by the orchestrator) ---------------------------------------------
 
-    def bind(self, publish: Callable[[Any], None]) -> None:
-        """Connect the strategy's requests to the run's dispatcher."""
+    def bind(self, publish: Callable[[Any], None], *, capital: float = DEFAULT_CAPITAL) -> None:
+        """Connect the strategy's requests to the run's dispatcher; start with ``capital``."""
         self._publish = publish
+        self.capital = self._cash = float(capital)
 
     def on_broker_response(self, event: BrokerResponse) -> None:
         """Keep open orders and positions in step with the broker, then call the hooks."""
@@ -385,6 +417,7 @@ class StrategyBase:
                 event.quantity_filled if event.side is TradeSide.BUY else -event.quantity_filled
             )
             self._book.apply(event.symbol, signed, event.fill_price)
+            self._cash -= signed * event.fill_price + event.commission
             self.on_fill(event)
         elif isinstance(event, ModificationAccepted):
             self._apply_modification(order_id)
@@ -435,4 +468,5 @@ _RESERVED = frozenset(dir(StrategyBase)) | {
     "params",
     "bar",
     "indicator_rows",
+    "capital",
 }

@@ -35,6 +35,8 @@ OPTION_OF_FIELD = {
     "commission_per_unit": "--commission-per-unit",
     "minimum_commission": "--minimum-commission",
     "fill_timing": "--fill-timing",
+    "capital": "--capital",
+    "risk_free_rate": "--risk-free-rate",
     "fill_model": "--fill-model",
     "slippage_ticks": "--slippage-ticks",
     "slippage_bps": "--slippage-bps",
@@ -85,6 +87,14 @@ class Command(BaseCommand):
                 "OneSecondTrader 0.75: after on_bar) or same_bar (before on_bar)"
             ),
         )
+        parser.add_argument(
+            "--capital", default="100000", help="starting capital in the quote currency"
+        )
+        parser.add_argument(
+            "--risk-free-rate",
+            default="0",
+            help="annual risk-free rate for Sharpe and Sortino, as a fraction (0.03 = 3 %%)",
+        )
         _add_fill_arguments(parser)
         parser.add_argument("--name", help="run name (default: strategy, symbols and dates)")
 
@@ -102,6 +112,8 @@ class Command(BaseCommand):
                 commission_per_unit=options["commission_per_unit"],
                 minimum_commission=options["minimum_commission"],
                 fill_timing=options["fill_timing"],
+                capital=options["capital"],
+                risk_free_rate=options["risk_free_rate"],
                 **{field: options[field] for field in FILL_FIELDS},
             )
         except ServiceError as exc:
@@ -125,14 +137,35 @@ class Command(BaseCommand):
             raise CommandError(MSG_RUN_CANCELLED.format(run_id=run.run_id))
         meta = run.metadata
         self.stdout.write(
-            f"run {run.run_id} completed: bars {meta['bars']}, orders {meta['orders']}, "
-            f"fills {meta['fills']}, net P&L {meta['net_pnl']:.2f}, "
-            f"gross P&L {meta['gross_pnl']:.2f}, {meta['bars_per_second']:,.0f} bars/s"
+            f"run {run.run_id} completed: bars {meta['bars']:,}, orders {meta['orders']:,}, "
+            f"fills {meta['fills']:,}, {meta['bars_per_second']:,.0f} bars/s"
         )
+        self.stdout.write(summary_text(meta.get("summary") or {}))
         fills_line = fills_summary(run.config or {}, meta)
         if fills_line:
             self.stdout.write(fills_line)
+        for warning in meta.get("warnings") or []:
+            self.stdout.write(f"warning: {warning}")
         self.stdout.write(run.run_id)
+
+
+def _number(value: object, spec: str, suffix: str = "") -> str:
+    return "n/a" if not isinstance(value, int | float) else f"{value:{spec}}{suffix}"
+
+
+def summary_text(summary: dict) -> str:
+    """One line of a run's money: the stored summary's figures (``metrics_summary``)."""
+    return (
+        f"net P&L {_number(summary.get('net_pnl'), ',.2f')} "
+        f"(realised {_number(summary.get('realised_pnl'), ',.2f')}, "
+        f"open {_number(summary.get('open_pnl'), ',.2f')}) on capital "
+        f"{_number(summary.get('capital'), ',.2f')}: return "
+        f"{_number(summary.get('total_return_pct'), '.2f', ' %')}, Sharpe "
+        f"{_number(summary.get('sharpe'), '.2f')}, max drawdown "
+        f"{_number(summary.get('max_drawdown'), ',.2f')} "
+        f"({_number(summary.get('max_drawdown_pct'), '.2f', ' %')}), "
+        f"trades {_number(summary.get('trades'), ',d')}"
+    )
 
 
 def _add_fill_arguments(parser: CommandParser) -> None:
@@ -158,8 +191,8 @@ def _add_fill_arguments(parser: CommandParser) -> None:
 
 
 def fills_summary(config: dict, meta: dict) -> str:
-    """E.g. ``fills: intrabar, 12 ambiguous bars (10 resolved, 2 unresolved); slippage
-    1 tick`` (empty for classic without costs)."""
+    """E.g. ``fills: intrabar, 12 ambiguous bars (10 resolved from finer bars, 2 unresolved);
+    slippage 1 ticks`` (empty for classic without costs)."""
     parts = []
     model = config.get("fill_model", "classic")
     if "ambiguous_bars" in meta:

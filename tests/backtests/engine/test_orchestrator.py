@@ -22,7 +22,7 @@ from backtests.engine.events import (
 )
 from backtests.engine.indicators import SimpleMovingAverage
 from backtests.engine.memory import ListDatafeed, MemoryRecorder
-from backtests.engine.orchestrator import Orchestrator, RunOutcome
+from backtests.engine.orchestrator import Orchestrator
 from backtests.engine.strategies.examples.sma_crossover import SMACrossover
 from tests.backtests.engine.bars import SECOND, bar, interleave, random_walk
 from tests.backtests.engine.scripted import Scripted
@@ -72,9 +72,10 @@ def test_market_order_fills_at_next_bar_open_position_seen_per_fill_timing(
         (3, "AAA", 2.0, 12.0),
     ]
     assert len(strategy.fills) == 1
-    assert outcome == RunOutcome(
-        status="completed", bars=4, orders=1, fills=1, net_pnl=0.0, gross_pnl=0.0
-    )
+    assert (outcome.status, outcome.bars, outcome.orders, outcome.fills) == ("completed", 4, 1, 1)
+    # Long 2 @ 12 marked at the last close 13.2: open P&L 2.4, nothing realised.
+    assert outcome.account.realised_before_commission == 0.0
+    assert outcome.net_pnl == pytest.approx(2.4)
 
 
 @pytest.mark.parametrize("fill_timing", list(FillTiming))
@@ -209,7 +210,9 @@ def test_outcome_pnl_gross_and_net_by_hand():
     broker = SimulatedBroker(commission_per_unit=0.5, minimum_commission=1.5)
     outcome, _ = run(strategy, flat_bars(6), broker=broker)
     assert (outcome.orders, outcome.fills) == (2, 2)
-    assert outcome.gross_pnl == pytest.approx(4.0) and outcome.net_pnl == pytest.approx(1.0)
+    assert outcome.account.realised_before_commission == pytest.approx(4.0)
+    assert outcome.account.commission == pytest.approx(3.0)
+    assert outcome.net_pnl == pytest.approx(1.0)
 
 
 def test_modification_updates_strategy_open_order():

@@ -94,7 +94,11 @@ def test_strategy_position_and_avg_price_follow_fills():
         (4, -2.0, 14.0),
         (5, -2.0, 14.0),
     ]
-    assert outcome.gross_pnl == pytest.approx(1 * 1.5 + 3 * 2.5)
+    account = outcome.account
+    assert account.realised_before_commission == pytest.approx(1 * 1.5 + 3 * 2.5)
+    # Short 2 @ 14 still open at the last close 15.2: open P&L -2.4, net 9.0 - 2.4.
+    assert account.open_pnl == pytest.approx(-2.4)
+    assert outcome.net_pnl == pytest.approx(6.6)
 
 
 # --- examples -----------------------------------------------------------------------------
@@ -424,3 +428,66 @@ def test_indicator_without_compute_is_refused_when_defined():
 
         class Nothing(Indicator):
             pass
+
+
+# --- capital, cash and equity ------------------------------------------------------------
+
+
+def test_strategy_reads_cash_and_equity_marked_at_the_last_close():
+    """Capital 1,000; buy 2 on bar 0, filled at bar 1's open 11.0 with commission 1.5:
+    cash 1,000 - 22 - 1.5 = 976.5; on bar 2 (close 12.2) equity 976.5 + 2 x 12.2 = 1,000.9."""
+    seen = []
+    script = {(0, "AAA"): [lambda s: s.submit_order(OrderType.MARKET, BUY, 2.0)]}
+    script[2, "AAA"] = [lambda s: seen.append((s.cash, s.equity, s.capital))]
+    bars = [bar(i, 10.0 + i, 10.5 + i, 9.5 + i, 10.2 + i) for i in range(4)]
+    Orchestrator(
+        strategy=Scripted(script),
+        datafeed=ListDatafeed(bars),
+        broker=SimulatedBroker(minimum_commission=1.5),
+        fill_timing=FillTiming.SAME_BAR,
+        capital=1_000.0,
+    ).run()
+    assert seen == [(pytest.approx(976.5), pytest.approx(1_000.9), 1_000.0)]
+
+
+def test_quantity_for_sizes_a_fraction_of_equity_in_whole_units():
+    sizes = []
+    script = {
+        (1, "AAA"): [
+            lambda s: sizes.append((s.quantity_for(0.5), s.quantity_for(0.5, whole=False)))
+        ]
+    }
+    bars = [bar(i, 10.0 + i, 10.5 + i, 9.5 + i, 10.2 + i) for i in range(2)]
+    Orchestrator(
+        strategy=Scripted(script),
+        datafeed=ListDatafeed(bars),
+        broker=SimulatedBroker(),
+        capital=1_000.0,
+    ).run()
+    # 500 at the last close 11.2: 44.64... units, 44 whole ones
+    assert sizes == [(44.0, pytest.approx(500 / 11.2))]
+
+
+def test_bollinger_sizes_entries_by_equity_when_asked():
+    bars = random_walk(300, seed=5)
+    strategy = get_strategy("BollingerReversion")(
+        symbols=["AAA"], params={"period": 10, "equity_pct": 10.0}
+    )
+    rec = MemoryRecorder()
+    Orchestrator(
+        strategy=strategy,
+        datafeed=ListDatafeed(bars),
+        broker=SimulatedBroker(),
+        recorder=rec,
+        capital=50_000.0,
+    ).run()
+    entries = [
+        e
+        for e in rec.of_type(OrderSubmissionRequest)
+        if e.order_type is OrderType.LIMIT and e.signal in ("lower_band", "upper_band")
+    ]
+    assert entries
+    closes = {b[0]: b[7] for b in bars}
+    first = entries[0]
+    # Flat at the first entry: equity is the capital; 10 % of it at the bar's close.
+    assert first.quantity == float(int(5_000.0 / closes[first.ts_event_ns]))

@@ -6,6 +6,9 @@ the stale entries are cancelled. When an entry fills, the other entry is cancell
 exits go out: a stop-loss (STOP) ``stop_pct`` percent beyond the entry price and a
 take-profit (LIMIT) at the middle band, re-priced every bar. Whichever exit fills cancels
 the other (one-cancels-other by hand).
+
+Entries trade ``quantity`` units, or, with ``equity_pct`` above 0, that percent of the
+account's equity at the last close (``quantity_for``), in whole units.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class BollingerReversion(StrategyBase):
         "min_bandwidth": ParamSpec(default=0.0, min=0.0, max=100.0, step=0.01),
         "stop_pct": ParamSpec(default=1.0, min=0.01, max=50.0, step=0.01),
         "quantity": ParamSpec(default=1.0, min=0.1, max=100.0, step=0.1),
+        "equity_pct": ParamSpec(default=0.0, min=0.0, max=100.0, step=0.5),
     }
 
     def setup(self) -> None:
@@ -91,14 +95,23 @@ class BollingerReversion(StrategyBase):
 
     def _place_or_reprice(
         self, order_id: str | None, side: TradeSide, price: float, action: ActionType, signal: str
-    ) -> str:
+    ) -> str | None:
         if order_id is not None and order_id in self.open_orders:
             if self.open_orders[order_id].limit_price != price:
                 self.submit_modification(order_id, limit_price=price)
             return order_id
+        quantity = self._entry_quantity()
+        if quantity <= 0:
+            return None
         return self.submit_order(
-            OrderType.LIMIT, side, self.quantity, limit_price=price, action=action, signal=signal
+            OrderType.LIMIT, side, quantity, limit_price=price, action=action, signal=signal
         )
+
+    def _entry_quantity(self) -> float:
+        """``quantity``, or ``equity_pct`` percent of the equity in whole units."""
+        if self.equity_pct > 0:
+            return self.quantity_for(self.equity_pct / 100)
+        return self.quantity
 
     def _cancel_entries(self, state: _Orders) -> None:
         for order_id in (state.buy_entry, state.sell_entry):

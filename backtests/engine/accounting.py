@@ -1,0 +1,676 @@
+"""The account of a run: capital, cash, positions marked to market at every bar close.
+
+``Accounting`` is fed the run's fills as they happen (``on_fill``) and, after each stretch of
+bars the engine has walked, those bars' columns (``on_bars``). It does the marking in numpy,
+a stretch at a time, so the engine's per-bar loop pays nothing for it:
+
+- a fill of a symbol belongs to the bar of that symbol and timestamp it filled on, and counts
+  before that bar's close is marked; the cash moves by ``-signed quantity × price -
+  commission``;
+- after each bar, equity = cash + Σ position × last close of every symbol (a symbol without a
+  bar yet has no position); the **equity at a timestamp** is the equity after every bar of
+  that timestamp;
+- the **benchmark** is buy-and-hold of the run's symbols in equal parts of the same capital:
+  each symbol's part stays cash until the symbol's first bar, is invested at that bar's open
+  and valued at each close (no costs);
+- realised P&L is average-price accounting (``PositionBook``), open P&L is each position
+  valued at its last close against its average entry price.
+
+It keeps, in bounded memory: the running statistics (drawdown in money and percent and its
+longest duration, exposure, leverage, traded notional, per-symbol P&L and drawdown), the equity
+at the end of every trading day (a UTC day with at least one bar), the equity series at every
+timestamp downsampled to at most ``2 × max_points`` buckets (each bucket keeps its last, lowest
+and highest value), the fills, and the bars a symbol spent in a position (their high and low
+draw the round trips' watermarks).
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from backtests.engine.events import FillEvent
+from backtests.engine.positions import PositionBook
+
+NS_PER_DAY = 86_400 * 1_000_000_000
+DEFAULT_CAPITAL = 100_000.0
+DEFAULT_MAX_POINTS = 10_000
+
+FILL_OUTSIDE_BARS = "fill #{index} of {symbol} at {ts} has no bar in the stretch it was booked in"
+
+
+@dataclass(eq=False)
+class SymbolAccount:
+    """One symbol's share of the account at the end (or so far)."""
+
+    symbol: str
+    position: float = 0.0
+    avg_price: float = 0.0
+    last_close: float = math.nan
+    realised: float = 0.0  # before commission
+    commission: float = 0.0
+    traded_notional: float = 0.0
+    fills: int = 0
+    bars: int = 0
+    bars_in_position: int = 0
+    pnl: float = 0.0  # marked to market at the last close, after commission
+    pnl_peak: float = 0.0
+    max_drawdown: float = 0.0
+
+    def __eq__(self, other: object) -> bool:
+        return _same(self, other)
+
+    @property
+    def open_pnl(self) -> float:
+        """The position valued at its last close against its average entry price."""
+        if self.position == 0.0 or not math.isfinite(self.last_close):
+            return 0.0
+        return self.position * (self.last_close - self.avg_price)
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal, with arrays compared element-wise and NaN equal to NaN (a run is
+    deterministic: two runs of one spec must compare equal)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        if a.shape != b.shape or a.dtype.kind != b.dtype.kind:
+            return False
+        return bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if hasattr(a, "__dataclass_fields__") and type(a) is type(b):
+        return all(_same(getattr(a, f), getattr(b, f)) for f in a.__dataclass_fields__)
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
+
+
+@dataclass(eq=False)
+class EquityBuckets:
+    """The equity series downsampled: per bucket its last timestamp, last, lowest and highest
+    equity, last benchmark value and last gross exposure (Σ |position × close|)."""
+
+    ts: np.ndarray
+    last: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    benchmark: np.ndarray
+    gross: np.ndarray
+    points_per_bucket: int = 1
+
+    def __len__(self) -> int:
+        return int(self.ts.size)
+
+    def __eq__(self, other: object) -> bool:
+        return _same(self, other)
+
+
+@dataclass(eq=False)
+class AccountingResult:
+    """What a run's account ends with; every money figure a user sees derives from it."""
+
+    capital: float
+    symbols: tuple[str, ...]
+    equity: float  # at the last timestamp (capital when there was no bar)
+    cash: float
+    benchmark: float
+    commission: float
+    realised_before_commission: float
+    open_pnl: float
+    traded_notional: float
+    bars: int
+    timestamps: int
+    timestamps_in_position: int
+    first_ts: int | None
+    last_ts: int | None
+    max_drawdown: float  # money, >= 0, of the equity at every timestamp
+    max_drawdown_pct: float  # of the running peak, >= 0
+    max_drawdown_duration_ns: int  # longest time from a peak until equity regained it
+    max_gross_exposure: float
+    max_leverage: float | None  # max over timestamps of gross exposure / equity
+    min_equity: float
+    days: np.ndarray  # int64 UTC day numbers (days since 1970-01-01) of trading days
+    daily_equity: np.ndarray
+    daily_benchmark: np.ndarray
+    series: EquityBuckets
+    per_symbol: dict[str, SymbolAccount]
+    fills: dict[str, np.ndarray]  # ts, symbol (index), side_sign, quantity, price, commission
+    position_bars: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+
+    @property
+    def net_pnl(self) -> float:
+        return self.equity - self.capital
+
+    def __eq__(self, other: object) -> bool:
+        return _same(self, other)
+
+
+class _Downsampler:
+    """Buckets of ``size`` consecutive points; when there are more than 2 × ``max_points``
+    buckets, neighbours merge in pairs and ``size`` doubles, so memory stays bounded. Each
+    bucket keeps its last timestamp, last, lowest and highest value, and the last benchmark
+    and gross exposure."""
+
+    def __init__(self, max_points: int) -> None:
+        self.max_points = max(1, int(max_points))
+        self.size = 1
+        self.parts: list[tuple[np.ndarray, ...]] = []
+        self.count = 0
+        self.carry: tuple[np.ndarray, ...] | None = None  # points of an unfinished bucket
+
+    def add(self, ts, value, benchmark, gross) -> None:
+        points = (ts, value, value, value, benchmark, gross)
+        if self.carry is not None:
+            points = tuple(np.concatenate((c, p)) for c, p in zip(self.carry, points, strict=True))
+            self.carry = None
+        n = points[0].size
+        whole = n - n % self.size
+        if whole < n:
+            self.carry = tuple(p[whole:] for p in points)
+        if whole:
+            buckets = _merge_buckets(tuple(p[:whole] for p in points), self.size)
+            self.parts.append(buckets)
+            self.count += buckets[0].size
+        if self.count > 2 * self.max_points:
+            joined = self._joined()
+            even = self.count - self.count % 2
+            merged = _merge_buckets(tuple(c[:even] for c in joined), 2)
+            if even < self.count:  # an odd last bucket stays as it is
+                merged = tuple(
+                    np.concatenate((m, c[even:])) for m, c in zip(merged, joined, strict=True)
+                )
+            self.parts = [merged]
+            self.count = merged[0].size
+            self.size *= 2
+
+    def _joined(self) -> tuple[np.ndarray, ...]:
+        if not self.parts:
+            return tuple(np.empty(0) for _ in range(6))
+        return tuple(np.concatenate(cols) for cols in zip(*self.parts, strict=True))
+
+    def result(self) -> EquityBuckets:
+        joined = self._joined()
+        if self.carry is not None and self.carry[0].size:
+            tail = _merge_buckets(self.carry, self.carry[0].size)
+            joined = tuple(np.concatenate((j, t)) for j, t in zip(joined, tail, strict=True))
+        ts, last, low, high, bench, gross = joined
+        return EquityBuckets(
+            ts=ts.astype(np.int64),
+            last=last.astype(float),
+            low=low.astype(float),
+            high=high.astype(float),
+            benchmark=bench.astype(float),
+            gross=gross.astype(float),
+            points_per_bucket=self.size,
+        )
+
+
+def _merge_buckets(buckets: tuple[np.ndarray, ...], k: int) -> tuple[np.ndarray, ...]:
+    """Every ``k`` consecutive buckets as one (the length must be a multiple of ``k``)."""
+    if k == 1:
+        return buckets
+    ts, last, low, high, bench, gross = (b.reshape(-1, k) for b in buckets)
+    return (ts[:, -1], last[:, -1], low.min(axis=1), high.max(axis=1), bench[:, -1], gross[:, -1])
+
+
+def _group_cumsum(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Cumulative sums restarting at each group (groups are contiguous runs)."""
+    total = np.cumsum(values)
+    before = total[starts] - values[starts]
+    return total - np.repeat(before, lengths)
+
+
+def _shift_in_groups(values: np.ndarray, first: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Each element's predecessor in its group; a group's first element gets ``first``."""
+    shifted = np.empty_like(values)
+    shifted[1:] = values[:-1]
+    shifted[starts] = first
+    return shifted
+
+
+class Accounting:
+    """Marks a run's positions to market; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        symbols: Sequence[str],
+        capital: float = DEFAULT_CAPITAL,
+        max_points: int = DEFAULT_MAX_POINTS,
+    ) -> None:
+        if not (isinstance(capital, int | float) and math.isfinite(capital) and capital > 0):
+            raise ValueError(f"capital must be a positive finite number, got {capital!r}")
+        self.capital = float(capital)
+        self.symbols = tuple(dict.fromkeys(symbols))
+        self.index = {symbol: i for i, symbol in enumerate(self.symbols)}
+        n = len(self.symbols)
+        self.book = PositionBook()
+        self.cash = self.capital
+        self.positions = np.zeros(n)
+        self.last_close = np.full(n, np.nan)
+        self.first_open = np.full(n, np.nan)
+        self.cashflow = np.zeros(n)  # per symbol: Σ cash moves of its fills
+        self.pnl_peak = np.zeros(n)
+        self.max_dd = np.zeros(n)
+        self.bars_per_symbol = np.zeros(n, dtype=np.int64)
+        self.bars_in_position = np.zeros(n, dtype=np.int64)
+        self.realised = np.zeros(n)
+        self.commission = np.zeros(n)
+        self.notional = np.zeros(n)
+        self.fill_counts = np.zeros(n, dtype=np.int64)
+        self.weight = self.capital / n if n else 0.0
+        # The account at the end of the last bar handled.
+        self.market_value = 0.0
+        self.gross = 0.0
+        self.bench_value = self.capital
+        self.n_open = 0
+        # Fills booked since the last stretch of bars, and all fills of the run.
+        self._pending_from = 0  # fills from this index on await their bar
+        self._fill_cash = array("d")
+        self._fill_ts = array("q")
+        self._fill_sym = array("q")
+        self._fill_side = array("b")
+        self._fill_qty = array("d")
+        self._fill_price = array("d")
+        self._fill_commission = array("d")
+        # Timestamp statistics.
+        self.bars = 0
+        self.timestamps = 0
+        self.timestamps_in_position = 0
+        self.first_ts: int | None = None
+        self.last_ts: int | None = None
+        self._pending_point: tuple[int, float, float, float, bool] | None = None
+        self.peak = self.capital
+        self.peak_ts: int | None = None
+        self.underwater = False
+        self.max_drawdown = 0.0
+        self.max_drawdown_pct = 0.0
+        self.max_duration = 0
+        self.max_gross = 0.0
+        self.max_leverage: float | None = 0.0
+        self.min_equity = self.capital
+        self._days = array("q")
+        self._daily_equity = array("d")
+        self._daily_bench = array("d")
+        self._series = _Downsampler(max_points)
+        self._position_bars: list[tuple[np.ndarray, ...]] = []
+
+    # --- fills ---------------------------------------------------------------------------
+
+    def on_fill(self, fill: FillEvent) -> None:
+        """Book a fill: cash, position, realised P&L; marked with its bar in ``on_bars``."""
+        self.book_fill(
+            ts=fill.ts_event_ns,
+            symbol=fill.symbol,
+            side_sign=1 if fill.side.sign > 0 else -1,
+            quantity=fill.quantity_filled,
+            price=fill.fill_price,
+            commission=fill.commission,
+        )
+
+    def book_fill(
+        self,
+        *,
+        ts: int,
+        symbol: str,
+        side_sign: int,
+        quantity: float,
+        price: float,
+        commission: float,
+    ) -> None:
+        """``on_fill`` from plain values (a fill read back from the database)."""
+        g = self.index.get(symbol)
+        if g is None:
+            raise ValueError(f"fill of {symbol!r}, which is not one of {self.symbols}")
+        signed = side_sign * quantity
+        self.realised[g] += self.book.apply(symbol, signed, price)
+        self.commission[g] += commission
+        self.notional[g] += abs(signed) * price
+        self.fill_counts[g] += 1
+        cash = -signed * price - commission
+        self.cash += cash
+        self._fill_cash.append(cash)
+        self._fill_ts.append(ts)
+        self._fill_sym.append(g)
+        self._fill_side.append(side_sign)
+        self._fill_qty.append(quantity)
+        self._fill_price.append(price)
+        self._fill_commission.append(commission)
+
+    # --- bars ----------------------------------------------------------------------------
+
+    def on_bars(
+        self,
+        *,
+        ts: np.ndarray,
+        code: np.ndarray,
+        symbols: Sequence[str],
+        open: np.ndarray,
+        high: np.ndarray,
+        low: np.ndarray,
+        close: np.ndarray,
+    ) -> None:
+        """Mark the bars just walked (delivery order; ``symbols[code[i]]`` is bar i's symbol)
+        with the fills booked since the previous call, which all belong to these bars."""
+        n = int(ts.size)
+        if n == 0:
+            if self._pending_from < len(self._fill_ts):
+                self._fail_fill(self._pending_from)
+            return
+        ts = np.asarray(ts, dtype=np.int64)
+        lookup = np.array([self.index.get(s, -1) for s in symbols], dtype=np.int64)
+        g = lookup[np.asarray(code, dtype=np.int64)]
+        if (g < 0).any():
+            raise ValueError("bars of a symbol the account does not hold")
+        close = np.asarray(close, dtype=float)
+        opens = np.asarray(open, dtype=float)
+        dq, dcash = self._fills_at_bars(ts, g)
+
+        # Per symbol, in time order: positions, values, P&L.
+        order = np.argsort(g, kind="stable")
+        gs = g[order]
+        starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])
+        lengths = np.diff(np.r_[starts, n])
+        first_g = gs[starts]
+        pos_before_first = self.positions[first_g]
+        pos = pos_before_first[np.repeat(np.arange(starts.size), lengths)] + _group_cumsum(
+            dq[order], starts, lengths
+        )
+        pos[np.abs(pos) < 1e-9] = 0.0
+        cs = close[order]
+        value = pos * cs
+        prev_value = _shift_in_groups(
+            value, np.nan_to_num(self.positions[first_g] * self.last_close[first_g]), starts
+        )
+        prev_pos = _shift_in_groups(pos, pos_before_first, starts)
+        # Benchmark: a symbol's part is invested at the open of its first bar.
+        new = np.isnan(self.first_open[first_g])
+        self.first_open[first_g[new]] = opens[order][starts[new]]
+        p0 = self.first_open[gs]
+        bench_value = self.weight * cs / p0
+        prev_bench = _shift_in_groups(
+            bench_value,
+            np.where(
+                new, self.weight, self.weight * self.last_close[first_g] / self.first_open[first_g]
+            ),
+            starts,
+        )
+        pnl = (
+            self.cashflow[first_g][np.repeat(np.arange(starts.size), lengths)]
+            + _group_cumsum(dcash[order], starts, lengths)
+            + value
+        )
+        held = pos != 0.0
+        opened = held.astype(np.int64) - (prev_pos != 0.0).astype(np.int64)
+
+        # Back to delivery order: the account after each bar.
+        d_value = np.empty(n)
+        d_value[order] = value - prev_value
+        d_gross = np.empty(n)
+        d_gross[order] = np.abs(value) - np.abs(prev_value)
+        d_bench = np.empty(n)
+        d_bench[order] = bench_value - prev_bench
+        d_open = np.empty(n, dtype=np.int64)
+        d_open[order] = opened
+        cash_after = (self.cash - dcash.sum()) + np.cumsum(dcash)
+        market = self.market_value + np.cumsum(d_value)
+        equity = cash_after + market
+        gross = self.gross + np.cumsum(d_gross)
+        bench = self.bench_value + np.cumsum(d_bench)
+        n_open = self.n_open + np.cumsum(d_open)
+
+        # Per-symbol state and statistics.
+        ends = starts + lengths - 1
+        self.positions[first_g] = pos[ends]
+        self.last_close[first_g] = cs[ends]
+        self.cashflow[first_g] = pnl[ends] - value[ends]
+        if starts.size == 1:
+            peaks = np.maximum.accumulate(np.maximum(pnl, self.pnl_peak[first_g[0]]))
+            worst = np.array([float((peaks - pnl).max())])
+        else:
+            peaks = pd.Series(pnl).groupby(gs, sort=False).cummax().to_numpy()
+            peaks = np.maximum(peaks, self.pnl_peak[gs])
+            worst = pd.Series(peaks - pnl).groupby(gs, sort=False).max().to_numpy()
+        self.max_dd[first_g] = np.maximum(self.max_dd[first_g], worst)
+        self.pnl_peak[first_g] = peaks[ends]
+        np.add.at(self.bars_per_symbol, first_g, lengths)
+        self.bars_in_position += np.bincount(gs[held], minlength=len(self.symbols))
+        in_trade = np.empty(n, dtype=bool)
+        in_trade[order] = held | (prev_pos != 0.0)
+        self._keep_position_bars(ts, high, low, g, in_trade)
+
+        self.market_value = float(market[-1])
+        self.gross = float(gross[-1])
+        self.bench_value = float(bench[-1])
+        self.n_open = int(n_open[-1])
+        self.bars += n
+        self._timestamps(ts, equity, bench, gross, n_open)
+
+    def _fills_at_bars(self, ts: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Signed quantity and cash of the pending fills, summed per bar they filled on."""
+        n = ts.size
+        dq = np.zeros(n)
+        dcash = np.zeros(n)
+        start, end = self._pending_from, len(self._fill_ts)
+        if start == end:
+            return dq, dcash
+        self._pending_from = end
+        f_ts = np.frombuffer(self._fill_ts, dtype=np.int64)[start:end]
+        f_g = np.frombuffer(self._fill_sym, dtype=np.int64)[start:end]
+        signed = (
+            np.frombuffer(self._fill_side, dtype=np.int8)[start:end]
+            * np.frombuffer(self._fill_qty, dtype=float)[start:end]
+        )
+        cash = np.frombuffer(self._fill_cash, dtype=float)[start:end]
+        # The stretch's timestamps are sorted: rank them, then key bars by (rank, symbol).
+        unique_ts, rank = np.unique(ts, return_inverse=True)
+        width = len(self.symbols) + 1
+        bar_key = rank.astype(np.int64) * width + g
+        key_order = np.argsort(bar_key, kind="stable")
+        sorted_keys = bar_key[key_order]
+        f_rank = np.minimum(np.searchsorted(unique_ts, f_ts), unique_ts.size - 1)
+        f_key = f_rank * width + f_g
+        where = np.minimum(np.searchsorted(sorted_keys, f_key), n - 1)
+        found = (unique_ts[f_rank] == f_ts) & (sorted_keys[where] == f_key)
+        if not found.all():
+            self._fail_fill(start + int(np.flatnonzero(~found)[0]))
+        bar = key_order[where]
+        np.add.at(dq, bar, signed)
+        np.add.at(dcash, bar, cash)
+        return dq, dcash
+
+    def _fail_fill(self, index: int) -> None:
+        symbol = self.symbols[self._fill_sym[index]]
+        raise ValueError(
+            FILL_OUTSIDE_BARS.format(index=index, symbol=symbol, ts=self._fill_ts[index])
+        )
+
+    def _keep_position_bars(self, ts, high, low, g, keep) -> None:
+        """Keep (ts, high, low) of the bars a symbol spent in, entered or left a position."""
+        if keep.any():
+            self._position_bars.append(
+                (
+                    g[keep],
+                    ts[keep],
+                    np.asarray(high, dtype=float)[keep],
+                    np.asarray(low, dtype=float)[keep],
+                )
+            )
+
+    def _timestamps(self, ts, equity, bench, gross, n_open) -> None:
+        """Reduce bars to timestamps (the account after a timestamp's last bar) and feed the
+        drawdown, exposure, daily and series statistics. A stretch may end in the middle of
+        a timestamp: its last timestamp waits for the next stretch (or ``finish``)."""
+        last = np.flatnonzero(np.r_[ts[1:] != ts[:-1], True])
+        point_ts = ts[last]
+        if self._pending_point is not None and self._pending_point[0] != int(point_ts[0]):
+            p = self._pending_point
+            self._points(
+                np.array([p[0]], dtype=np.int64),
+                np.array([p[1]]),
+                np.array([p[2]]),
+                np.array([p[3]]),
+                np.array([p[4]]),
+            )
+        self._pending_point = (
+            int(point_ts[-1]),
+            float(equity[last[-1]]),
+            float(bench[last[-1]]),
+            float(gross[last[-1]]),
+            bool(n_open[last[-1]] > 0),
+        )
+        if last.size > 1:
+            keep = last[:-1]
+            self._points(ts[keep], equity[keep], bench[keep], gross[keep], n_open[keep] > 0)
+
+    def _points(self, ts, equity, bench, gross, in_position) -> None:
+        if self.first_ts is None:
+            self.first_ts = int(ts[0])
+            self.peak_ts = int(ts[0])
+        self.last_ts = int(ts[-1])
+        self.timestamps += int(ts.size)
+        self.timestamps_in_position += int(np.count_nonzero(in_position))
+        # Drawdown from the running peak (which starts at the capital).
+        peak = np.maximum(np.maximum.accumulate(equity), self.peak)
+        drawdown = peak - equity
+        self.max_drawdown = max(self.max_drawdown, float(drawdown.max()))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pct = np.where(peak > 0, drawdown / peak, 0.0)
+        self.max_drawdown_pct = max(self.max_drawdown_pct, float(pct.max()))
+        self._durations(ts, equity, peak)
+        self.peak = float(peak[-1])
+        self.min_equity = min(self.min_equity, float(equity.min()))
+        self.max_gross = max(self.max_gross, float(gross.max()))
+        if self.max_leverage is not None:
+            if ((equity <= 0) & (gross > 0)).any():
+                self.max_leverage = None  # equity at or below zero with positions open
+            else:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    leverage = np.where(equity > 0, gross / equity, 0.0)
+                self.max_leverage = max(self.max_leverage, float(leverage.max()))
+        # Daily: the equity after the last timestamp of each UTC day.
+        day = ts // NS_PER_DAY
+        ends = np.flatnonzero(np.r_[day[1:] != day[:-1], True])
+        for d, e, b in zip(
+            day[ends].tolist(), equity[ends].tolist(), bench[ends].tolist(), strict=True
+        ):
+            if self._days and self._days[-1] == d:
+                self._daily_equity[-1], self._daily_bench[-1] = e, b
+            else:
+                self._days.append(d)
+                self._daily_equity.append(e)
+                self._daily_bench.append(b)
+        self._series.add(ts, equity, bench, gross)
+
+    def _durations(self, ts: np.ndarray, equity: np.ndarray, peak: np.ndarray) -> None:
+        """Longest time from a peak until the equity is back at it (or until now)."""
+        at_peak = equity >= peak
+        index = np.where(at_peak, np.arange(ts.size), -1)
+        last_peak = np.maximum.accumulate(index)
+        peak_ts = np.where(last_peak >= 0, ts[np.maximum(last_peak, 0)], self.peak_ts)
+        underwater = ~at_peak
+        prev_underwater = np.r_[self.underwater, underwater[:-1]]
+        prev_peak_ts = np.r_[self.peak_ts, peak_ts[:-1]]
+        recovered = at_peak & prev_underwater
+        if recovered.any():
+            self.max_duration = max(
+                self.max_duration, int((ts[recovered] - prev_peak_ts[recovered]).max())
+            )
+        if underwater[-1]:
+            self.max_duration = max(self.max_duration, int(ts[-1] - peak_ts[-1]))
+        self.underwater = bool(underwater[-1])
+        self.peak_ts = int(peak_ts[-1])
+
+    # --- reading -------------------------------------------------------------------------
+
+    @property
+    def equity(self) -> float:
+        """Cash plus every position at its last close (as of the bars handled so far)."""
+        return self.cash + self.market_value
+
+    def finish(self) -> AccountingResult:
+        """The account after the last bar handled (call once, when the run is over)."""
+        if self._pending_point is not None:
+            p = self._pending_point
+            self._pending_point = None
+            self._points(
+                np.array([p[0]], dtype=np.int64),
+                np.array([p[1]]),
+                np.array([p[2]]),
+                np.array([p[3]]),
+                np.array([p[4]]),
+            )
+        per_symbol = {}
+        for i, symbol in enumerate(self.symbols):
+            account = SymbolAccount(
+                symbol=symbol,
+                position=self.book.position(symbol),
+                avg_price=self.book.avg_price(symbol),
+                last_close=float(self.last_close[i]),
+                realised=float(self.realised[i]),
+                commission=float(self.commission[i]),
+                traded_notional=float(self.notional[i]),
+                fills=int(self.fill_counts[i]),
+                bars=int(self.bars_per_symbol[i]),
+                bars_in_position=int(self.bars_in_position[i]),
+                max_drawdown=float(self.max_dd[i]),
+                pnl_peak=float(self.pnl_peak[i]),
+            )
+            value = account.position * account.last_close if account.position else 0.0
+            account.pnl = float(self.cashflow[i]) + value
+            per_symbol[symbol] = account
+        equity = self.cash + self.market_value
+        return AccountingResult(
+            capital=self.capital,
+            symbols=self.symbols,
+            equity=equity,
+            cash=self.cash,
+            benchmark=self.bench_value,
+            commission=float(self.commission.sum()),
+            realised_before_commission=float(self.realised.sum()),
+            open_pnl=float(sum(a.open_pnl for a in per_symbol.values())),
+            traded_notional=float(self.notional.sum()),
+            bars=self.bars,
+            timestamps=self.timestamps,
+            timestamps_in_position=self.timestamps_in_position,
+            first_ts=self.first_ts,
+            last_ts=self.last_ts,
+            max_drawdown=self.max_drawdown,
+            max_drawdown_pct=self.max_drawdown_pct,
+            max_drawdown_duration_ns=self.max_duration,
+            max_gross_exposure=self.max_gross,
+            max_leverage=self.max_leverage,
+            min_equity=self.min_equity,
+            days=np.frombuffer(self._days, dtype=np.int64).copy(),
+            daily_equity=np.frombuffer(self._daily_equity, dtype=float).copy(),
+            daily_benchmark=np.frombuffer(self._daily_bench, dtype=float).copy(),
+            series=self._series.result(),
+            per_symbol=per_symbol,
+            fills={
+                "ts": np.frombuffer(self._fill_ts, dtype=np.int64).copy(),
+                "symbol": np.frombuffer(self._fill_sym, dtype=np.int64).copy(),
+                "side_sign": np.frombuffer(self._fill_side, dtype=np.int8).astype(np.int64),
+                "quantity": np.frombuffer(self._fill_qty, dtype=float).copy(),
+                "price": np.frombuffer(self._fill_price, dtype=float).copy(),
+                "commission": np.frombuffer(self._fill_commission, dtype=float).copy(),
+            },
+            position_bars=self._position_bars_by_symbol(),
+        )
+
+    def _position_bars_by_symbol(self) -> dict[str, dict[str, np.ndarray]]:
+        if not self._position_bars:
+            return {}
+        g, ts, high, low = (np.concatenate(c) for c in zip(*self._position_bars, strict=True))
+        order = np.argsort(g, kind="stable")  # stretches came in time order
+        g, ts, high, low = g[order], ts[order], high[order], low[order]
+        starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+        ends = np.r_[starts[1:], g.size]
+        return {
+            self.symbols[int(g[a])]: {"ts": ts[a:b], "high": high[a:b], "low": low[a:b]}
+            for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
+        }

@@ -1,0 +1,1 @@
+"""Parameter studies: search spaces, samplers, trials, overfitting statistics."""
