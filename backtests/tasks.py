@@ -45,6 +45,21 @@ def run_backtest_task(run_id: str) -> str:
         return RUN_NOT_QUEUED.format(message=exc.message)
 
 
+def sensitivity_task(run_id: str) -> str:
+    """Compute the queued sensitivity report of a completed run; returns its final status."""
+    from backtests.services.sensitivity import sensitivity_execute
+    from ostsite.errors import Conflict, NotFound
+
+    try:
+        return str(sensitivity_execute(run_id=run_id)["status"])
+    except NotFound:
+        logger.info("sensitivity report of run %s: run deleted", run_id)
+        return RUN_GONE
+    except Conflict as exc:
+        logger.warning("sensitivity report of run %s not computed: %s", run_id, exc.message)
+        return RUN_NOT_QUEUED.format(message=exc.message)
+
+
 @receiver(post_spawn, dispatch_uid="backtests.fail_stale_runs_on_worker_start")
 def fail_stale_runs_on_worker_start(sender: object, proc_name: str = "", **kwargs: object) -> None:
     """A (re)started worker fails runs that a dead worker left ``running``."""

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from backtests.api import chart_views, views
+from backtests.api import chart_views, sensitivity_views, views
 
 urlpatterns = [
     path("runs", views.RunsView.as_view(), name="api-runs"),
@@ -28,6 +28,16 @@ urlpatterns = [
         name="api-run-pnl-summary",
     ),
     path("runs/<str:run_id>/equity.png", chart_views.EquityView.as_view(), name="api-run-equity"),
+    path(
+        "runs/<str:run_id>/sensitivity",
+        sensitivity_views.RunSensitivityView.as_view(),
+        name="api-run-sensitivity",
+    ),
+    path(
+        "runs/<str:run_id>/sensitivity.png",
+        sensitivity_views.RunSensitivityChartView.as_view(),
+        name="api-run-sensitivity-png",
+    ),
     path("strategies", views.StrategiesView.as_view(), name="api-strategies"),
     path("strategies/<str:strategy_id>", views.StrategyDetailView.as_view(), name="api-strategy"),
     path("backtest/run", views.BacktestRunView.as_view(), name="api-backtest-run"),

@@ -19,6 +19,7 @@ from backtests.services.backtest_spec import (
 )
 from backtests.services.fill_spec import FILL_FIELDS
 from backtests.services.runs import run_create, run_execute
+from backtests.services.sensitivity import sensitivity_execute
 from ostsite.errors import ServiceError
 from secmaster.selectors import preset_get
 
@@ -51,6 +52,7 @@ MSG_BAR_PERIOD = "--bar-period must be one of {choices}, got {raw!r}"
 MSG_PUBLISHER_BOTH = "give --publisher (with --dataset) or --publisher-id, not both"
 MSG_RUN_FAILED = "run {run_id} failed: {error}"
 MSG_RUN_CANCELLED = "run {run_id} was cancelled"
+MSG_SENSITIVITY_FAILED = "run {run_id} completed, but its sensitivity report failed: {error}"
 MSG_INTERRUPTED = "interrupted; run {run_id} is cancelled"
 
 
@@ -96,6 +98,12 @@ class Command(BaseCommand):
             help="annual risk-free rate for Sharpe and Sortino, as a fraction (0.03 = 3 %%)",
         )
         _add_fill_arguments(parser)
+        parser.add_argument(
+            "--sensitivity",
+            action="store_true",
+            help="then run it again under slippage 0/1/2 ticks x participation 100/10/1 %% and"
+            " print net P&L and Sharpe per cell (README: Sensitivity report)",
+        )
         parser.add_argument("--name", help="run name (default: strategy, symbols and dates)")
 
     def handle(self, *args, **options) -> None:
@@ -146,7 +154,23 @@ class Command(BaseCommand):
             self.stdout.write(fills_line)
         for warning in meta.get("warnings") or []:
             self.stdout.write(f"warning: {warning}")
+        if options["sensitivity"]:
+            self._sensitivity(run.run_id)
         self.stdout.write(run.run_id)
+
+    def _sensitivity(self, run_id: str) -> None:
+        """The run's sensitivity report, computed here, as a table of net P&L and Sharpe."""
+        bar = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+        try:
+            progress = (lambda done, total: bar.update(done / total)) if bar else None
+            report = sensitivity_execute(run_id=run_id, on_cell=progress)
+        finally:
+            if bar:
+                bar.close()
+        if report["status"] != "completed":
+            raise CommandError(MSG_SENSITIVITY_FAILED.format(run_id=run_id, error=report["error"]))
+        for line in sensitivity_table(report):
+            self.stdout.write(line)
 
 
 def _number(value: object, spec: str, suffix: str = "") -> str:
@@ -215,6 +239,28 @@ def fills_summary(config: dict, meta: dict) -> str:
     if config.get("latency_ms"):
         parts.append(f"latency {config['latency_ms']:g} ms")
     return "fills: " + "; ".join(parts) if parts else ""
+
+
+def sensitivity_table(report: dict) -> list[str]:
+    """The report's cells as lines: a row per participation cap, a column per slippage."""
+    ticks, caps = report["slippage_ticks"], report["participation_caps"]
+    cells = {(c["participation_cap"], c["slippage_ticks"]): c for c in report["cells"]}
+    width = 24
+    lines = [
+        f"sensitivity (fill model {report['fill_model']}): net P&L / Sharpe per cell",
+        "volume cap".ljust(12)
+        + "".join(f"slippage {t:g} tick{'' if t == 1 else 's'}".rjust(width) for t in ticks),
+    ]
+    for cap in caps:
+        row = f"{cap * 100:g} %".ljust(12)
+        for tick in ticks:
+            cell = cells.get((cap, tick), {})
+            row += (
+                f"{_number(cell.get('net_pnl'), ',.2f')} / {_number(cell.get('sharpe'), '.2f')}"
+            ).rjust(width)
+        lines.append(row)
+    lines.append(f"chart: /api/runs/{report['run_id']}/sensitivity.png")
+    return lines
 
 
 def _describe(exc: ServiceError) -> str:
