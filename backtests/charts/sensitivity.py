@@ -13,6 +13,7 @@ from backtests.charts import style
 
 WIDTH_PX, HEIGHT_PX = 1200, 560
 TITLE = "Sensitivity to costs"
+NO_SHARPE = "— no Sharpe ratio: too few days of returns"
 
 
 def _grid(report: dict[str, Any], key: str) -> np.ndarray:
@@ -44,7 +45,7 @@ def _panel(fig, box, report: dict[str, Any], key: str, title: str, money: bool) 
             text = "—" if report.get("status") == "completed" else "…"
         else:
             text = style.fmt_money(value) if money else style.fmt_number(value, sign=True)
-        ax.text(col, row, text, ha="center", va="center", fontsize=15, color=style.TEXT,
+        ax.text(col, row, text, ha="center", va="center", fontsize=12.5, color=style.TEXT,
                 fontfamily=style.FONT_FAMILY, fontweight="bold")  # fmt: skip
     ticks, caps = report["slippage_ticks"], report["participation_caps"]
     ax.set_xticks(range(len(ticks)), [f"{t:g} tick" + ("" if t == 1 else "s") for t in ticks])
@@ -75,6 +76,9 @@ def sensitivity_png(report: dict[str, Any]) -> bytes:
     style.set_title(fig, TITLE, subtitle)
     top = 1 - (style.HEADER_PX + 34) / HEIGHT_PX
     height = top - 90 / HEIGHT_PX
-    _panel(fig, (0.1, 90 / HEIGHT_PX, 0.36, height), report, "net_pnl", "Net P&L", True)
-    _panel(fig, (0.6, 90 / HEIGHT_PX, 0.36, height), report, "sharpe", "Sharpe ratio", False)
+    _panel(fig, (0.09, 90 / HEIGHT_PX, 0.39, height), report, "net_pnl", "Net P&L", True)
+    _panel(fig, (0.6, 90 / HEIGHT_PX, 0.38, height), report, "sharpe", "Sharpe ratio", False)
+    cells = report.get("cells") or []
+    if status == "completed" and cells and all(c.get("sharpe") is None for c in cells):
+        fig.text(0.6, 12 / HEIGHT_PX, NO_SHARPE, fontsize=style.LABEL_SIZE, color=style.MUTED)
     return style.figure_png(fig)

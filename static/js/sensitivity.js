@@ -2,7 +2,7 @@
    it while a worker computes its nine backtests, show its chart (API: /api/runs/{id}/sensitivity). */
 (function () {
   "use strict";
-  const { api, say, ApiError } = window.OST;
+  const { api, say, ApiError, el, num, signClass } = window.OST;
   const $ = (id) => document.getElementById(id);
   const POLL_MS = 1500;
   let runId = "";
@@ -21,7 +21,28 @@
     $("sensitivity-link").hidden = false;
   }
 
+  /* The cells as a table too: readable on a phone, and by screen readers. */
+  function showTable(report) {
+    const ticks = report.slippage_ticks || [];
+    const caps = report.participation_caps || [];
+    const cells = new Map((report.cells || []).map((c) => [c.participation_cap + "/" + c.slippage_ticks, c]));
+    const head = $("sensitivity-table").querySelector("thead tr");
+    head.replaceChildren(el("th", { scope: "col", text: "Volume cap" }),
+      ...ticks.map((t) => el("th", { scope: "col", class: "num", text: t + " tick" + (t === 1 ? "" : "s") })));
+    $("sensitivity-table").querySelector("tbody").replaceChildren(...caps.map((cap) => el("tr", {}, [
+      el("th", { scope: "row", text: +(cap * 100).toFixed(4) + " %" }),
+      ...ticks.map((t) => {
+        const cell = cells.get(cap + "/" + t);
+        if (!cell) return el("td", { class: "num muted", text: "…" });
+        const sharpe = cell.sharpe === null || cell.sharpe === undefined ? "—" : num(cell.sharpe, 2);
+        return el("td", { class: "num " + signClass(cell.net_pnl), text: num(cell.net_pnl, 2) + " / " + sharpe });
+      }),
+    ])));
+    $("sensitivity-table-wrap").hidden = !(report.cells || []).length;
+  }
+
   function show(report) {
+    showTable(report);
     const button = $("sensitivity-run");
     const status = $("sensitivity-status");
     const done = (report.cells || []).length;
@@ -61,6 +82,7 @@
       button.disabled = false;
       button.textContent = "Run sensitivity report";
       $("sensitivity-link").hidden = true;
+      $("sensitivity-table-wrap").hidden = true;
       if (err instanceof ApiError && err.status === 404) say($("sensitivity-status"), "No report yet.", "info");
       else say($("sensitivity-status"), "Cannot load the report: " + err.message, "error");
     }
@@ -82,6 +104,7 @@
     if (wanted === runId) return;
     runId = wanted;
     $("sensitivity-link").hidden = true;
+    $("sensitivity-table-wrap").hidden = true;
     load();
   }
 
