@@ -102,6 +102,25 @@ def test_finer_bars_under_hours_are_seconds_else_minutes(tmp_path):
     )
 
 
+def test_finer_bars_under_days_come_from_the_blocks(tmp_path):
+    # A day is longer than an hour: its finer bars are read through the columnar blocks.
+    mappings = {"AAPL": [("2024-01-02", "2024-01-03", 10)]}
+    days = [_row(10, "2024-01-02T00:00", 100, 102, 98, 101)]
+    minutes = [
+        _row(10, "2024-01-02T14:30", 100, 102, 99, 101),
+        _row(10, "2024-01-02T14:31", 101, 101, 98, 99),
+        _row(10, "2024-01-03T14:30", 7, 7, 7, 7),  # the next day: not asked for
+    ]
+    publisher = ingest_bars(tmp_path, bars=days, mappings=mappings, rtype=35, name="d")
+    ingest_bars(tmp_path, bars=minutes, mappings=mappings, rtype=33, name="m")
+    feed = _feed(publisher, BarPeriod.DAY)
+    day = feed.finer_bars("AAPL", ns("2024-01-02T00:00"), ns("2024-01-03T00:00"))
+    assert [(b.ts_event_ns, b.bar_period, b.low) for b in day] == [
+        (ns("2024-01-02T14:30"), BarPeriod.MINUTE, 99.0),
+        (ns("2024-01-02T14:31"), BarPeriod.MINUTE, 98.0),
+    ]
+
+
 @pytest.mark.parametrize(
     ("prices", "expected"),
     [
