@@ -1,39 +1,17 @@
-"""The account of a run: capital, cash, positions marked to market at every bar close.
-
-``Accounting`` is fed the run's fills as they happen (``on_fill``) and, after each stretch of
-bars the engine has walked, those bars' columns (``on_bars``). It does the marking in numpy,
-a stretch at a time, so the engine's per-bar loop pays nothing for it:
-
-- a fill of a symbol belongs to the bar of that symbol and timestamp it filled on, and counts
-  before that bar's close is marked; the cash moves by ``-signed quantity × price -
-  commission``;
-- after each bar, equity = cash + Σ position × last close of every symbol (a symbol without a
-  bar yet has no position); the **equity at a timestamp** is the equity after every bar of
-  that timestamp;
-- the **benchmark** is buy-and-hold of the run's symbols in equal parts of the same capital:
-  each symbol's part stays cash until the symbol's first bar, is invested at that bar's open
-  and valued at each close (no costs);
-- realised P&L is average-price accounting (``PositionBook``), open P&L is each position
-  valued at its last close against its average entry price.
-
-It keeps, in bounded memory: the running statistics (drawdown in money and percent and its
-longest duration, exposure, leverage, traded notional, per-symbol P&L and drawdown), the equity
-at the end of every trading day (a UTC day with at least one bar), the equity series at every
-timestamp downsampled to at most ``2 × max_points`` buckets (each bucket keeps its last, lowest
-and highest value), the fills, and the bars a symbol spent in a position (their high and low
-draw the round trips' watermarks).
-"""
+"""The account: cash, positions and their marks, fed fills and walked bars (see the
+package's docstring)."""
 
 from __future__ import annotations
 
 import math
 from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from backtests.engine.accounting.results import AccountingResult, SymbolAccount
+from backtests.engine.accounting.series import Downsampler
 from backtests.engine.events import FillEvent
 from backtests.engine.positions import PositionBook
 
@@ -42,180 +20,6 @@ DEFAULT_CAPITAL = 100_000.0
 DEFAULT_MAX_POINTS = 10_000
 
 FILL_OUTSIDE_BARS = "fill #{index} of {symbol} at {ts} has no bar in the stretch it was booked in"
-
-
-@dataclass(eq=False)
-class SymbolAccount:
-    """One symbol's share of the account at the end (or so far)."""
-
-    symbol: str
-    position: float = 0.0
-    avg_price: float = 0.0
-    last_close: float = math.nan
-    realised: float = 0.0  # before commission
-    commission: float = 0.0
-    traded_notional: float = 0.0
-    fills: int = 0
-    bars: int = 0
-    bars_in_position: int = 0
-    pnl: float = 0.0  # marked to market at the last close, after commission
-    pnl_peak: float = 0.0
-    max_drawdown: float = 0.0
-
-    def __eq__(self, other: object) -> bool:
-        return _same(self, other)
-
-    @property
-    def open_pnl(self) -> float:
-        """The position valued at its last close against its average entry price."""
-        if self.position == 0.0 or not math.isfinite(self.last_close):
-            return 0.0
-        return self.position * (self.last_close - self.avg_price)
-
-
-def _same(a: object, b: object) -> bool:
-    """Equal, with arrays compared element-wise and NaN equal to NaN (a run is
-    deterministic: two runs of one spec must compare equal)."""
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        a, b = np.asarray(a), np.asarray(b)
-        if a.shape != b.shape or a.dtype.kind != b.dtype.kind:
-            return False
-        return bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if hasattr(a, "__dataclass_fields__") and type(a) is type(b):
-        return all(_same(getattr(a, f), getattr(b, f)) for f in a.__dataclass_fields__)
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    return a == b
-
-
-@dataclass(eq=False)
-class EquityBuckets:
-    """The equity series downsampled: per bucket its last timestamp, last, lowest and highest
-    equity, last benchmark value and last gross exposure (Σ |position × close|)."""
-
-    ts: np.ndarray
-    last: np.ndarray
-    low: np.ndarray
-    high: np.ndarray
-    benchmark: np.ndarray
-    gross: np.ndarray
-    points_per_bucket: int = 1
-
-    def __len__(self) -> int:
-        return int(self.ts.size)
-
-    def __eq__(self, other: object) -> bool:
-        return _same(self, other)
-
-
-@dataclass(eq=False)
-class AccountingResult:
-    """What a run's account ends with; every money figure a user sees derives from it."""
-
-    capital: float
-    symbols: tuple[str, ...]
-    equity: float  # at the last timestamp (capital when there was no bar)
-    cash: float
-    benchmark: float
-    commission: float
-    realised_before_commission: float
-    open_pnl: float
-    traded_notional: float
-    bars: int
-    timestamps: int
-    timestamps_in_position: int
-    first_ts: int | None
-    last_ts: int | None
-    max_drawdown: float  # money, >= 0, of the equity at every timestamp
-    max_drawdown_pct: float  # of the running peak, >= 0
-    max_drawdown_duration_ns: int  # longest time from a peak until equity regained it
-    max_gross_exposure: float
-    max_leverage: float | None  # max over timestamps of gross exposure / equity
-    min_equity: float
-    days: np.ndarray  # int64 UTC day numbers (days since 1970-01-01) of trading days
-    daily_equity: np.ndarray
-    daily_benchmark: np.ndarray
-    series: EquityBuckets
-    per_symbol: dict[str, SymbolAccount]
-    fills: dict[str, np.ndarray]  # ts, symbol (index), side_sign, quantity, price, commission
-    position_bars: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
-
-    @property
-    def net_pnl(self) -> float:
-        return self.equity - self.capital
-
-    def __eq__(self, other: object) -> bool:
-        return _same(self, other)
-
-
-class _Downsampler:
-    """Buckets of ``size`` consecutive points; when there are more than 2 × ``max_points``
-    buckets, neighbours merge in pairs and ``size`` doubles, so memory stays bounded. Each
-    bucket keeps its last timestamp, last, lowest and highest value, and the last benchmark
-    and gross exposure."""
-
-    def __init__(self, max_points: int) -> None:
-        self.max_points = max(1, int(max_points))
-        self.size = 1
-        self.parts: list[tuple[np.ndarray, ...]] = []
-        self.count = 0
-        self.carry: tuple[np.ndarray, ...] | None = None  # points of an unfinished bucket
-
-    def add(self, ts, value, benchmark, gross) -> None:
-        points = (ts, value, value, value, benchmark, gross)
-        if self.carry is not None:
-            points = tuple(np.concatenate((c, p)) for c, p in zip(self.carry, points, strict=True))
-            self.carry = None
-        n = points[0].size
-        whole = n - n % self.size
-        if whole < n:
-            self.carry = tuple(p[whole:] for p in points)
-        if whole:
-            buckets = _merge_buckets(tuple(p[:whole] for p in points), self.size)
-            self.parts.append(buckets)
-            self.count += buckets[0].size
-        if self.count > 2 * self.max_points:
-            joined = self._joined()
-            even = self.count - self.count % 2
-            merged = _merge_buckets(tuple(c[:even] for c in joined), 2)
-            if even < self.count:  # an odd last bucket stays as it is
-                merged = tuple(
-                    np.concatenate((m, c[even:])) for m, c in zip(merged, joined, strict=True)
-                )
-            self.parts = [merged]
-            self.count = merged[0].size
-            self.size *= 2
-
-    def _joined(self) -> tuple[np.ndarray, ...]:
-        if not self.parts:
-            return tuple(np.empty(0) for _ in range(6))
-        return tuple(np.concatenate(cols) for cols in zip(*self.parts, strict=True))
-
-    def result(self) -> EquityBuckets:
-        joined = self._joined()
-        if self.carry is not None and self.carry[0].size:
-            tail = _merge_buckets(self.carry, self.carry[0].size)
-            joined = tuple(np.concatenate((j, t)) for j, t in zip(joined, tail, strict=True))
-        ts, last, low, high, bench, gross = joined
-        return EquityBuckets(
-            ts=ts.astype(np.int64),
-            last=last.astype(float),
-            low=low.astype(float),
-            high=high.astype(float),
-            benchmark=bench.astype(float),
-            gross=gross.astype(float),
-            points_per_bucket=self.size,
-        )
-
-
-def _merge_buckets(buckets: tuple[np.ndarray, ...], k: int) -> tuple[np.ndarray, ...]:
-    """Every ``k`` consecutive buckets as one (the length must be a multiple of ``k``)."""
-    if k == 1:
-        return buckets
-    ts, last, low, high, bench, gross = (b.reshape(-1, k) for b in buckets)
-    return (ts[:, -1], last[:, -1], low.min(axis=1), high.max(axis=1), bench[:, -1], gross[:, -1])
 
 
 def _group_cumsum(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -297,7 +101,7 @@ class Accounting:
         self._days = array("q")
         self._daily_equity = array("d")
         self._daily_bench = array("d")
-        self._series = _Downsampler(max_points)
+        self._series = Downsampler(max_points)
         self._position_bars: list[tuple[np.ndarray, ...]] = []
 
     # --- fills ---------------------------------------------------------------------------
