@@ -447,3 +447,17 @@ def test_roundtrips_page_sorted_server_side(api_client):
     assert [r["number"] for r in page["roundtrips"]] == [10, 9, 8, 7, 6]
     bad = api_client.get("/api/runs/many/roundtrips?sort=nope&limit=0")
     assert bad.status_code == 400 and set(bad.json()["fields"]) == {"sort", "limit"}
+
+
+@pytest.mark.django_db(databases=["default", "secmaster"])
+def test_roundtrips_list_streamed_past_the_threshold_is_the_same_json(api_client, monkeypatch):
+    import json
+
+    from backtests.api import views
+
+    run_with_one_trade()
+    whole = api_client.get("/api/runs/trade1/roundtrips").json()
+    monkeypatch.setattr(views, "STREAM_ROUNDTRIPS_OVER", 0)
+    streamed = api_client.get("/api/runs/trade1/roundtrips")
+    assert streamed.streaming and streamed["Content-Type"] == "application/json"
+    assert json.loads(b"".join(streamed.streaming_content)) == whole
