@@ -80,8 +80,14 @@ def phase_setup(workdir: Path, minutes: int) -> dict:
 # --- phase: run --------------------------------------------------------------------------
 
 
-def phase_run(workdir: Path, publisher_id: int, record: str, end: str, trace: bool) -> dict:
+def phase_run(
+    workdir: Path, publisher_id: int, record: str, end: str, trace: bool, mark: bool = True
+) -> dict:
     _django(workdir)
+    if not mark:  # the cost of the account: the same run without marking bars to market
+        from backtests.engine.orchestrator import Orchestrator
+
+        Orchestrator._mark = lambda self, walk, start, end: None
     if trace:
         import tracemalloc
 
@@ -150,7 +156,14 @@ def main() -> None:
             _django(Path(workdir))
             out = _fills.phase_fills_run(int(rest[0]), rest[1], int(rest[2]))
         else:
-            out = phase_run(Path(workdir), int(rest[0]), rest[1], rest[2], rest[3] == "trace")
+            out = phase_run(
+                Path(workdir),
+                int(rest[0]),
+                rest[1],
+                rest[2],
+                rest[3] == "trace",
+                rest[3] != "nomark",
+            )
         print(json.dumps(out))
         return
 
@@ -182,6 +195,15 @@ def main() -> None:
                 f"{r['wall_bars_per_second']:,} bars/s (whole run_execute), "
                 f"peak RSS {r['max_rss_mb']} MB + writer process {r['writer_rss_mb']} MB"
             )
+        marked = [_child(workdir, "run", pid, "trades", end, "plain") for _ in range(3)]
+        unmarked = [_child(workdir, "run", pid, "trades", end, "nomark") for _ in range(3)]
+        best = max(r["bars_per_second"] for r in marked)
+        best_unmarked = max(r["bars_per_second"] for r in unmarked)
+        print(
+            f"cost of the account (marking to market, equity series), record=trades, best of 3: "
+            f"{best_unmarked:,.0f} bars/s without -> {best:,.0f} bars/s with = "
+            f"{(1 - best / best_unmarked) * 100:.1f} % slower (target <= 5 %)"
+        )
         r = _child(workdir, "run", pid, "full", end, "trace")
         _check(r)
         print(

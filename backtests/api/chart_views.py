@@ -23,6 +23,7 @@ from backtests.api.views import (
     run_symbol_check,
     validated,
 )
+from ostsite.errors import Conflict
 
 PNG_RESPONSES: dict[Any, Any] = {
     (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="A PNG image."),
@@ -99,12 +100,20 @@ class WindowChartView(PNGView):
         return png_response(image)
 
 
+RUN_NOT_FINISHED_TITLE = "Not finished yet"
+
+
 def run_chart_response(request: Request, run_id: str, chart_name: str) -> HttpResponse:
-    """A whole-run chart from ``backtests.charts``, optionally for one symbol."""
+    """A whole-run chart from ``backtests.charts``, optionally for one symbol; a run still
+    queued or running gets an image that says its results come when it stops."""
     from backtests import charts
+    from backtests.charts.style import message_png
 
     run, symbol = run_and_symbol(request, run_id)
-    return png_response(getattr(charts, chart_name)(run.run_id, symbol=symbol))
+    try:
+        return png_response(getattr(charts, chart_name)(run.run_id, symbol=symbol))
+    except Conflict as exc:
+        return png_response(message_png(RUN_NOT_FINISHED_TITLE, exc.message))
 
 
 RUN_CHART_SCHEMA: dict[str, Any] = {

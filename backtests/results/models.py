@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from django.db import models
 
-# Columns a run's round trips can be sorted by (the API's ``sort``).
-ROUNDTRIP_SORTS = (
-    "number",
+# A stored round trip's fields (``analysis.roundtrips``' columns but ``closed``).
+ROUNDTRIP_FIELDS = (
     "symbol",
     "direction",
     "duration_bars",
@@ -29,6 +28,8 @@ ROUNDTRIP_SORTS = (
     "commission",
     "n_fills",
 )
+# Columns a run's round trips can be sorted by (the API's ``sort``).
+ROUNDTRIP_SORTS = ("number", *ROUNDTRIP_FIELDS)
 
 
 class RunResult(models.Model):

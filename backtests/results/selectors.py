@@ -152,7 +152,7 @@ def roundtrip_record(row: RoundTrip | dict) -> dict[str, Any]:
 
 def roundtrip_records(qs: QuerySet[RoundTrip], *, chunk: int = 5_000) -> Iterator[dict]:
     """Records of ``qs`` read in chunks (a run may have hundreds of thousands)."""
-    fields = ("number", *ROUNDTRIP_SORTS[1:])
+    fields = ROUNDTRIP_SORTS  # the number and every stored field
     for row in qs.values(*fields).iterator(chunk_size=chunk):
         yield roundtrip_record(row)
 

@@ -20,7 +20,7 @@ from backtests.analysis.metrics import metrics_summary
 from backtests.analysis.report import RunReport
 from backtests.models import Run
 from backtests.results.codec import arrays_encode
-from backtests.results.models import RoundTrip, RunResult
+from backtests.results.models import ROUNDTRIP_FIELDS, RoundTrip, RunResult
 
 logger = logging.getLogger(__name__)
 
@@ -29,25 +29,6 @@ logger = logging.getLogger(__name__)
 ANALYSIS_VERSION = 1
 ROUNDTRIP_BATCH = 2_000
 STALE_WRITE_SECONDS = 600
-
-_ROUNDTRIP_FIELDS = (
-    "symbol",
-    "direction",
-    "duration_bars",
-    "max_position",
-    "high_watermark",
-    "low_watermark",
-    "max_drawdown",
-    "pnl_before_commission",
-    "pnl_after_commission",
-    "entry_ts",
-    "exit_ts",
-    "quantity",
-    "entry_price",
-    "exit_price",
-    "commission",
-    "n_fills",
-)
 
 
 def _claim_writing(run_id: str) -> bool:
@@ -80,7 +61,7 @@ def _roundtrip_rows(run_id: str, report: RunReport) -> list[RoundTrip]:
         return []
     numbered = trips.sort_values(["entry_ts", "symbol"], kind="stable").reset_index(drop=True)
     numbered["number"] = np.arange(1, len(numbered) + 1)
-    columns = {name: numbered[name].tolist() for name in (*_ROUNDTRIP_FIELDS, "number")}
+    columns = {name: numbered[name].tolist() for name in (*ROUNDTRIP_FIELDS, "number")}
     return [
         RoundTrip(run_id=run_id, **{name: columns[name][i] for name in columns})
         for i in range(len(numbered))

@@ -408,3 +408,56 @@ def test_symbol_query_with_nul_is_400(api_client):
     response = api_client.get("/api/runs/trade1/roundtrips", {"symbol": "A\x00"})
     assert response.status_code == 400
     assert "symbol" in response.json()["fields"]
+
+
+@pytest.mark.django_db(databases=["default", "secmaster"])
+def test_results_of_an_active_run_wait_for_it_to_stop(api_client):
+    run_row("busy", status=RunStatus.RUNNING, progress=10)
+    for route in ("metrics", "roundtrips"):
+        answer = api_client.get(f"/api/runs/busy/{route}")
+        assert answer.status_code == 409
+        assert answer.json()["error"] == (
+            "run busy is running: its results are computed when it stops; try again then"
+        )
+    for chart in ("equity.png", "trade-journey.png", "pnl-summary.png"):
+        answer = api_client.get(f"/api/runs/busy/{chart}")
+        assert answer.status_code == 200 and answer["Content-Type"] == "image/png"
+
+
+@pytest.mark.django_db(databases=["default", "secmaster"])
+def test_roundtrips_page_sorted_server_side(api_client):
+    run = run_row("many", symbols=("AAPL",))
+    rows = []
+    for i in range(12):  # 12 trades of +i - 1 each (commission 0.5 a fill)
+        rows += [(3 * i, "AAPL", "BUY", 1, 100, 0.5), (3 * i + 1, "AAPL", "SELL", 1, 100 + i, 0.5)]
+    Fill.objects.bulk_create(
+        Fill(
+            run=run, ts_event_ns=t(m), ts_created_ns=t(m), ts_broker_ns=t(m),
+            associated_order_id=f"O{k}", broker_order_id=f"B{k}", symbol=s, fill_id=f"F{k}",
+            side=side, quantity_filled=q, fill_price=p, commission=c, exchange="SIMULATED",
+        )
+        for k, (m, s, side, q, p, c) in enumerate(rows)
+    )  # fmt: skip
+    page = api_client.get(
+        "/api/runs/many/roundtrips?sort=pnl_after_commission&order=desc&limit=5&offset=2"
+    ).json()
+    assert page["count"] == 12 and (page["offset"], page["limit"]) == (2, 5)
+    # P&L after commission: i - 1 for trade number i + 1; descending from 10, skip 2
+    assert [r["pnl_after_commission"] for r in page["roundtrips"]] == [8.0, 7.0, 6.0, 5.0, 4.0]
+    assert [r["number"] for r in page["roundtrips"]] == [10, 9, 8, 7, 6]
+    bad = api_client.get("/api/runs/many/roundtrips?sort=nope&limit=0")
+    assert bad.status_code == 400 and set(bad.json()["fields"]) == {"sort", "limit"}
+
+
+@pytest.mark.django_db(databases=["default", "secmaster"])
+def test_roundtrips_list_streamed_past_the_threshold_is_the_same_json(api_client, monkeypatch):
+    import json
+
+    from backtests.api import views
+
+    run_with_one_trade()
+    whole = api_client.get("/api/runs/trade1/roundtrips").json()
+    monkeypatch.setattr(views, "STREAM_ROUNDTRIPS_OVER", 0)
+    streamed = api_client.get("/api/runs/trade1/roundtrips")
+    assert streamed.streaming and streamed["Content-Type"] == "application/json"
+    assert json.loads(b"".join(streamed.streaming_content)) == whole

@@ -195,6 +195,7 @@ def test_account_by_hand_one_long_trade() -> None:
     assert result.open_pnl == 0.0
     assert result.timestamps_in_position == 2  # after bar 3 the position is flat
     assert result.per_symbol["AAA"].bars_in_position == 2
+    assert result.per_symbol["AAA"].max_drawdown == pytest.approx(20.0)  # the account's
     # Buy and hold: 1,000 at the first open 10, valued at 11, 9, 9.2.
     assert result.daily_benchmark[-1] == pytest.approx(920.0)
     assert result.position_bars["AAA"]["ts"].tolist() == [T0, T0 + HOUR, T0 + 2 * HOUR]

@@ -1,39 +1,16 @@
-"""The account of a run: capital, cash, positions marked to market at every bar close.
-
-``Accounting`` is fed the run's fills as they happen (``on_fill``) and, after each stretch of
-bars the engine has walked, those bars' columns (``on_bars``). It does the marking in numpy,
-a stretch at a time, so the engine's per-bar loop pays nothing for it:
-
-- a fill of a symbol belongs to the bar of that symbol and timestamp it filled on, and counts
-  before that bar's close is marked; the cash moves by ``-signed quantity × price -
-  commission``;
-- after each bar, equity = cash + Σ position × last close of every symbol (a symbol without a
-  bar yet has no position); the **equity at a timestamp** is the equity after every bar of
-  that timestamp;
-- the **benchmark** is buy-and-hold of the run's symbols in equal parts of the same capital:
-  each symbol's part stays cash until the symbol's first bar, is invested at that bar's open
-  and valued at each close (no costs);
-- realised P&L is average-price accounting (``PositionBook``), open P&L is each position
-  valued at its last close against its average entry price.
-
-It keeps, in bounded memory: the running statistics (drawdown in money and percent and its
-longest duration, exposure, leverage, traded notional, per-symbol P&L and drawdown), the equity
-at the end of every trading day (a UTC day with at least one bar), the equity series at every
-timestamp downsampled to at most ``2 × max_points`` buckets (each bucket keeps its last, lowest
-and highest value), the fills, and the bars a symbol spent in a position (their high and low
-draw the round trips' watermarks).
-"""
+"""The account: cash, positions and their marks, fed fills and walked bars (see the
+package's docstring)."""
 
 from __future__ import annotations
 
 import math
 from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
+from backtests.engine.accounting.results import AccountingResult, SymbolAccount
+from backtests.engine.accounting.series import Downsampler
 from backtests.engine.events import FillEvent
 from backtests.engine.positions import PositionBook
 
@@ -44,178 +21,27 @@ DEFAULT_MAX_POINTS = 10_000
 FILL_OUTSIDE_BARS = "fill #{index} of {symbol} at {ts} has no bar in the stretch it was booked in"
 
 
-@dataclass(eq=False)
-class SymbolAccount:
-    """One symbol's share of the account at the end (or so far)."""
-
-    symbol: str
-    position: float = 0.0
-    avg_price: float = 0.0
-    last_close: float = math.nan
-    realised: float = 0.0  # before commission
-    commission: float = 0.0
-    traded_notional: float = 0.0
-    fills: int = 0
-    bars: int = 0
-    bars_in_position: int = 0
-    pnl: float = 0.0  # marked to market at the last close, after commission
-    pnl_peak: float = 0.0
-    max_drawdown: float = 0.0
-
-    def __eq__(self, other: object) -> bool:
-        return _same(self, other)
-
-    @property
-    def open_pnl(self) -> float:
-        """The position valued at its last close against its average entry price."""
-        if self.position == 0.0 or not math.isfinite(self.last_close):
-            return 0.0
-        return self.position * (self.last_close - self.avg_price)
+_SMALL_INT = {True: np.int16, False: np.int64}  # radix sort for few symbols
 
 
-def _same(a: object, b: object) -> bool:
-    """Equal, with arrays compared element-wise and NaN equal to NaN (a run is
-    deterministic: two runs of one spec must compare equal)."""
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        a, b = np.asarray(a), np.asarray(b)
-        if a.shape != b.shape or a.dtype.kind != b.dtype.kind:
-            return False
-        return bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if hasattr(a, "__dataclass_fields__") and type(a) is type(b):
-        return all(_same(getattr(a, f), getattr(b, f)) for f in a.__dataclass_fields__)
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    return a == b
+def _starts(sorted_groups: np.ndarray) -> np.ndarray:
+    """Where each run of equal values starts."""
+    return np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
 
 
-@dataclass(eq=False)
-class EquityBuckets:
-    """The equity series downsampled: per bucket its last timestamp, last, lowest and highest
-    equity, last benchmark value and last gross exposure (Σ |position × close|)."""
-
-    ts: np.ndarray
-    last: np.ndarray
-    low: np.ndarray
-    high: np.ndarray
-    benchmark: np.ndarray
-    gross: np.ndarray
-    points_per_bucket: int = 1
-
-    def __len__(self) -> int:
-        return int(self.ts.size)
-
-    def __eq__(self, other: object) -> bool:
-        return _same(self, other)
+def _running_max(values: np.ndarray) -> np.ndarray:
+    return np.maximum.accumulate(values)
 
 
-@dataclass(eq=False)
-class AccountingResult:
-    """What a run's account ends with; every money figure a user sees derives from it."""
-
-    capital: float
-    symbols: tuple[str, ...]
-    equity: float  # at the last timestamp (capital when there was no bar)
-    cash: float
-    benchmark: float
-    commission: float
-    realised_before_commission: float
-    open_pnl: float
-    traded_notional: float
-    bars: int
-    timestamps: int
-    timestamps_in_position: int
-    first_ts: int | None
-    last_ts: int | None
-    max_drawdown: float  # money, >= 0, of the equity at every timestamp
-    max_drawdown_pct: float  # of the running peak, >= 0
-    max_drawdown_duration_ns: int  # longest time from a peak until equity regained it
-    max_gross_exposure: float
-    max_leverage: float | None  # max over timestamps of gross exposure / equity
-    min_equity: float
-    days: np.ndarray  # int64 UTC day numbers (days since 1970-01-01) of trading days
-    daily_equity: np.ndarray
-    daily_benchmark: np.ndarray
-    series: EquityBuckets
-    per_symbol: dict[str, SymbolAccount]
-    fills: dict[str, np.ndarray]  # ts, symbol (index), side_sign, quantity, price, commission
-    position_bars: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
-
-    @property
-    def net_pnl(self) -> float:
-        return self.equity - self.capital
-
-    def __eq__(self, other: object) -> bool:
-        return _same(self, other)
-
-
-class _Downsampler:
-    """Buckets of ``size`` consecutive points; when there are more than 2 × ``max_points``
-    buckets, neighbours merge in pairs and ``size`` doubles, so memory stays bounded. Each
-    bucket keeps its last timestamp, last, lowest and highest value, and the last benchmark
-    and gross exposure."""
-
-    def __init__(self, max_points: int) -> None:
-        self.max_points = max(1, int(max_points))
-        self.size = 1
-        self.parts: list[tuple[np.ndarray, ...]] = []
-        self.count = 0
-        self.carry: tuple[np.ndarray, ...] | None = None  # points of an unfinished bucket
-
-    def add(self, ts, value, benchmark, gross) -> None:
-        points = (ts, value, value, value, benchmark, gross)
-        if self.carry is not None:
-            points = tuple(np.concatenate((c, p)) for c, p in zip(self.carry, points, strict=True))
-            self.carry = None
-        n = points[0].size
-        whole = n - n % self.size
-        if whole < n:
-            self.carry = tuple(p[whole:] for p in points)
-        if whole:
-            buckets = _merge_buckets(tuple(p[:whole] for p in points), self.size)
-            self.parts.append(buckets)
-            self.count += buckets[0].size
-        if self.count > 2 * self.max_points:
-            joined = self._joined()
-            even = self.count - self.count % 2
-            merged = _merge_buckets(tuple(c[:even] for c in joined), 2)
-            if even < self.count:  # an odd last bucket stays as it is
-                merged = tuple(
-                    np.concatenate((m, c[even:])) for m, c in zip(merged, joined, strict=True)
-                )
-            self.parts = [merged]
-            self.count = merged[0].size
-            self.size *= 2
-
-    def _joined(self) -> tuple[np.ndarray, ...]:
-        if not self.parts:
-            return tuple(np.empty(0) for _ in range(6))
-        return tuple(np.concatenate(cols) for cols in zip(*self.parts, strict=True))
-
-    def result(self) -> EquityBuckets:
-        joined = self._joined()
-        if self.carry is not None and self.carry[0].size:
-            tail = _merge_buckets(self.carry, self.carry[0].size)
-            joined = tuple(np.concatenate((j, t)) for j, t in zip(joined, tail, strict=True))
-        ts, last, low, high, bench, gross = joined
-        return EquityBuckets(
-            ts=ts.astype(np.int64),
-            last=last.astype(float),
-            low=low.astype(float),
-            high=high.astype(float),
-            benchmark=bench.astype(float),
-            gross=gross.astype(float),
-            points_per_bucket=self.size,
-        )
-
-
-def _merge_buckets(buckets: tuple[np.ndarray, ...], k: int) -> tuple[np.ndarray, ...]:
-    """Every ``k`` consecutive buckets as one (the length must be a multiple of ``k``)."""
-    if k == 1:
-        return buckets
-    ts, last, low, high, bench, gross = (b.reshape(-1, k) for b in buckets)
-    return (ts[:, -1], last[:, -1], low.min(axis=1), high.max(axis=1), bench[:, -1], gross[:, -1])
+def _running_max_in_groups(values: np.ndarray, group: np.ndarray, groups: int) -> np.ndarray:
+    """Running maxima restarting at each group (groups are contiguous and numbered 0, 1, ...
+    in order): each group is lifted above every earlier one, so one pass serves all."""
+    if groups == 1:
+        return _running_max(values)
+    low = float(values.min())
+    span = float(values.max()) - low + 1.0
+    lift = group * span - low
+    return _running_max(values + lift) - lift
 
 
 def _group_cumsum(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -297,7 +123,7 @@ class Accounting:
         self._days = array("q")
         self._daily_equity = array("d")
         self._daily_bench = array("d")
-        self._series = _Downsampler(max_points)
+        self._series = Downsampler(max_points)
         self._position_bars: list[tuple[np.ndarray, ...]] = []
 
     # --- fills ---------------------------------------------------------------------------
@@ -368,31 +194,41 @@ class Accounting:
         if (g < 0).any():
             raise ValueError("bars of a symbol the account does not hold")
         close = np.asarray(close, dtype=float)
-        opens = np.asarray(open, dtype=float)
         dq, dcash = self._fills_at_bars(ts, g)
 
-        # Per symbol, in time order: positions, values, P&L.
-        order = np.argsort(g, kind="stable")
-        gs = g[order]
-        starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])
+        # Per symbol, in time order (a stretch of one symbol is in that order already).
+        single = bool((g == g[0]).all())
+        order = (
+            None
+            if single
+            else np.argsort(g.astype(_SMALL_INT[len(self.symbols) < 32_767]), kind="stable")
+        )
+
+        def by_symbol(values: np.ndarray) -> np.ndarray:
+            return values if order is None else values[order]
+
+        gs = by_symbol(g)
+        starts = np.zeros(1, dtype=np.int64) if single else _starts(gs)
         lengths = np.diff(np.r_[starts, n])
         first_g = gs[starts]
-        pos_before_first = self.positions[first_g]
-        pos = pos_before_first[np.repeat(np.arange(starts.size), lengths)] + _group_cumsum(
-            dq[order], starts, lengths
+        group = (
+            np.zeros(n, dtype=np.int64) if single else np.repeat(np.arange(starts.size), lengths)
         )
+        pos_before = self.positions[first_g]
+        pos = pos_before[group] + _group_cumsum(by_symbol(dq), starts, lengths)
         pos[np.abs(pos) < 1e-9] = 0.0
-        cs = close[order]
+        cs = by_symbol(close)
         value = pos * cs
         prev_value = _shift_in_groups(
-            value, np.nan_to_num(self.positions[first_g] * self.last_close[first_g]), starts
+            value, np.nan_to_num(pos_before * self.last_close[first_g]), starts
         )
-        prev_pos = _shift_in_groups(pos, pos_before_first, starts)
+        prev_pos = _shift_in_groups(pos, pos_before, starts)
         # Benchmark: a symbol's part is invested at the open of its first bar.
         new = np.isnan(self.first_open[first_g])
-        self.first_open[first_g[new]] = opens[order][starts[new]]
-        p0 = self.first_open[gs]
-        bench_value = self.weight * cs / p0
+        if new.any():
+            self.first_open[first_g[new]] = by_symbol(np.asarray(open, dtype=float))[starts[new]]
+        scale = (self.weight / self.first_open[first_g])[group]
+        bench_value = scale * cs
         prev_bench = _shift_in_groups(
             bench_value,
             np.where(
@@ -401,55 +237,58 @@ class Accounting:
             starts,
         )
         pnl = (
-            self.cashflow[first_g][np.repeat(np.arange(starts.size), lengths)]
-            + _group_cumsum(dcash[order], starts, lengths)
-            + value
+            self.cashflow[first_g][group] + _group_cumsum(by_symbol(dcash), starts, lengths) + value
         )
         held = pos != 0.0
-        opened = held.astype(np.int64) - (prev_pos != 0.0).astype(np.int64)
+        was_held = prev_pos != 0.0
 
-        # Back to delivery order: the account after each bar.
-        d_value = np.empty(n)
-        d_value[order] = value - prev_value
-        d_gross = np.empty(n)
-        d_gross[order] = np.abs(value) - np.abs(prev_value)
-        d_bench = np.empty(n)
-        d_bench[order] = bench_value - prev_bench
-        d_open = np.empty(n, dtype=np.int64)
-        d_open[order] = opened
-        cash_after = (self.cash - dcash.sum()) + np.cumsum(dcash)
-        market = self.market_value + np.cumsum(d_value)
-        equity = cash_after + market
-        gross = self.gross + np.cumsum(d_gross)
-        bench = self.bench_value + np.cumsum(d_bench)
-        n_open = self.n_open + np.cumsum(d_open)
+        # The account after each bar, in delivery order.
+        deltas = np.stack(
+            (
+                value - prev_value,
+                np.abs(value) - np.abs(prev_value),
+                bench_value - prev_bench,
+                held.astype(float) - was_held,
+            )
+        )
+        if order is not None:
+            unsorted = np.empty_like(deltas)
+            unsorted[:, order] = deltas
+            deltas = unsorted
+        running = np.cumsum(deltas, axis=1)
+        market = self.market_value + running[0]
+        equity = (self.cash - dcash.sum()) + np.cumsum(dcash) + market
+        gross = self.gross + running[1]
+        bench = self.bench_value + running[2]
+        n_open = self.n_open + running[3]
 
         # Per-symbol state and statistics.
         ends = starts + lengths - 1
         self.positions[first_g] = pos[ends]
         self.last_close[first_g] = cs[ends]
         self.cashflow[first_g] = pnl[ends] - value[ends]
-        if starts.size == 1:
-            peaks = np.maximum.accumulate(np.maximum(pnl, self.pnl_peak[first_g[0]]))
-            worst = np.array([float((peaks - pnl).max())])
-        else:
-            peaks = pd.Series(pnl).groupby(gs, sort=False).cummax().to_numpy()
-            peaks = np.maximum(peaks, self.pnl_peak[gs])
-            worst = pd.Series(peaks - pnl).groupby(gs, sort=False).max().to_numpy()
-        self.max_dd[first_g] = np.maximum(self.max_dd[first_g], worst)
-        self.pnl_peak[first_g] = peaks[ends]
-        np.add.at(self.bars_per_symbol, first_g, lengths)
-        self.bars_in_position += np.bincount(gs[held], minlength=len(self.symbols))
-        in_trade = np.empty(n, dtype=bool)
-        in_trade[order] = held | (prev_pos != 0.0)
-        self._keep_position_bars(ts, high, low, g, in_trade)
+        if len(self.symbols) > 1:  # with one symbol, its drawdown is the account's
+            peaks = np.maximum(_running_max_in_groups(pnl, group, starts.size), self.pnl_peak[gs])
+            worst = np.maximum.reduceat(peaks - pnl, starts)
+            self.max_dd[first_g] = np.maximum(self.max_dd[first_g], worst)
+            self.pnl_peak[first_g] = peaks[ends]
+        self.bars_per_symbol[first_g] += lengths
+        self.bars_in_position[first_g] += np.add.reduceat(held.astype(np.int64), starts)
+        in_trade = held | was_held
+        if in_trade.any():
+            keep = np.empty(n, dtype=bool)
+            if order is None:
+                keep = in_trade
+            else:
+                keep[order] = in_trade
+            self._keep_position_bars(ts, high, low, g, keep)
 
         self.market_value = float(market[-1])
         self.gross = float(gross[-1])
         self.bench_value = float(bench[-1])
-        self.n_open = int(n_open[-1])
+        self.n_open = int(round(n_open[-1]))
         self.bars += n
-        self._timestamps(ts, equity, bench, gross, n_open)
+        self._timestamps(ts, equity, bench, gross, n_open > 0.5)
 
     def _fills_at_bars(self, ts: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Signed quantity and cash of the pending fills, summed per bar they filled on."""
@@ -502,7 +341,7 @@ class Accounting:
                 )
             )
 
-    def _timestamps(self, ts, equity, bench, gross, n_open) -> None:
+    def _timestamps(self, ts, equity, bench, gross, in_position) -> None:
         """Reduce bars to timestamps (the account after a timestamp's last bar) and feed the
         drawdown, exposure, daily and series statistics. A stretch may end in the middle of
         a timestamp: its last timestamp waits for the next stretch (or ``finish``)."""
@@ -522,11 +361,11 @@ class Accounting:
             float(equity[last[-1]]),
             float(bench[last[-1]]),
             float(gross[last[-1]]),
-            bool(n_open[last[-1]] > 0),
+            bool(in_position[last[-1]]),
         )
         if last.size > 1:
             keep = last[:-1]
-            self._points(ts[keep], equity[keep], bench[keep], gross[keep], n_open[keep] > 0)
+            self._points(ts[keep], equity[keep], bench[keep], gross[keep], in_position[keep])
 
     def _points(self, ts, equity, bench, gross, in_position) -> None:
         if self.first_ts is None:
@@ -536,7 +375,7 @@ class Accounting:
         self.timestamps += int(ts.size)
         self.timestamps_in_position += int(np.count_nonzero(in_position))
         # Drawdown from the running peak (which starts at the capital).
-        peak = np.maximum(np.maximum.accumulate(equity), self.peak)
+        peak = np.maximum(_running_max(equity), self.peak)
         drawdown = peak - equity
         self.max_drawdown = max(self.max_drawdown, float(drawdown.max()))
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -569,22 +408,24 @@ class Accounting:
 
     def _durations(self, ts: np.ndarray, equity: np.ndarray, peak: np.ndarray) -> None:
         """Longest time from a peak until the equity is back at it (or until now)."""
-        at_peak = equity >= peak
-        index = np.where(at_peak, np.arange(ts.size), -1)
-        last_peak = np.maximum.accumulate(index)
-        peak_ts = np.where(last_peak >= 0, ts[np.maximum(last_peak, 0)], self.peak_ts)
-        underwater = ~at_peak
-        prev_underwater = np.r_[self.underwater, underwater[:-1]]
-        prev_peak_ts = np.r_[self.peak_ts, peak_ts[:-1]]
-        recovered = at_peak & prev_underwater
-        if recovered.any():
-            self.max_duration = max(
-                self.max_duration, int((ts[recovered] - prev_peak_ts[recovered]).max())
-            )
-        if underwater[-1]:
-            self.max_duration = max(self.max_duration, int(ts[-1] - peak_ts[-1]))
-        self.underwater = bool(underwater[-1])
-        self.peak_ts = int(peak_ts[-1])
+        at = np.flatnonzero(equity >= peak)  # points at a peak (a new one or level with it)
+        if at.size == 0:  # under water the whole stretch, since the last peak
+            self.max_duration = max(self.max_duration, int(ts[-1]) - self.peak_ts)
+            self.underwater = True
+            return
+        # A point at a peak right after points under water ends a stretch that began at the
+        # previous peak point (or the carried one, for the first).
+        previous_ts = np.r_[self.peak_ts, ts[at[:-1]]]
+        previous_at = np.r_[-1, at[:-1]]
+        gap = at - previous_at > 1
+        if at[0] == 0:
+            gap[0] = self.underwater
+        if gap.any():
+            self.max_duration = max(self.max_duration, int((ts[at[gap]] - previous_ts[gap]).max()))
+        self.peak_ts = int(ts[at[-1]])
+        self.underwater = bool(at[-1] != ts.size - 1)
+        if self.underwater:
+            self.max_duration = max(self.max_duration, int(ts[-1]) - self.peak_ts)
 
     # --- reading -------------------------------------------------------------------------
 
@@ -605,6 +446,8 @@ class Accounting:
                 np.array([p[3]]),
                 np.array([p[4]]),
             )
+        if len(self.symbols) == 1:  # the one symbol's P&L is the equity less the capital
+            self.max_dd[0], self.pnl_peak[0] = self.max_drawdown, self.peak - self.capital
         per_symbol = {}
         for i, symbol in enumerate(self.symbols):
             account = SymbolAccount(
