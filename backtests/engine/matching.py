@@ -14,7 +14,8 @@ Per bar of a symbol with pending orders (all prices of one bar or finer bar):
   decides comes first (in that order), then what is reached later in the bar (in that order).
 - **Ambiguous bars** (``strict`` and ``intrabar``): two or more different price levels of
   working orders are reached after the open, a stop-limit triggers after the open, or an
-  order, a modification or a cancellation reaches the broker inside the bar (latency).
+  order, a modification or a cancellation reaches the broker inside the bar (latency) and the
+  bar reaches that order's level (as it stands or as the modification moves it).
   ``intrabar`` walks such a bar's finer bars with the same rules, fills stamped with the
   bar's time (``ts_event_ns``) and the finer bar's (``ts_broker_ns``); when there are none,
   or they do not span the bar's high and low, the bar is ``unresolved`` and filled as
@@ -111,8 +112,12 @@ class Matcher:
         book = self.books.get(symbol)
         if book is None:
             return
-        if not book[0] and not self.pending and _quiet(book, bar[5], bar[6]):
-            return  # no market order, no request on its way, no level within the bar's range
+        if (
+            not book[0]
+            and _quiet(book, bar[5], bar[6])
+            and not (self.pending and self._requests_reach(symbol, bar[5], bar[6]))
+        ):
+            return  # no market order; no level, old or requested, within the bar's range
         ts = bar[0]
         period = bar[3].nanoseconds
         # An order made on the bar starting at t may fill from the bar starting at
@@ -208,7 +213,7 @@ class Matcher:
         """Whether the bar alone cannot tell in which order its fills happen (see above)."""
         ts, o, h, low = bar[0], bar[4], bar[5], bar[6]
         end = ts + period
-        if self.pending and self._arrives_within(bar[2], ts, end, period):
+        if self.pending and self._arrives_within(bar[2], ts, end, period, h, low):
             return True
         market, stops, stop_limits, limits = book
         levels: set[float] = set()
@@ -218,8 +223,8 @@ class Matcher:
         for order in stops.values():
             ready = order.eligible_after_ns + offset
             if ready > ts:
-                if ready < end:
-                    return True
+                if ready < end and _reachable(order, h, low):
+                    return True  # arrives inside the bar, which reaches its level
                 continue
             stop = order.stop_price
             if (o < stop <= h) if order.side is _BUY else (low <= stop < o):
@@ -227,7 +232,7 @@ class Matcher:
         for order in stop_limits.values():
             ready = order.eligible_after_ns + offset
             if ready > ts:
-                if ready < end:
+                if ready < end and _reachable(order, h, low):
                     return True
                 continue
             stop, limit = order.stop_price, order.limit_price
@@ -244,7 +249,7 @@ class Matcher:
         for order in limits.values():
             ready = order.eligible_after_ns + offset
             if ready > ts:
-                if ready < end:
+                if ready < end and _reachable(order, h, low, limit_book=True):
                     return True
                 continue
             limit = order.limit_price
@@ -347,13 +352,52 @@ class Matcher:
         """Hold a checked modification or cancellation until it reaches the broker."""
         self.pending.setdefault(request.system_order_id, []).append(request)
 
-    def _arrives_within(self, symbol: str, ts: int, end: int, period: int) -> bool:
+    def _arrives_within(
+        self, symbol: str, ts: int, end: int, period: int, high: float, low: float
+    ) -> bool:
+        """Whether a request reaches the broker inside the bar for an order the bar can
+        reach, as it stands or as the request changes it."""
+        books = self.books.get(symbol)
         for order_id, requests in self.pending.items():
             order = self.broker.pending_order(order_id)
             if order is None or order.symbol != symbol:
                 continue
-            if any(ts < r.ts_event_ns + period + self.latency_ns < end for r in requests):
+            if not any(ts < r.ts_event_ns + period + self.latency_ns < end for r in requests):
+                continue
+            limit_book = books is not None and order_id in books[3]
+            in_market = books is not None and order_id in books[0]
+            if in_market or _reachable(order, high, low, limit_book=limit_book):
                 return True
+            for request in requests:
+                if isinstance(request, OrderModificationRequest) and _reachable(
+                    order,
+                    high,
+                    low,
+                    limit_book=limit_book,
+                    stop=request.stop_price,
+                    limit=request.limit_price,
+                ):
+                    return True
+        return False
+
+    def _requests_reach(self, symbol: str, high: float, low: float) -> bool:
+        """Whether a modification on its way for ``symbol`` moves a level into the range."""
+        books = self.books.get(symbol)
+        for order_id, requests in self.pending.items():
+            order = self.broker.pending_order(order_id)
+            if order is None or order.symbol != symbol:
+                continue
+            limit_book = books is not None and order_id in books[3]
+            for request in requests:
+                if isinstance(request, OrderModificationRequest) and _reachable(
+                    order,
+                    high,
+                    low,
+                    limit_book=limit_book,
+                    stop=request.stop_price,
+                    limit=request.limit_price,
+                ):
+                    return True
         return False
 
     def _arrive(self, symbol: str, at: int, ts: int, period: int) -> None:
@@ -420,6 +464,28 @@ class Matcher:
                 self._carry_out(self.broker.pending_order(order_id), request, ts, ts)
                 requests = self.pending.get(order_id)
             self.pending.pop(order_id, None)
+
+
+def _reachable(
+    order: Any,
+    high: float,
+    low: float,
+    *,
+    limit_book: bool = False,
+    stop: float | None = None,
+    limit: float | None = None,
+) -> bool:
+    """Whether a bar with this range can trigger or fill ``order`` (with the ``stop`` and
+    ``limit`` a modification asks for, when given). Stops and stop-limits (unless in the
+    limit book: triggered) by their stop price, limits by their limit price; market orders
+    always."""
+    stop = order.stop_price if stop is None else stop
+    limit = order.limit_price if limit is None else limit
+    if stop is not None and not limit_book:
+        return high >= stop if order.side is _BUY else low <= stop
+    if limit is not None:
+        return low <= limit if order.side is _BUY else high >= limit
+    return True
 
 
 def _quiet(book: tuple, high: float, low: float) -> bool:

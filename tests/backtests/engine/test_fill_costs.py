@@ -410,3 +410,30 @@ def test_general_rules_with_costs_that_never_bind_give_the_classic_fills():
     general = _events(FillConfig(participation_cap=1.0))
     assert sum(isinstance(e, FillEvent) for e in fast) > 300
     assert general == fast
+
+
+def test_latency_order_arriving_in_a_bar_that_cannot_reach_it_is_not_ambiguous():
+    h = FillHarness(INTRABAR, finer=FINER_MINUTE_1, latency_ms=500)
+    h.submit(0, LIMIT, BUY, limit=90.0)  # arrives at 60.5 s; minute 1 never goes below 99.8
+    assert h.feed(MINUTE_1) == []
+    assert h.finer.asked == []
+    assert h.stats() == {"ambiguous_bars": 0, "resolved_bars": 0, "unresolved_bars": 0}
+
+
+def test_latency_modification_moving_a_stop_into_reach_is_resolved_from_the_seconds():
+    # Sell stop 95 (out of reach) moved to 99.9 on minute 1; the change arrives at 120.5 s,
+    # inside minute 2, which falls to 99.5: the seconds show the stop filled at second 121.
+    finer = [
+        sbar(120, 100.2, 100.3, 100.0, 100.1),  # before the change: stop 95, nothing
+        sbar(121, 100.1, 100.1, 99.5, 99.6),  # the change arrives; 99.9 is reached
+    ]
+    h = FillHarness(INTRABAR, finer=finer, latency_ms=500)
+    oid = h.submit(0, STOP, SELL, stop=95.0)
+    h.feed(mbar(1, 100.0, 100.5, 99.9, 100.2))
+    h.modify(1, oid, stop=99.9)
+    fills = h.feed(mbar(2, 100.2, 100.3, 99.5, 99.6))
+    assert fills_of(fills) == [(oid, SELL, 1.0, 99.9)]
+    assert times_of(fills) == [(120, 121)]
+    accepted = [e for e in h.events if isinstance(e, ModificationAccepted)]
+    assert [(e.ts_event_ns // SECOND, e.ts_broker_ns // SECOND) for e in accepted] == [(120, 121)]
+    assert h.stats() == {"ambiguous_bars": 1, "resolved_bars": 1, "unresolved_bars": 0}
