@@ -112,22 +112,22 @@ class Matcher:
         book = self.books.get(symbol)
         if book is None:
             return
+        ts = bar[0]
+        period = bar[3].nanoseconds
+        if self.pending:  # requests that reached the broker by the bar's start
+            self._arrive(symbol, ts, ts, period)
+            book = self.books.get(symbol)
+            if book is None:
+                return
         if (
             not book[0]
             and _quiet(book, bar[5], bar[6])
             and not (self.pending and self._requests_reach(symbol, bar[5], bar[6]))
         ):
             return  # no market order; no level, old or requested, within the bar's range
-        ts = bar[0]
-        period = bar[3].nanoseconds
         # An order made on the bar starting at t may fill from the bar starting at
         # t + offset: the next bar without latency (as classic: any later bar).
         offset = period + self.latency_ns if self.latency_ns else 1
-        if self.pending:
-            self._arrive(symbol, ts, ts, period)
-            book = self.books.get(symbol)
-            if book is None:
-                return
         if self.phased and self._ambiguous(book, bar, period, offset):
             self.ambiguous_bars += 1
             finer = self._finer(bar, period) if self.intrabar else None

@@ -437,3 +437,19 @@ def test_latency_modification_moving_a_stop_into_reach_is_resolved_from_the_seco
     accepted = [e for e in h.events if isinstance(e, ModificationAccepted)]
     assert [(e.ts_event_ns // SECOND, e.ts_broker_ns // SECOND) for e in accepted] == [(120, 121)]
     assert h.stats() == {"ambiguous_bars": 1, "resolved_bars": 1, "unresolved_bars": 0}
+
+
+def test_latency_cancellation_is_answered_when_it_arrives_even_on_a_quiet_bar():
+    # Limit buy 90, far from every bar; cancelled on minute 1, the cancellation arrives at
+    # 120.5 s: minute 2 (starting at 120 s) still has the order, minute 3 answers it.
+    h = FillHarness(STRICT, latency_ms=500)
+    oid = h.submit(0, LIMIT, BUY, limit=90.0)
+    h.feed(mbar(1, 100.0, 100.5, 100.0, 100.2))
+    h.cancel(1, oid)
+    h.feed(mbar(2, 100.2, 100.5, 100.0, 100.3))
+    assert not any(isinstance(e, CancellationAccepted) for e in h.events)
+    assert h.broker.pending_count() == 1
+    h.feed(mbar(3, 100.3, 100.5, 100.0, 100.4))
+    accepted = [e for e in h.events if isinstance(e, CancellationAccepted)]
+    assert [(e.associated_order_id, e.ts_event_ns // SECOND) for e in accepted] == [(oid, 180)]
+    assert h.broker.pending_count() == 0
