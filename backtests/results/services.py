@@ -128,8 +128,8 @@ def run_summary_metadata(report: RunReport) -> dict[str, Any]:
 
 def run_summary_update(*, run_id: str, report: RunReport) -> None:
     """Merge the report's summary into the run's metadata (legacy runs read again)."""
-    with transaction.atomic():
-        run = Run.objects.filter(run_id=run_id).first()
+    with transaction.atomic():  # the row locked: a concurrent metadata write is not lost
+        run = Run.objects.select_for_update().filter(run_id=run_id).first()
         if run is None:
             return
         metadata = dict(run.metadata or {})
