@@ -1,7 +1,9 @@
 """Runs admin: browse, search, cancel and delete backtests.
 
-Runs are created by the backtest form, the API or ``manage.py backtest``, never by hand, so
-the admin shows them read-only. The list counts fills with one subquery (no query per row);
+Runs are created by the backtest form, the API or ``manage.py run_backtest``, never by hand,
+so the admin shows them read-only. Times are shown as UTC text, money with
+``ostsite.formatting`` (the same rule as the pages), a failure's traceback as preformatted
+text. The list counts fills with one subquery (no query per row);
 round trips are computed from the fills, so they are counted on the detail page only.
 Deleting goes through ``runs_delete`` (a running run is cancelled first) and the confirmation
 page does not enumerate the millions of event rows a run may own.
@@ -10,15 +12,20 @@ django-q2 registers its own task models (queued, successful, failed tasks, sched
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, FloatField, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce
 from django.http import HttpRequest
+from django.utils.html import format_html
 
 from backtests.models import ACTIVE_STATUSES, Fill, Run
 from ostsite.errors import ServiceError
+from ostsite.formatting import MISSING, ns_duration_text, number_text, utc_text
 
 CANCELLED_MESSAGE = "Cancelled {count} run(s)."
 NOTHING_TO_CANCEL = "None of the selected runs is queued or running."
@@ -27,6 +34,26 @@ EVENT_ROWS_NOTE = "{count} run(s), with all their recorded events"
 
 def _config(run: Run) -> dict[str, Any]:
     return run.config if isinstance(run.config, dict) else {}
+
+
+def _metadata(run: Run) -> dict[str, Any]:
+    return run.metadata if isinstance(run.metadata, dict) else {}
+
+
+def _summary(run: Run) -> dict[str, Any]:
+    """The run's stored summary (set at completion); {} for older or unfinished runs."""
+    summary = _metadata(run).get("summary")
+    return summary if isinstance(summary, dict) else {}
+
+
+def _preformatted(text: str) -> str:
+    return format_html('<pre class="ost-pre">{}</pre>', text)
+
+
+def _summary_value(value: object) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return number_text(value) if isinstance(value, float) else f"{value:,}"
+    return MISSING if value is None else str(value)
 
 
 class StrategyFilter(admin.SimpleListFilter):
@@ -53,7 +80,10 @@ class RunAdmin(admin.ModelAdmin):
         "strategy",
         "symbols",
         "date_range",
+        "started",
+        "took",
         "fills_count",
+        "net_pnl",
         "progress_percent",
     )
     list_filter = ("status", StrategyFilter)
@@ -69,14 +99,21 @@ class RunAdmin(admin.ModelAdmin):
         "strategy",
         "symbols",
         "date_range",
-        "ts_start",
-        "ts_end",
+        "created",
+        "started",
+        "ended",
+        "queued_for",
+        "took",
         "worker",
-        "heartbeat_ns",
+        "heartbeat",
         "fills_count",
         "roundtrips_count",
-        "config",
-        "metadata",
+        "net_pnl",
+        "summary_text",
+        "error",
+        "traceback",
+        "config_json",
+        "metadata_json",
     )
     readonly_fields = fields
 
@@ -112,6 +149,68 @@ class RunAdmin(admin.ModelAdmin):
     def date_range(self, run: Run) -> str:
         config = _config(run)
         return f"{config.get('start_date') or '…'} – {config.get('end_date') or '…'}"
+
+    @admin.display(description="created (UTC)", ordering="ts_start")
+    def created(self, run: Run) -> str:
+        return utc_text(run.ts_start)
+
+    @admin.display(description="started (UTC)", ordering="started_ns")
+    def started(self, run: Run) -> str:
+        """When a worker started executing it (not when it was queued)."""
+        return utc_text(run.started_ns) if run.started_ns else f"{MISSING} (not started)"
+
+    @admin.display(description="ended (UTC)", ordering="ts_end")
+    def ended(self, run: Run) -> str:
+        return utc_text(run.ts_end)
+
+    @admin.display(description="queued for")
+    def queued_for(self, run: Run) -> str:
+        return ns_duration_text(run.ts_start, run.started_ns)
+
+    @admin.display(description="took")
+    def took(self, run: Run) -> str:
+        """Execution time: from the worker's start to the end (queued time excluded)."""
+        return ns_duration_text(run.started_ns, run.ts_end)
+
+    @admin.display(description="heartbeat (UTC)")
+    def heartbeat(self, run: Run) -> str:
+        if run.heartbeat_ns is None:
+            return MISSING
+        ago = ns_duration_text(run.heartbeat_ns, time.time_ns())
+        return f"{utc_text(run.heartbeat_ns)} ({ago} ago)"
+
+    @admin.display(
+        description="net P&L",
+        ordering=Cast(KT("metadata__summary__net_pnl"), FloatField()),
+    )
+    def net_pnl(self, run: Run) -> str:
+        return number_text(_summary(run).get("net_pnl"))
+
+    @admin.display(description="summary")
+    def summary_text(self, run: Run) -> str:
+        summary = _summary(run)
+        if not summary:
+            return MISSING
+        return _preformatted(
+            "\n".join(f"{key}: {_summary_value(value)}" for key, value in summary.items())
+        )
+
+    @admin.display(description="error")
+    def error(self, run: Run) -> str:
+        return str(_metadata(run).get("error") or MISSING)
+
+    @admin.display(description="traceback")
+    def traceback(self, run: Run) -> str:
+        text = _metadata(run).get("traceback")
+        return _preformatted(str(text)) if text else MISSING
+
+    @admin.display(description="config")
+    def config_json(self, run: Run) -> str:
+        return _preformatted(json.dumps(run.config, indent=2, ensure_ascii=False))
+
+    @admin.display(description="metadata")
+    def metadata_json(self, run: Run) -> str:
+        return _preformatted(json.dumps(run.metadata, indent=2, ensure_ascii=False))
 
     @admin.display(description="fills", ordering="n_fills")
     def fills_count(self, run: Run) -> int:

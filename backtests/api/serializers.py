@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 
+from backtests.api.examples import STATIC_EXAMPLE
 from backtests.models import RunStatus
 from backtests.services.backtest_spec import FILL_TIMINGS, RECORD_LEVELS
 
@@ -118,6 +120,9 @@ class RunSerializer(serializers.Serializer):
     name = serializers.CharField()
     ts_start = serializers.IntegerField(help_text="UTC ns")
     ts_end = serializers.IntegerField(allow_null=True, help_text="UTC ns")
+    started_ns = serializers.IntegerField(
+        allow_null=True, help_text="When a worker started executing it, UTC ns (null while queued)"
+    )
     status = serializers.CharField(help_text=RUN_STATUSES)
     config = serializers.JSONField(allow_null=True)
     metadata = serializers.JSONField(allow_null=True)
@@ -231,9 +236,27 @@ class StrategySchemaSerializer(serializers.Serializer):
     )
 
 
+NOTES_HELP = "What validation changed, e.g. dates beyond the data narrowed to it"
+
+
 class BacktestSubmittedSerializer(serializers.Serializer):
     run_id = serializers.CharField()
     status = serializers.CharField(help_text='Always "queued"')
+    notes = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text=NOTES_HELP + " (only then)"
+    )
+
+
+class BacktestValidatedSerializer(serializers.Serializer):
+    valid = serializers.BooleanField(help_text="Always true (an invalid request answers 400)")
+    name = serializers.CharField(help_text="The run's name: the one given, or the default")
+    config = serializers.JSONField(help_text="The run's config as it would be stored")
+    notes = serializers.ListField(child=serializers.CharField(), help_text=NOTES_HELP)
+
+
+BACKTEST_REQUEST_EXAMPLE = OpenApiExample(
+    "SMA crossover on two symbols", value=STATIC_EXAMPLE, request_only=True
+)
 
 
 class BacktestStatusSerializer(serializers.Serializer):
@@ -249,6 +272,7 @@ class RunningRunSerializer(serializers.Serializer):
     status = serializers.CharField(help_text='"queued" or "running"')
     progress = serializers.FloatField()
     ts_start = serializers.IntegerField()
+    started_ns = serializers.IntegerField(allow_null=True, help_text="UTC ns; null while queued")
     config = serializers.JSONField(allow_null=True)
 
 

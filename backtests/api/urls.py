@@ -31,6 +31,7 @@ urlpatterns = [
     path("strategies", views.StrategiesView.as_view(), name="api-strategies"),
     path("strategies/<str:strategy_id>", views.StrategyDetailView.as_view(), name="api-strategy"),
     path("backtest/run", views.BacktestRunView.as_view(), name="api-backtest-run"),
+    path("backtest/validate", views.BacktestValidateView.as_view(), name="api-backtest-validate"),
     path("backtest/running", views.BacktestRunningView.as_view(), name="api-backtest-running"),
     path(
         "backtest/status/<str:run_id>",

@@ -43,6 +43,7 @@ MSG_PUBLISHER_BOTH = "give --publisher (with --dataset) or --publisher-id, not b
 MSG_RUN_FAILED = "run {run_id} failed: {error}"
 MSG_RUN_CANCELLED = "run {run_id} was cancelled"
 MSG_INTERRUPTED = "interrupted; run {run_id} is cancelled"
+MSG_NOTE = "note: {note}"
 
 
 class Command(BaseCommand):
@@ -98,6 +99,8 @@ class Command(BaseCommand):
         except ServiceError as exc:
             raise CommandError(_describe(exc)) from None
 
+        for note in spec.notes:
+            self.stdout.write(MSG_NOTE.format(note=note))
         run = run_create(spec=spec, name=options["name"])
         self.stdout.write(f"run {run.run_id}: {run.name}")
         bar = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
