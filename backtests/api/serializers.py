@@ -9,6 +9,7 @@ from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 
 from backtests.api.examples import STATIC_EXAMPLE
+from backtests.charts.bar_windows import MAX_WINDOW_BARS, ONE_ANCHOR, POSITIONS
 from backtests.models import RunStatus
 from backtests.services.backtest_spec import FILL_TIMINGS, RECORD_LEVELS
 
@@ -81,6 +82,31 @@ class TradeChartQuerySerializer(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["end_ns"] < attrs["start_ns"]:
             raise serializers.ValidationError({"end_ns": END_BEFORE_START})
+        return attrs
+
+
+class BarWindowQuerySerializer(serializers.Serializer):
+    symbol = StrictCharField(help_text="One of the run's symbols")
+    bars = serializers.IntegerField(
+        min_value=1, max_value=MAX_WINDOW_BARS, default=120, help_text="Bars in the window"
+    )
+    start_ns = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_NS,
+        required=False,
+        help_text="Start at the first bar at or after it",
+    )
+    end_ns = serializers.IntegerField(
+        min_value=0, max_value=MAX_NS, required=False, help_text="End at the last bar at or before"
+    )
+    position = serializers.ChoiceField(
+        choices=list(POSITIONS), required=False, help_text="The first or last window of the data"
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        given = [key for key in ("start_ns", "end_ns", "position") if key in attrs]
+        if len(given) > 1:
+            raise serializers.ValidationError({given[1]: ONE_ANCHOR})
         return attrs
 
 
@@ -189,6 +215,21 @@ class MetricsSerializer(CoreMetricsSerializer):
     per_symbol = serializers.DictField(
         child=CoreMetricsSerializer(), help_text="Symbol -> its metrics (traded symbols only)"
     )
+
+
+class BarWindowSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    bars = serializers.IntegerField(help_text="Bars in the window (fewer at the data's ends)")
+    start_ns = serializers.IntegerField(allow_null=True, help_text="The window's first bar")
+    end_ns = serializers.IntegerField(allow_null=True, help_text="The window's last bar")
+    previous_end_ns = serializers.IntegerField(
+        allow_null=True, help_text="The bar before the window (the previous window ends there)"
+    )
+    next_start_ns = serializers.IntegerField(
+        allow_null=True, help_text="The bar after the window (the next window starts there)"
+    )
+    data_start_ns = serializers.IntegerField(allow_null=True, help_text="The symbol's first bar")
+    data_end_ns = serializers.IntegerField(allow_null=True, help_text="The symbol's last bar")
 
 
 class RunSymbolsSerializer(serializers.Serializer):

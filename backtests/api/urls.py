@@ -28,6 +28,11 @@ urlpatterns = [
         name="api-run-pnl-summary",
     ),
     path("runs/<str:run_id>/equity.png", chart_views.EquityView.as_view(), name="api-run-equity"),
+    path(
+        "runs/<str:run_id>/bar-window",
+        chart_views.BarWindowView.as_view(),
+        name="api-run-bar-window",
+    ),
     path("strategies", views.StrategiesView.as_view(), name="api-strategies"),
     path("strategies/<str:strategy_id>", views.StrategyDetailView.as_view(), name="api-strategy"),
     path("backtest/run", views.BacktestRunView.as_view(), name="api-backtest-run"),

@@ -72,6 +72,17 @@
     return data === null ? {} : data;
   }
 
+  /* An error's message for a status line: the message, plus each field's message that it does
+     not already say (a field message often repeats the main one word for word). */
+  function errorText(err) {
+    const message = (err && err.message) || String(err);
+    const extra = Object.entries((err && err.fields) || {})
+      .map(([field, value]) => [field, Array.isArray(value) ? value.join(" ") : String(value)])
+      .filter(([, text]) => text && !message.includes(text))
+      .map(([field, text]) => field + ": " + text);
+    return extra.length ? message + " (" + extra.join("; ") + ")" : message;
+  }
+
   const api = {
     get: (url) => request("GET", url),
     post: (url, body) => request("POST", url, body === undefined ? {} : body),
@@ -231,7 +242,7 @@
   const RTYPE_PERIOD = { 32: "Second", 33: "Minute", 34: "Hour", 35: "Day" };
 
   window.OST = {
-    ApiError, api, parseJson, el, say, cookie, bigNs, nsToMs, toNs, nsToDate, nsToDateTime, dateToNs,
+    ApiError, api, errorText, parseJson, el, say, cookie, bigNs, nsToMs, toNs, nsToDate, nsToDateTime, dateToNs,
     num, signClass, seconds, duration, params, runLabel, RTYPE_PERIOD,
   };
 })();
