@@ -210,7 +210,9 @@ class RunAdmin(admin.ModelAdmin):
 
     @admin.display(description="metadata")
     def metadata_json(self, run: Run) -> str:
-        return _preformatted(json.dumps(run.metadata, indent=2, ensure_ascii=False))
+        """The metadata JSON, without the traceback (shown above as lines)."""
+        shown = {k: v for k, v in _metadata(run).items() if k != "traceback"}
+        return _preformatted(json.dumps(shown or run.metadata, indent=2, ensure_ascii=False))
 
     @admin.display(description="fills", ordering="n_fills")
     def fills_count(self, run: Run) -> int:

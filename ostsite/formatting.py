@@ -48,8 +48,9 @@ def number_text(value: object, *, decimals: int = 2) -> str:
     if math.isinf(number):
         return "∞" if number > 0 else "-∞"
     places = decimals_for(number, decimals)
-    # Half away from zero on the float's exact value, as the browsers' Intl.NumberFormat does.
-    rounded = Decimal(number).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    # Half away from zero on the shortest decimal that reads back as the float (2.675, not
+    # 2.67499999...), as the browsers' Intl.NumberFormat does: the pages show the same.
+    rounded = Decimal(repr(number)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     text = f"{rounded:,.{places}f}"
     if places > decimals:  # extra places only for small values: drop their trailing zeros
         whole, _, fraction = text.partition(".")

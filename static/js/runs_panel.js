@@ -194,8 +194,10 @@
     if (!run.started_ns) {
       // Queued, cancelled before it started, or run before start times were kept: when it
       // was created is what is known.
-      const what = run.status === "queued" ? "queued" : run.status === "cancelled" ? "created" : "created (start not recorded)";
-      return el("td", { class: "muted", dataset: { label: "Started (UTC)" } }, [
+      const what = run.status === "queued" ? "queued" : "created";
+      const title = run.status === "queued" ? "Waiting for a worker since then"
+        : "When it was created; its start was not recorded";
+      return el("td", { class: "muted", dataset: { label: "Started (UTC)" }, title: title }, [
         nsToDateTime(run.ts_start), el("div", { class: "small", text: what }),
       ]);
     }
