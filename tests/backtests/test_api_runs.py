@@ -48,6 +48,7 @@ ROUTES = [
     ("get", "/api/runs/trade1/trade-journey.png"),
     ("get", "/api/runs/trade1/pnl-summary.png"),
     ("get", "/api/runs/trade1/equity.png"),
+    ("get", "/api/runs/trade1/bar-window"),
     ("get", "/api/strategies"),
     ("get", "/api/strategies/SMACrossover"),
     ("post", "/api/backtest/run"),
