@@ -41,11 +41,12 @@ def test_changelist_shows_start_time_duration_and_net_pnl(admin_client):
     run_row("old", metadata={"net_pnl": 12.5})  # before stored summaries: no summary
     run_row("waiting", status=RunStatus.QUEUED)
     page = admin_client.get(CHANGELIST).content.decode()
-    assert cell(page, "started", "done") == "2024-01-02 09:02:00 UTC"
+    assert cell(page, "started_short", "done") == "2024-01-02 09:02"
     assert cell(page, "took", "done") == "3 min 30 s"  # from start to end, not from queueing
     assert cell(page, "net_pnl", "done") == "76.03"
     assert cell(page, "net_pnl", "old") == "—"
-    assert cell(page, "started", "waiting") == "— (not started)"
+    assert cell(page, "started_short", "waiting") == "—"
+    assert cell(page, "status_progress", "waiting") == "queued"
     assert str(BASE_NS) not in page
 
 
