@@ -154,3 +154,15 @@ def test_command_refuses_parameters_breaking_a_rule(publisher_id):
         command("--param", "fast_period=100", "--param", "slow_period=10")
     assert str(refused.value) == f"--param: {CONSTRAINT_BROKEN}"
     assert Run.objects.count() == 0
+
+
+def test_list_strategies_prints_the_rules_between_parameters():
+    out = io.StringIO()
+    call_command("list_strategies", stdout=out, stderr=io.StringIO())
+    after = out.getvalue().split("SMACrossover  (SMA Crossover)\n", 1)[1].splitlines()
+    block = []  # SMACrossover's indented lines
+    for line in after:
+        if not line.startswith("    "):
+            break
+        block.append(line)
+    assert block[-1] == "    rule: fast_period < slow_period"
