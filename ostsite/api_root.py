@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import quote
 
 from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.types import OpenApiTypes
@@ -23,6 +24,7 @@ from rest_framework.response import Response
 from ostsite.api_schema import error_response
 
 API_ROUTE_PREFIX = "api/"
+PUBLISHER_ROUTE = "api/secmaster/publishers/"
 DOCS = {"swagger_ui": "api-docs", "redoc": "api-redoc", "schema": "api-schema"}
 GROUPS = ("secmaster", "backtests", "site")
 SKIPPED_METHODS = frozenset({"options", "head"})
@@ -92,16 +94,17 @@ def _publisher_name() -> str | None:
     return Publisher.objects.order_by("name").values_list("name", flat=True).first()
 
 
-def _link(request: Request, route: str, examples: dict[str, str | None]) -> str:
+def _link(origin: str, route: str, examples: dict[str, str | None]) -> str:
+    """``origin`` + the route with its parameters filled (quoted), or left as ``{name}``."""
+
     def fill(match: re.Match) -> str:
         key = match.group("name")
-        if "publishers/" in route and key == "name":
-            key = "publisher"
+        if key == "name" and route.startswith(PUBLISHER_ROUTE):
+            key = "publisher"  # {name} is a publisher's there, a preset's elsewhere
         value = examples.get(key)
-        return value if value else "{" + match.group("name") + "}"
+        return quote(value, safe="") if value else "{" + match.group("name") + "}"
 
-    path = "/" + _PARAMETER.sub(fill, route)
-    return request.build_absolute_uri(path).replace("%7B", "{").replace("%7D", "}")
+    return origin + "/" + _PARAMETER.sub(fill, route)
 
 
 def api_root_body(request: Request) -> dict[str, Any]:
@@ -118,10 +121,11 @@ def api_root_body(request: Request) -> dict[str, Any]:
         "docs": {key: request.build_absolute_uri(reverse(name)) for key, name in DOCS.items()},
         **{group: {} for group in GROUPS},
     }
+    origin = request.build_absolute_uri("/").rstrip("/")
     for group, route, methods in routes:
         template = "/" + _PARAMETER.sub(lambda m: "{" + m.group("name") + "}", route)
         key = f"{', '.join(methods)} {template}"
-        body[group][key] = _link(request, route, examples)
+        body[group][key] = _link(origin, route, examples)
     return body
 
 

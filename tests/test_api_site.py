@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from django.contrib.staticfiles import finders
@@ -15,6 +15,7 @@ from django.test import override_settings
 from django.urls import resolve
 
 from ostsite.api_not_found import DID_YOU_MEAN, NO_SUCH_ROUTE
+from secmaster.models import SymbolPreset
 from tests.backtests.market_data import ingest_bars, minute_bars
 from tests.backtests.run_rows import run_row
 from tests.security.routes import all_routes
@@ -35,6 +36,7 @@ def api_route_texts() -> set[str]:
 
 def test_api_root_links_every_route_with_existing_ids(api_client):
     run_row("r1")
+    SymbolPreset.objects.create(name="Tech majors/1", symbols=["AAPL"])
     body = api_client.get("/api/").json()
     listed = {}
     for group in ("secmaster", "backtests", "site"):
@@ -47,9 +49,11 @@ def test_api_root_links_every_route_with_existing_ids(api_client):
     assert set(listed) == api_route_texts()
     assert listed["/api/runs/{run_id}/metrics"] == "http://testserver/api/runs/r1/metrics"
     assert listed["/api/strategies/{strategy_id}"].startswith("http://testserver/api/strategies/")
+    # An existing preset's name, quoted for a URL.
+    assert listed["/api/presets/{name}"] == "http://testserver/api/presets/Tech%20majors%2F1"
     for link in listed.values():
         if "{" not in link:  # a parameter without any existing value stays a placeholder
-            resolve(urlsplit(link).path)  # every link leads to a route
+            resolve(unquote(urlsplit(link).path))  # every link leads to a route
 
 
 @pytest.mark.parametrize("url", ["/api/docs/", "/api/redoc/"])
