@@ -142,7 +142,5 @@ def api_root_body(request: Request) -> dict[str, Any]:
 )
 @api_view(["GET"])
 def api_root(request: Request) -> Response:
-    """Every route of the JSON API as a link (path parameters filled with existing values
-    where there are some), grouped by app, and the links of the API docs: Swagger UI, Redoc
-    and the OpenAPI schema."""
+    """Every route of the JSON API as a link, grouped by app, and the API docs' links."""
     return Response(api_root_body(request))
