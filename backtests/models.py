@@ -35,6 +35,9 @@ class Run(models.Model):
     heartbeat_ns = models.BigIntegerField(
         null=True, blank=True, help_text="Last sign of life from the executing worker, UTC ns"
     )
+    started_ns = models.BigIntegerField(
+        null=True, blank=True, help_text="When a worker started executing it, UTC ns (queued: null)"
+    )
     worker = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:

@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 
 RUN_GONE = "deleted before it started"
 RUN_NOT_QUEUED = "not executed: {message}"
+RUN_FAILED_LOG = "run %s failed: %s\n%s"
 
 
 def run_backtest_task(run_id: str) -> str:
@@ -25,6 +26,7 @@ def run_backtest_task(run_id: str) -> str:
     First (at most every ``STALE_RECHECK_SECONDS``) fail runs of dead workers: one on another
     machine is only seen by its stale heartbeat, after this worker's start-up check.
     """
+    from backtests.models import RunStatus
     from backtests.services.jobs import stale_runs_recover_throttled
     from backtests.services.runs import run_execute
     from ostsite.errors import Conflict, NotFound
@@ -34,7 +36,7 @@ def run_backtest_task(run_id: str) -> str:
     except Exception:  # never keep a run from executing because the check failed
         logger.exception("stale-run check failed before run %s", run_id)
     try:
-        return str(run_execute(run_id=run_id).status)
+        run = run_execute(run_id=run_id)
     except NotFound:
         # The run was deleted while it waited in the queue: nothing to do.
         logger.info("run %s %s", run_id, RUN_GONE)
@@ -43,6 +45,17 @@ def run_backtest_task(run_id: str) -> str:
         # Delivered again after it ran (or was failed as stale): never execute a run twice.
         logger.warning("run %s not executed: %s", run_id, exc.message)
         return RUN_NOT_QUEUED.format(message=exc.message)
+    if run.status == RunStatus.FAILED:
+        # django-q2 logs the task as "Processed" (the task itself did its job): say why the
+        # run failed in the worker's terminal too, with the traceback tail that names the file.
+        metadata = run.metadata or {}
+        logger.error(
+            RUN_FAILED_LOG,
+            run_id,
+            metadata.get("error", "unknown error"),
+            metadata.get("traceback", "(no traceback)").rstrip(),
+        )
+    return str(run.status)
 
 
 def sensitivity_task(run_id: str) -> str:

@@ -11,6 +11,8 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.generic import TemplateView
 
+from ostsite.manage_hint import manage_command
+
 # rtype -> bar period, as the security master stores them (DESIGN.md section 3).
 BAR_PERIOD_CHOICES: tuple[tuple[int, str, str], ...] = (
     (32, "SECOND", "Second (ohlcv-1s)"),
@@ -25,7 +27,8 @@ RECORD_CHOICES: tuple[tuple[str, str], ...] = (
     ("trades", "Trades only: orders and fills"),
 )
 
-INGEST_HINT = "python manage.py ingest_databento PATH"
+INGEST_ARGUMENTS = "ingest_databento PATH"
+DEMO_ARGUMENTS = "make_demo_data"
 
 
 @method_decorator(ensure_csrf_cookie, name="dispatch")
@@ -37,7 +40,8 @@ class PageView(TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["page"] = self.page
-        context["ingest_hint"] = INGEST_HINT
+        context["ingest_hint"] = manage_command(INGEST_ARGUMENTS)
+        context["demo_hint"] = manage_command(DEMO_ARGUMENTS)
         return context
 
 

@@ -15,6 +15,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from ostsite.api_not_found import API_PREFIX, api_not_found_message
 from ostsite.errors import ServiceError
 
 
@@ -62,12 +63,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
-API_PREFIX = "/api/"
-NO_SUCH_ROUTE = "Not found: no API route matches {path}"
-
-
 def not_found_handler(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """Django's 404 page, except for URLs under /api/, which get the API's JSON error."""
+    """Django's 404 page, except for URLs under /api/, which get the API's JSON error
+    (with ``DEBUG`` on, ``ostsite.api_not_found.ApiNotFoundMiddleware`` does the same)."""
     if request.path.startswith(API_PREFIX):
-        return JsonResponse({"error": NO_SUCH_ROUTE.format(path=request.path)}, status=404)
+        return JsonResponse({"error": api_not_found_message(request.path)}, status=404)
     return page_not_found(request, exception)

@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
 
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
 from ostsite.errors import InvalidInput
+from ostsite.formatting import utc_text
 from secmaster.models import CoverageRow, Instrument, Publisher, SymbologyRow, SymbolPreset
 from secmaster.services.presets import preset_name_clean, preset_symbols_clean
 
 SYMBOLS_BAD_JSON = "Starts with '[' but is not a JSON list: {error}"
 SYMBOL_SEPARATORS = re.compile(r"[,\r\n]")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -38,14 +37,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
-
-
-def _utc(ts_ns: int) -> str:
-    try:
-        moment = EPOCH + timedelta(microseconds=ts_ns // 1000)
-    except OverflowError:  # outside the calendar: show the raw number rather than fail
-        return str(ts_ns)
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @admin.register(Publisher)
@@ -86,14 +77,17 @@ class CoverageRowAdmin(ReadOnlyAdmin):
     list_select_related = ("publisher",)
     search_fields = ("symbol",)
     show_full_result_count = False
+    # The detail page too shows times as UTC text, not nanoseconds.
+    fields = ("symbol", "symbol_type", "rtype", "publisher", "first_bar", "last_bar")
+    readonly_fields = fields
 
     @admin.display(description="first bar", ordering="min_ts")
     def first_bar(self, row: CoverageRow) -> str:
-        return _utc(row.min_ts)
+        return utc_text(row.min_ts)
 
     @admin.display(description="last bar", ordering="max_ts")
     def last_bar(self, row: CoverageRow) -> str:
-        return _utc(row.max_ts)
+        return utc_text(row.max_ts)
 
 
 def symbols_from_text(text: str) -> list[object]:

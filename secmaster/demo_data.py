@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,8 @@ SYMBOLS: dict[str, tuple[int, float, float, float]] = {
 }
 SCHEMAS = {32: "ohlcv-1s", 33: "ohlcv-1m", 34: "ohlcv-1h", 35: "ohlcv-1d"}
 ZIP_NAME = "XNAS-20240102-DEMO.zip"
+# Symbol presets made with the demo data (the README's examples use them).
+DEMO_PRESETS: dict[str, list[str]] = {"Tech majors": ["AAPL", "MSFT", "NVDA"]}
 MEMBER_PREFIX = f"xnas-itch-{START:%Y%m%d}-{END - dt.timedelta(days=1):%Y%m%d}"
 ZIP_TIMESTAMP = (2024, 2, 1, 0, 0, 0)
 
@@ -250,7 +253,14 @@ def demo_zip_write(out: Path) -> Path:
     members.update(_json_members(sessions))
     members["manifest.json"] = json.dumps({"files": sorted(members)}, indent=2)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
-        for name, content in members.items():
-            archive.writestr(zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP), content)
+    # Written beside and renamed into place: a reader (a second make_demo_data, an ingest)
+    # never sees a half-written zip.
+    partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
+    try:
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as archive:
+            for name, content in members.items():
+                archive.writestr(zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP), content)
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
     return out

@@ -10,6 +10,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backtests.api import serializers as s
@@ -101,6 +102,23 @@ class WindowChartView(PNGView):
 
 
 RUN_NOT_FINISHED_TITLE = "Not finished yet"
+
+
+class BarWindowView(APIView):
+    @extend_schema(
+        parameters=[RUN_ID_PARAM, s.BarWindowQuerySerializer],
+        responses={200: s.BarWindowSerializer, **RUN_ERRORS},
+        operation_id="run_bar_window",
+        summary="Where a window of N bars of a symbol starts and ends, and its neighbours",
+    )
+    def get(self, request: Request, run_id: str) -> Response:
+        """A window counted in real bars (nights and weekends skipped): its first and last
+        bar, the bars just before and after it, and the symbol's first and last bar."""
+        from backtests.charts.bar_windows import bar_window_locate
+
+        query = validated(s.BarWindowQuerySerializer, request.query_params)
+        window = bar_window_locate(run_id=run_id, **query)
+        return Response(window.as_dict())
 
 
 def run_chart_response(request: Request, run_id: str, chart_name: str) -> HttpResponse:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 
+from backtests.api.examples import STATIC_EXAMPLE
+from backtests.charts.bar_windows import MAX_WINDOW_BARS, ONE_ANCHOR, POSITIONS
 from backtests.engine.fill_model import FILL_MODELS
 from backtests.models import RunStatus
 from backtests.results.models import ROUNDTRIP_SORTS
@@ -86,6 +89,31 @@ class TradeChartQuerySerializer(serializers.Serializer):
         return attrs
 
 
+class BarWindowQuerySerializer(serializers.Serializer):
+    symbol = StrictCharField(help_text="One of the run's symbols")
+    bars = serializers.IntegerField(
+        min_value=1, max_value=MAX_WINDOW_BARS, default=120, help_text="Bars in the window"
+    )
+    start_ns = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_NS,
+        required=False,
+        help_text="Start at the first bar at or after it",
+    )
+    end_ns = serializers.IntegerField(
+        min_value=0, max_value=MAX_NS, required=False, help_text="End at the last bar at or before"
+    )
+    position = serializers.ChoiceField(
+        choices=list(POSITIONS), required=False, help_text="The first or last window of the data"
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        given = [key for key in ("start_ns", "end_ns", "position") if key in attrs]
+        if len(given) > 1:
+            raise serializers.ValidationError({given[1]: ONE_ANCHOR})
+        return attrs
+
+
 class BacktestNameSerializer(serializers.Serializer):
     name = StrictCharField(
         required=False, allow_null=True, allow_blank=True, max_length=MAX_NAME_LENGTH
@@ -155,6 +183,9 @@ class RunSerializer(serializers.Serializer):
     name = serializers.CharField()
     ts_start = serializers.IntegerField(help_text="UTC ns")
     ts_end = serializers.IntegerField(allow_null=True, help_text="UTC ns")
+    started_ns = serializers.IntegerField(
+        allow_null=True, help_text="When a worker started executing it, UTC ns (null while queued)"
+    )
     status = serializers.CharField(help_text=RUN_STATUSES)
     config = serializers.JSONField(allow_null=True)
     metadata = serializers.JSONField(allow_null=True)
@@ -288,6 +319,21 @@ class MetricsSerializer(SymbolMetricsSerializer):
     )
 
 
+class BarWindowSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    bars = serializers.IntegerField(help_text="Bars in the window (fewer at the data's ends)")
+    start_ns = serializers.IntegerField(allow_null=True, help_text="The window's first bar")
+    end_ns = serializers.IntegerField(allow_null=True, help_text="The window's last bar")
+    previous_end_ns = serializers.IntegerField(
+        allow_null=True, help_text="The bar before the window (the previous window ends there)"
+    )
+    next_start_ns = serializers.IntegerField(
+        allow_null=True, help_text="The bar after the window (the next window starts there)"
+    )
+    data_start_ns = serializers.IntegerField(allow_null=True, help_text="The symbol's first bar")
+    data_end_ns = serializers.IntegerField(allow_null=True, help_text="The symbol's last bar")
+
+
 class RunSymbolsSerializer(serializers.Serializer):
     symbols = serializers.ListField(child=serializers.CharField(), help_text="From the config")
     traded = serializers.ListField(
@@ -333,9 +379,27 @@ class StrategySchemaSerializer(serializers.Serializer):
     )
 
 
+NOTES_HELP = "What validation changed, e.g. dates beyond the data narrowed to it"
+
+
 class BacktestSubmittedSerializer(serializers.Serializer):
     run_id = serializers.CharField()
     status = serializers.CharField(help_text='Always "queued"')
+    notes = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text=NOTES_HELP + " (only then)"
+    )
+
+
+class BacktestValidatedSerializer(serializers.Serializer):
+    valid = serializers.BooleanField(help_text="Always true (an invalid request answers 400)")
+    name = serializers.CharField(help_text="The run's name: the one given, or the default")
+    config = serializers.JSONField(help_text="The run's config as it would be stored")
+    notes = serializers.ListField(child=serializers.CharField(), help_text=NOTES_HELP)
+
+
+BACKTEST_REQUEST_EXAMPLE = OpenApiExample(
+    "SMA crossover on two symbols", value=STATIC_EXAMPLE, request_only=True
+)
 
 
 class BacktestStatusSerializer(serializers.Serializer):
@@ -351,6 +415,7 @@ class RunningRunSerializer(serializers.Serializer):
     status = serializers.CharField(help_text='"queued" or "running"')
     progress = serializers.FloatField()
     ts_start = serializers.IntegerField()
+    started_ns = serializers.IntegerField(allow_null=True, help_text="UTC ns; null while queued")
     config = serializers.JSONField(allow_null=True)
 
 

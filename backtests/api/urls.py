@@ -38,9 +38,15 @@ urlpatterns = [
         sensitivity_views.RunSensitivityChartView.as_view(),
         name="api-run-sensitivity-png",
     ),
+    path(
+        "runs/<str:run_id>/bar-window",
+        chart_views.BarWindowView.as_view(),
+        name="api-run-bar-window",
+    ),
     path("strategies", views.StrategiesView.as_view(), name="api-strategies"),
     path("strategies/<str:strategy_id>", views.StrategyDetailView.as_view(), name="api-strategy"),
     path("backtest/run", views.BacktestRunView.as_view(), name="api-backtest-run"),
+    path("backtest/validate", views.BacktestValidateView.as_view(), name="api-backtest-validate"),
     path("backtest/running", views.BacktestRunningView.as_view(), name="api-backtest-running"),
     path(
         "backtest/status/<str:run_id>",

@@ -105,6 +105,7 @@ def run_as_dict(run: Run) -> dict[str, Any]:
         "name": run.name,
         "ts_start": run.ts_start,
         "ts_end": run.ts_end,
+        "started_ns": run.started_ns,
         "status": run.status,
         "config": run.config,
         "metadata": run.metadata,
@@ -243,23 +244,61 @@ class StrategyDetailView(APIView):
         return Response(cls.schema())
 
 
-class BacktestRunView(APIView):
+def backtest_request_spec(request: Request) -> tuple[Any, str | None]:
+    """The validated spec of a backtest request body and its optional run name."""
+    from backtests.services.backtest_spec import backtest_spec_from_mapping
+
+    body = request.data
+    if not isinstance(body, dict):
+        raise InvalidInput(BODY_NOT_OBJECT)
+    name = validated(s.BacktestNameSerializer, {"name": body.get("name")})["name"]
+    return backtest_spec_from_mapping(body), name or None
+
+
+class BacktestExampleBody:
+    """The browsable API's POST form starts from a body that runs on this site's data."""
+
+    def example_body(self, request: Request, method: str) -> dict[str, Any] | None:
+        from backtests.api.examples import backtest_request_example
+
+        return backtest_request_example() if method == "POST" else None
+
+
+class BacktestRunView(BacktestExampleBody, APIView):
     @extend_schema(
         request=s.BacktestRunRequestSerializer,
         responses={200: s.BacktestSubmittedSerializer, **error_responses(400, 401, 503)},
+        examples=[s.BACKTEST_REQUEST_EXAMPLE],
         summary="Validate a backtest and queue it for a worker",
     )
     def post(self, request: Request) -> Response:
-        from backtests.services.backtest_spec import backtest_spec_from_mapping
         from backtests.services.jobs import backtest_submit
 
-        body = request.data
-        if not isinstance(body, dict):
-            raise InvalidInput(BODY_NOT_OBJECT)
-        name = validated(s.BacktestNameSerializer, {"name": body.get("name")})["name"]
-        spec = backtest_spec_from_mapping(body)
-        run = backtest_submit(spec=spec, name=name or None)
-        return Response({"run_id": run.run_id, "status": RunStatus.QUEUED.value})
+        spec, name = backtest_request_spec(request)
+        run = backtest_submit(spec=spec, name=name)
+        body: dict[str, Any] = {"run_id": run.run_id, "status": RunStatus.QUEUED.value}
+        if spec.notes:  # the seed's shape, plus what validation changed when it did
+            body["notes"] = list(spec.notes)
+        return Response(body)
+
+
+class BacktestValidateView(BacktestExampleBody, APIView):
+    @extend_schema(
+        request=s.BacktestRunRequestSerializer,
+        responses={200: s.BacktestValidatedSerializer, **error_responses(400, 401)},
+        examples=[s.BACKTEST_REQUEST_EXAMPLE],
+        summary="Check a backtest request without running it (the page checks as you type)",
+    )
+    def post(self, request: Request) -> Response:
+        spec, name = backtest_request_spec(request)
+        return Response(
+            {
+                "valid": True,
+                "name": name or spec.default_name(),
+                "config": spec.to_config(),
+                "notes": list(spec.notes),
+            }
+        )
 
 
 class BacktestStatusView(RunsAPIView):
@@ -299,6 +338,7 @@ class BacktestRunningView(RunsAPIView):
                 "status": run.status,
                 "progress": run.progress,
                 "ts_start": run.ts_start,
+                "started_ns": run.started_ns,
                 "config": run.config,
             }
             for run in runs

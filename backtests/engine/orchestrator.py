@@ -416,6 +416,10 @@ class Orchestrator:
                     if log is not None:
                         reached = min(reached, start + len(log))
                     self._record_block(walk, start, reached, log)
+                # A failed run's progress tells how far it got (up to the failing bar).
+                progress.done += reached - start
+                if on_progress is not None:
+                    on_progress(min(1.0, progress.done / progress.total))
                 raise
             progress.step = _next_step(
                 progress.step, end - start, time.perf_counter() - began, ceiling

@@ -34,7 +34,7 @@ from backtests.engine.registry import (
     user_code_failures,
 )
 from backtests.engine.strategies.base import ParamError
-from backtests.feeds import DEFAULT_SYMBOL_TYPE, NS_PER_DAY, date_start_ns
+from backtests.feeds import DEFAULT_SYMBOL_TYPE, NS_PER_DAY
 from backtests.services.fill_spec import fill_config_clean, fill_fields_from_mapping
 from ostsite.errors import InvalidInput
 from secmaster.models import Publisher, SymbolCoverage
@@ -60,6 +60,11 @@ DATE_INVALID = "{field} must be a date YYYY-MM-DD, got {value!r}"
 DATES_REVERSED = "end_date {end} is before start_date {start}"
 START_AFTER_DATA = "start_date {start} is after the last bar of these symbols ({last})"
 END_BEFORE_DATA = "end_date {end} is before the first bar of these symbols ({first})"
+# Dates reaching beyond the data are narrowed to it (the same bars run either way), with a note.
+START_CLAMPED = (
+    "start_date {start} is before the first bar of these symbols: the run starts on {first}"
+)
+END_CLAMPED = "end_date {end} is after the last bar of these symbols: the run ends on {last}"
 RECORD_INVALID = "record must be one of: full, trades"
 FILL_TIMINGS = tuple(t.value for t in FillTiming)
 FILL_TIMING_INVALID = "fill_timing must be one of: " + ", ".join(FILL_TIMINGS)
@@ -128,6 +133,7 @@ class BacktestSpec:
     capital: float = DEFAULT_CAPITAL
     risk_free_rate: float = 0.0
     fills: FillConfig = FillConfig()  # fill model and costs
+    notes: tuple[str, ...] = ()  # what validation changed (dates narrowed to the data); not config
 
     def to_config(self) -> dict:
         """The runs.config JSON (enum values as their names)."""
@@ -231,8 +237,9 @@ def backtest_spec_build(
     fills = fill_config_clean(**fill_fields, errors=errors)
     strategy_id, params = _clean_strategy(strategy, strategy_params, period, rtype, errors)
 
+    notes: list[str] = []
     if period and publisher and symbol_list:
-        _check_coverage(publisher, period, symbol_list, start, end, errors)
+        start, end = _check_coverage(publisher, period, symbol_list, start, end, errors, notes)
 
     if errors:
         message = "; ".join(errors.values())
@@ -257,6 +264,7 @@ def backtest_spec_build(
         capital=starting,
         risk_free_rate=rate,
         fills=fills,
+        notes=tuple(notes),
     )
 
 
@@ -404,7 +412,10 @@ def _check_coverage(
     start: date | None,
     end: date | None,
     errors: dict[str, str],
-) -> None:
+    notes: list[str],
+) -> tuple[date | None, date | None]:
+    """Refuse symbols without bars and dates that miss the data; narrow dates reaching beyond
+    it to the first / last bar's day (with a note). Returns the (start, end) to run."""
     rows = SymbolCoverage.objects.filter(
         publisher_id=publisher.publisher_id,
         rtype=period.rtype,
@@ -419,13 +430,22 @@ def _check_coverage(
             publisher=f"{publisher.name}/{publisher.dataset}",
             symbols=", ".join(missing),
         )
-        return
-    first = min(lo for lo, _ in found.values())
-    last = max(hi for _, hi in found.values())
-    if start is not None and date_start_ns(start) > last:
-        errors["start_date"] = START_AFTER_DATA.format(start=start, last=_ns_date(last))
-    if end is not None and date_start_ns(end) + NS_PER_DAY <= first:
-        errors["end_date"] = END_BEFORE_DATA.format(end=end, first=_ns_date(first))
+        return start, end
+    first = _ns_date(min(lo for lo, _ in found.values()))
+    last = _ns_date(max(hi for _, hi in found.values()))
+    if start is not None and start > last:
+        errors["start_date"] = START_AFTER_DATA.format(start=start, last=last)
+    if end is not None and end < first:
+        errors["end_date"] = END_BEFORE_DATA.format(end=end, first=first)
+    if "start_date" in errors or "end_date" in errors:
+        return start, end
+    if start is not None and start < first:
+        notes.append(START_CLAMPED.format(start=start, first=first))
+        start = first
+    if end is not None and end > last:
+        notes.append(END_CLAMPED.format(end=end, last=last))
+        end = last
+    return start, end
 
 
 def _ns_date(ns: int) -> date:

@@ -144,8 +144,12 @@ class _RunMonitor:
         self._last = now
         self._write()
 
+    def percent(self) -> float:
+        """Progress as the run row stores it: 0-100, two decimals."""
+        return round(min(max(self.fraction * 100.0, 0.0), 100.0), 2)
+
     def _write(self) -> None:
-        percent = round(min(max(self.fraction * 100.0, 0.0), 100.0), 2)
+        percent = self.percent()
         updated = Run.objects.filter(run_id=self.run_id, status=RunStatus.RUNNING).update(
             progress=percent, heartbeat_ns=time.time_ns()
         )
@@ -161,6 +165,7 @@ def _claim(run: Run) -> bool:
             status=RunStatus.RUNNING,
             worker=_worker_name(),
             heartbeat_ns=time.time_ns(),
+            started_ns=time.time_ns(),
             progress=0.0,
         )
     )
@@ -248,9 +253,11 @@ def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = No
             metadata["flush_error"] = flush_error
         if strategy is not None:
             metadata["indicators"] = _safe_indicators(strategy)
+            metadata.update(_failed_bar(strategy))
         if orchestrator is not None and spec is not None:
             metadata.update(_store_report_quietly(run_id, orchestrator, spec, strategy))
-        return _finish(run_id, RunStatus.FAILED, metadata) or _gone(run)
+        # How far it got: the progress up to the failing bar, not the last heartbeat's.
+        return _finish(run_id, RunStatus.FAILED, metadata, progress=monitor.percent()) or _gone(run)
 
     monitor.close()
     if recorder.run_deleted or monitor.deleted:
@@ -300,6 +307,14 @@ def _flush_quietly(recorder: OrmRecorder | None) -> str | None:
     except Exception as exc:  # the run is failing anyway; report, do not mask the first error
         return f"{type(exc).__name__}: {exc}"
     return None
+
+
+def _failed_bar(strategy: Any) -> dict[str, Any]:
+    """``{"failed_bar": {"symbol", "ts_event_ns"}}`` of the bar the strategy was handling."""
+    bar = getattr(strategy, "_current", None)
+    if bar is None:
+        return {}
+    return {"failed_bar": {"symbol": str(bar.symbol), "ts_event_ns": int(bar.ts_event_ns)}}
 
 
 def _safe_indicators(strategy: Any) -> list[dict[str, str]]:

@@ -6,6 +6,7 @@ line breaks, which Django's ``path`` converter would not match.
 
 from django.urls import path, register_converter
 
+from ostsite.api_root import api_root
 from secmaster.api import views
 
 
@@ -24,7 +25,7 @@ class AnyTextConverter:
 register_converter(AnyTextConverter, "anytext")
 
 urlpatterns = [
-    path("", views.api_root, name="api-root"),
+    path("", api_root, name="api-root"),
     path("auth/token", views.TokenObtainView.as_view(), name="api-token"),
     path("secmaster/publishers", views.PublisherListView.as_view(), name="secmaster-publishers"),
     path(

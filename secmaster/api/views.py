@@ -1,4 +1,5 @@
-"""JSON API of the security master and the symbol presets, with the API root and token login.
+"""JSON API of the security master and the symbol presets, with token login (the API root is
+``ostsite.api_root``).
 
 Views are thin: an input serializer checks the request, one selector or service does the
 work, and the answer is returned in the shape the original dashboard used. Errors are raised
@@ -9,16 +10,10 @@ as ``ostsite.errors`` types and rendered by the project's exception handler as
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-    inline_serializer,
-)
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -41,53 +36,6 @@ def _validated(serializer_class: type[serializers.Serializer], data: object) -> 
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
-
-
-# --- API root ---------------------------------------------------------------------------
-
-# Routes of the backtests app, as documented in the design (section 6); listed as text so
-# the root does not depend on which of them are installed yet.
-BACKTEST_ROUTES = {
-    "runs": "GET, DELETE /api/runs",
-    "run_roundtrips": "GET /api/runs/{run_id}/roundtrips",
-    "run_trade_chart": "GET /api/runs/{run_id}/chart.png",
-    "run_window_chart": "GET /api/runs/{run_id}/window.png?symbol=&start_ns=&end_ns=",
-    "run_trade_journey": "GET /api/runs/{run_id}/trade-journey.png",
-    "run_pnl_summary": "GET /api/runs/{run_id}/pnl-summary.png",
-    "strategies": "GET /api/strategies",
-    "strategy": "GET /api/strategies/{id}",
-    "backtest_run": "POST /api/backtest/run",
-    "backtest_status": "GET /api/backtest/status/{run_id}",
-    "backtest_running": "GET /api/backtest/running",
-}
-SECMASTER_ROUTES = {
-    "publishers": "GET /api/secmaster/publishers?rtype=",
-    "publisher_datasets": "GET /api/secmaster/publishers/{name}/datasets?rtype=",
-    "symbols_coverage": "GET /api/secmaster/symbols_coverage?publisher_id=&rtype=",
-    "presets": "GET, POST /api/presets",
-    "preset": "GET, PUT, DELETE /api/presets/{name}",
-}
-SITE_ROUTES = {
-    "token": "POST /api/auth/token",
-    "schema": "GET /api/schema/",
-    "health": "GET /health",
-}
-
-
-@extend_schema(
-    operation_id="api_root",
-    summary="API root",
-    responses={
-        200: OpenApiResponse(OpenApiTypes.OBJECT, description="Route name -> route."),
-        401: ERROR_401,
-    },
-)
-@api_view(["GET"])
-def api_root(request: Request) -> Response:
-    """The main routes of the JSON API, grouped by app, as "METHODS /path" strings."""
-    return Response(
-        {"secmaster": SECMASTER_ROUTES, "backtests": BACKTEST_ROUTES, "site": SITE_ROUTES}
-    )
 
 
 # --- Security master --------------------------------------------------------------------

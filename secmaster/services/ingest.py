@@ -87,6 +87,8 @@ MSG_DATASET_MISMATCH = (
     "{source}: dataset {found!r} differs from {expected!r}; pass --dataset to override"
 )
 
+NO_NEW_BARS = "no new bars (all were stored already)"
+
 ProgressCallback = Callable[[int, int, int], None]
 """Called as progress(bytes_done, bytes_total, records_so_far) while files are read."""
 
@@ -122,11 +124,12 @@ class IngestSummary:
         return self.records / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
 
     def line(self) -> str:
-        """The one-line summary the command prints."""
+        """The one-line summary the command prints (the rate counts records read, new or not)."""
+        new = f"{self.new_bars:,} new bars" if self.new_bars else NO_NEW_BARS
         return (
-            f"Ingested {self.files} file(s): {self.records:,} records, {self.new_bars:,} new bars,"
+            f"Ingested {self.files} file(s): {self.records:,} records, {new},"
             f" {len(self.symbols)} symbols in {self.elapsed_seconds:.1f} s"
-            f" ({self.bars_per_second:,.0f} bars/s)"
+            f" ({self.bars_per_second:,.0f} records/s)"
         )
 
 

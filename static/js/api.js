@@ -72,6 +72,17 @@
     return data === null ? {} : data;
   }
 
+  /* An error's message for a status line: the message, plus each field's message that it does
+     not already say (a field message often repeats the main one word for word). */
+  function errorText(err) {
+    const message = (err && err.message) || String(err);
+    const extra = Object.entries((err && err.fields) || {})
+      .map(([field, value]) => [field, Array.isArray(value) ? value.join(" ") : String(value)])
+      .filter(([, text]) => text && !message.includes(text))
+      .map(([field, text]) => field + ": " + text);
+    return extra.length ? message + " (" + extra.join("; ") + ")" : message;
+  }
+
   const api = {
     get: (url) => request("GET", url),
     post: (url, body) => request("POST", url, body === undefined ? {} : body),
@@ -106,28 +117,45 @@
     node.className = "status status-" + (kind || "info");
   }
 
-  function toNs(value) {
+  /* Timestamps are UTC nanoseconds: integers beyond 2^53 arrive as decimal text (parseJson)
+     and are converted with BigInt, so a time is never rounded to a neighbouring one. */
+  function bigNs(value) {
     if (value === null || value === undefined || value === "") return null;
-    if (typeof value === "number") return value;
-    if (/^-?\d+$/.test(String(value))) return Number(value);
+    if (typeof value === "bigint") return value;
+    if (typeof value === "number") return Number.isFinite(value) ? BigInt(Math.trunc(value)) : null;
+    if (/^-?\d+$/.test(String(value))) return BigInt(String(value));
     const ms = Date.parse(value);
-    return Number.isNaN(ms) ? null : ms * 1e6;
+    return Number.isNaN(ms) ? null : BigInt(ms) * 1000000n;
+  }
+
+  /* Milliseconds (floored) of a nanosecond timestamp, exact, for Date. */
+  function nsToMs(value) {
+    const ns = bigNs(value);
+    if (ns === null) return null;
+    const ms = ns / 1000000n;
+    return Number(ns < 0n && ms * 1000000n !== ns ? ms - 1n : ms);
+  }
+
+  /* A Number of nanoseconds (for arithmetic where nanoseconds do not matter). */
+  function toNs(value) {
+    const ns = bigNs(value);
+    return ns === null ? null : Number(ns);
   }
 
   function pad(n) { return String(n).padStart(2, "0"); }
 
   /* UTC "YYYY-MM-DD" of a nanosecond timestamp (or ISO string). */
   function nsToDate(value) {
-    const ns = toNs(value);
-    if (ns === null) return "";
-    return new Date(ns / 1e6).toISOString().slice(0, 10);
+    const ms = nsToMs(value);
+    if (ms === null) return "";
+    return new Date(ms).toISOString().slice(0, 10);
   }
 
   /* UTC "YYYY-MM-DD HH:MM[:SS]" of a nanosecond timestamp. */
   function nsToDateTime(value, seconds) {
-    const ns = toNs(value);
-    if (ns === null) return "";
-    const d = new Date(ns / 1e6);
+    const ms = nsToMs(value);
+    if (ms === null) return "";
+    const d = new Date(ms);
     const text = d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) +
       " " + pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes());
     return seconds ? text + ":" + pad(d.getUTCSeconds()) : text;
@@ -138,28 +166,59 @@
     return Number.isNaN(ms) ? null : ms * 1e6;
   }
 
+  /* One rule for every figure (as ostsite/formatting.py): ``digits`` places (2 by default),
+     thousands separated; a value below 1 in size keeps two significant digits, so -0.003
+     never reads "0.00"; trailing zeros past ``digits`` dropped; null/NaN "—". */
+  const MAX_DECIMALS = 10;
+
+  function decimalsFor(n, digits) {
+    const size = Math.abs(n);
+    if (size === 0 || size >= 1) return digits;
+    return Math.min(MAX_DECIMALS, Math.max(digits, 1 - Math.floor(Math.log10(size))));
+  }
+
   function num(value, digits) {
-    if (value === null || value === undefined || value === "") return "—";
+    if (value === null || value === undefined || value === "" || typeof value === "boolean") return "—";
     const n = Number(value);
-    if (!Number.isFinite(n)) return n > 0 ? "∞" : n < 0 ? "−∞" : "—";
+    if (Number.isNaN(n)) return "—";
+    if (!Number.isFinite(n)) return n > 0 ? "∞" : "-∞";
     const d = digits === undefined ? 2 : digits;
-    return n.toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
+    const places = decimalsFor(n, d);
+    let text = n.toLocaleString("en-US", { minimumFractionDigits: places, maximumFractionDigits: places });
+    if (places > d) {
+      const [whole, fraction = ""] = text.split(".");
+      const kept = fraction.replace(/0+$/, "").padEnd(d, "0");
+      text = kept ? whole + "." + kept : whole;
+    }
+    if (text.startsWith("-") && !/[1-9]/.test(text)) text = text.slice(1);
+    return text;
   }
 
   function signClass(value) {
     const n = Number(value);
-    if (!Number.isFinite(n) || n === 0) return "";
+    if (value === null || value === undefined || !Number.isFinite(n) || n === 0) return "";
     return n > 0 ? "pos" : "neg";
   }
 
-  function duration(startNs, endNs) {
-    const a = toNs(startNs), b = toNs(endNs);
-    if (a === null || b === null) return "";
-    let s = Math.max(0, Math.round((b - a) / 1e9));
-    if (s < 60) return s + " s";
-    const m = Math.floor(s / 60); s %= 60;
+  /* Seconds as "2 h 5 min", "3 min 20 s", "42 s" or "0.3 s" (as ostsite/formatting.py). */
+  function seconds(value) {
+    if (value === null || value === undefined || value === "") return "—";
+    const total = Number(value);
+    if (!Number.isFinite(total) || total < 0) return "—";
+    if (total < 10) return (total % 1 ? total.toFixed(1) : total.toFixed(0)) + " s";
+    const whole = Math.round(total);
+    if (whole < 60) return whole + " s";
+    const m = Math.floor(whole / 60), s = whole % 60;
     if (m < 60) return m + " min " + s + " s";
     return Math.floor(m / 60) + " h " + (m % 60) + " min";
+  }
+
+  /* The time between two nanosecond timestamps, as ``seconds``; "" when one is unknown. */
+  function duration(startNs, endNs) {
+    const a = bigNs(startNs), b = bigNs(endNs);
+    if (a === null || b === null) return "";
+    const ns = b > a ? b - a : 0n;
+    return seconds(Number(ns / 1000000n) / 1000);
   }
 
   function params(query) {
@@ -183,7 +242,7 @@
   const RTYPE_PERIOD = { 32: "Second", 33: "Minute", 34: "Hour", 35: "Day" };
 
   window.OST = {
-    ApiError, api, parseJson, el, say, cookie, toNs, nsToDate, nsToDateTime, dateToNs, num, signClass,
-    duration, params, runLabel, RTYPE_PERIOD,
+    ApiError, api, errorText, parseJson, el, say, cookie, bigNs, nsToMs, toNs, nsToDate, nsToDateTime, dateToNs,
+    num, signClass, seconds, duration, params, runLabel, RTYPE_PERIOD,
   };
 })();

@@ -2,7 +2,7 @@
    the running jobs panel (polls the API, so it survives a reload) and the run history. */
 (function () {
   "use strict";
-  const { api, el, say, nsToDate, params, ApiError } = window.OST;
+  const { api, el, say, nsToDate, params, ApiError, errorText } = window.OST;
   const $ = (id) => document.getElementById(id);
 
   const state = {
@@ -38,6 +38,7 @@
     document.querySelectorAll("#backtest-form [aria-invalid]").forEach((n) => n.removeAttribute("aria-invalid"));
   }
 
+  /* Puts each field's message next to its field; returns [field, message] of the others. */
   function showServerErrors(err) {
     const unplaced = [];
     for (const [field, value] of Object.entries(err.fields || {})) {
@@ -45,7 +46,7 @@
       if (field.startsWith("strategy_params") || state.paramForm.fields.has(field)) {
         if (!state.paramForm.showServerError(field, message)) fieldError("strategy_params", message);
       } else if (!fieldError(field, message)) {
-        unplaced.push(field + ": " + message);
+        unplaced.push([field, message]);
       }
     }
     return unplaced;
@@ -202,6 +203,7 @@
     fieldError("symbols", "");
     updateCount($("symbol-list").querySelectorAll("input").length);
     updateDateLimits();
+    if ($("start_date").value || $("end_date").value) validateSoon();  // their data range changed
   }
 
   function setSelection(symbols) {
@@ -210,40 +212,93 @@
     symbolsChanged();
   }
 
-  /* Date inputs are limited to the data range of the chosen symbols (all symbols if none). */
+  /* The data range of the chosen symbols (all symbols if none), as a hint. Which dates are
+     accepted is the server's rule, the same as the API's and run_backtest's (dates beyond the
+     data are narrowed to it, with a note; dates missing it are refused): validateSoon(). */
   function updateDateLimits() {
     const chosen = state.coverage.filter((row) => state.selected.has(row.symbol));
     const rows = chosen.length ? chosen : state.coverage;
-    const start = $("start_date"), end = $("end_date"), hint = $("coverage-hint");
+    const hint = $("coverage-hint");
     if (rows.length === 0) {
-      for (const input of [start, end]) { input.removeAttribute("min"); input.removeAttribute("max"); }
       hint.textContent = "Select symbols to see their data range. Empty dates use all of it.";
       return;
     }
-    const lo = nsToDate(Math.min(...rows.map((r) => window.OST.toNs(r.min_ts))));
-    const hi = nsToDate(Math.max(...rows.map((r) => window.OST.toNs(r.max_ts))));
-    for (const input of [start, end]) { input.min = lo; input.max = hi; }
+    const bigs = (key) => rows.map((r) => window.OST.bigNs(r[key]));
+    const lo = nsToDate(bigs("min_ts").reduce((a, b) => (b < a ? b : a)));
+    const hi = nsToDate(bigs("max_ts").reduce((a, b) => (b > a ? b : a)));
     hint.textContent = (chosen.length ? "Data of the selected symbols: " : "Data of all symbols: ") +
-      lo + " → " + hi + " (UTC days). Empty dates use all of it.";
-    checkDates();
+      lo + " → " + hi + " (UTC days). Empty dates use all of it; dates beyond it are narrowed to it.";
   }
 
+  /* Only what the browser alone knows: a date typed in part. */
   function checkDates() {
-    const start = $("start_date"), end = $("end_date");
     let ok = true;
-    for (const [input, field] of [[start, "start_date"], [end, "end_date"]]) {
-      let message = "";
-      if (input.validity.badInput) message = "Enter a full date.";
-      else if (input.value && input.min && input.value < input.min) message = "The data starts on " + input.min + ".";
-      else if (input.value && input.max && input.value > input.max) message = "The data ends on " + input.max + ".";
+    for (const field of ["start_date", "end_date"]) {
+      const message = $(field).validity.badInput ? "Enter a full date." : "";
       fieldError(field, message);
       ok = ok && !message;
     }
-    if (ok && start.value && end.value && end.value < start.value) {
-      fieldError("end_date", "The end date is before the start date.");
-      ok = false;
-    }
     return ok;
+  }
+
+  /* ---------- checking with the server as the user goes ---------- */
+
+  // Fields whose server message is shown before submitting: the user has set them. The
+  // others (no symbol yet...) are only reported when the user presses Run.
+  const LIVE_FIELDS = new Set(["strategy_params", "start_date", "end_date"]);
+  const VALIDATE_DELAY_MS = 350;
+  let validateTimer = null;
+  let validateToken = 0;
+
+  function requestBody() {
+    const body = {
+      strategy: $("strategy").value,
+      strategy_params: state.paramForm.values(),
+      symbols: [...state.selected].sort(),
+      rtype: Number(rtype()),
+      publisher_id: Number($("dataset").value),
+      start_date: $("start_date").value || null,
+      end_date: $("end_date").value || null,
+      record: $("record").value,
+    };
+    const fills = window.OST.fillSettings;  // fill_settings.js: the "Fills and costs" section
+    if (fills) Object.assign(body, fills.values());
+    const name = $("run-name").value.trim();
+    if (name) body.name = name;
+    return body;
+  }
+
+  function validateSoon() {
+    clearTimeout(validateTimer);
+    validateTimer = setTimeout(validateNow, VALIDATE_DELAY_MS);
+  }
+
+  async function validateNow() {
+    if (!$("strategy").value) return;
+    if (!checkDates()) return;
+    const token = ++validateToken;
+    let fields = {};
+    let notes = [];
+    try {
+      notes = (await api.post("/api/backtest/validate", requestBody())).notes || [];
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status !== 400) return;  // say nothing on a hiccup
+      fields = err.fields || {};
+    }
+    if (token !== validateToken) return;  // a newer check is on its way
+    state.paramForm.showRuleError("");
+    for (const name of state.paramForm.fields.keys()) state.paramForm.check(name);
+    fieldError("strategy_params", "");
+    for (const field of ["start_date", "end_date"]) fieldError(field, "");
+    for (const [field, message] of Object.entries(fields)) {
+      if (!LIVE_FIELDS.has(field)) continue;
+      if (field === "strategy_params") {
+        if (!state.paramForm.showServerError(field, message)) fieldError(field, message);
+      } else {
+        fieldError(field, message);
+      }
+    }
+    say($("date-notes"), notes.join(" "), "info");
   }
 
   /* ---------- presets ---------- */
@@ -288,7 +343,7 @@
       await loadPresets(name);
       say($("preset-status"), "Saved preset “" + name + "” (" + state.selected.size + " symbols).", "ok");
     } catch (err) {
-      say($("preset-status"), messageWithFields(err), "error");
+      say($("preset-status"), errorText(err), "error");
     }
   }
 
@@ -301,7 +356,7 @@
       await api.put("/api/presets/" + encodeURIComponent(name), { name: name, symbols: [...state.selected].sort() });
       say($("preset-status"), "Updated preset “" + name + "”.", "ok");
     } catch (err) {
-      say($("preset-status"), messageWithFields(err), "error");
+      say($("preset-status"), errorText(err), "error");
     }
   }
 
@@ -316,11 +371,6 @@
     } catch (err) {
       say($("preset-status"), err.message, "error");
     }
-  }
-
-  function messageWithFields(err) {
-    const details = Object.entries(err.fields || {}).map(([k, v]) => k + ": " + v);
-    return details.length ? err.message + " (" + details.join("; ") + ")" : err.message;
   }
 
   /* ---------- run ---------- */
@@ -338,29 +388,19 @@
     const fills = window.OST.fillSettings;  // fill_settings.js: the "Fills and costs" section
     if (fills && !fills.validate()) ok = false;
     if (!ok) { say(status, "Fix the marked fields first.", "error"); return; }
-    const body = {
-      strategy: $("strategy").value,
-      strategy_params: state.paramForm.values(),
-      symbols: [...state.selected].sort(),
-      rtype: Number(rtype()),
-      publisher_id: Number($("dataset").value),
-      start_date: $("start_date").value || null,
-      end_date: $("end_date").value || null,
-      record: $("record").value,
-    };
-    if (fills) Object.assign(body, fills.values());
-    const name = $("run-name").value.trim();
-    if (name) body.name = name;
+    clearTimeout(validateTimer);
+    validateToken++;  // a check still on its way must not overwrite what the run answers
     const button = $("run-button");
     button.disabled = true;
     say(status, "Starting…", "loading");
     try {
-      const data = await api.post("/api/backtest/run", body);
-      say(status, "Run " + data.run_id + " is " + (data.status || "queued") + ".", "ok");
+      const data = await api.post("/api/backtest/run", requestBody());
+      const notes = (data.notes || []).join(" ");
+      say(status, "Run " + data.run_id + " is " + (data.status || "queued") + "." + (notes ? " Note: " + notes : ""), "ok");
       window.OST.runsPanel.watch(data.run_id);
     } catch (err) {
       const unplaced = err instanceof ApiError ? showServerErrors(err) : [];
-      say(status, [err.message].concat(unplaced).join(" "), "error");
+      say(status, errorText({ message: err.message, fields: Object.fromEntries(unplaced) }), "error");
     } finally {
       button.disabled = false;
     }
@@ -379,8 +419,10 @@
       renderSymbols(); symbolsChanged();
     });
     $("clear-symbols").addEventListener("click", () => setSelection([]));
-    $("start_date").addEventListener("change", checkDates);
-    $("end_date").addEventListener("change", checkDates);
+    $("start_date").addEventListener("change", validateSoon);
+    $("end_date").addEventListener("change", validateSoon);
+    $("params").addEventListener("input", validateSoon);
+    $("params").addEventListener("change", validateSoon);
     $("preset-load").addEventListener("click", presetLoad);
     $("preset-save").addEventListener("click", presetSave);
     $("preset-update").addEventListener("click", presetUpdate);

@@ -1,160 +1,178 @@
 /* The chart page: browse a run's bars, indicators and fills window by window, or jump to a
-   trade. Timestamps are UTC nanoseconds handled as BigInt (they exceed 2^53). */
+   trade. A window is N real bars (the server's /bar-window finds them, stepping over nights
+   and weekends); First / Previous / Next / Last follow the window shown, or the trade shown
+   (Previous: the bars before its entry; Next: the bars after its exit). The run, symbol and
+   trade are in the URL (?run=&symbol=&trade=), so a reload or a shared link shows the same.
+   Timestamps are UTC nanoseconds kept as decimal text / BigInt (they exceed 2^53). */
 (function () {
   "use strict";
   const { api, say, num, params, nsToDateTime } = window.OST;
   const charts = window.OST.charts;
   const $ = (id) => document.getElementById(id);
 
-  const PERIOD_NS = { SECOND: 1000000000n, MINUTE: 60000000000n, HOUR: 3600000000000n, DAY: 86400000000000n };
-  const DAY_NS = PERIOD_NS.DAY;
+  const state = { runs: [], run: null, window: null, trade: null, table: null, trips: [], token: 0 };
 
-  const state = { runs: [], run: null, lo: null, hi: null, start: null, table: null, roundtrips: [] };
-
-  const big = (v) => (v === null || v === undefined || v === "" ? null : typeof v === "bigint" ? v : BigInt(v));
-
-  function periodNs() {
-    const config = (state.run && state.run.config) || {};
-    return PERIOD_NS[config.bar_period] || PERIOD_NS[({ 32: "SECOND", 33: "MINUTE", 34: "HOUR", 35: "DAY" })[config.rtype]] || PERIOD_NS.MINUTE;
-  }
-
-  function spanNs() { return BigInt($("window-bars").value) * periodNs(); }
-
-  function dateNs(text) { return text ? BigInt(Date.parse(text + "T00:00:00Z")) * 1000000n : null; }
+  const big = (v) => (v === null || v === undefined || v === "" ? null : BigInt(v));
 
   function toInput(ns) {
-    return new Date(Number(ns / 1000000n)).toISOString().slice(0, 19);
+    return new Date(window.OST.nsToMs(ns)).toISOString().slice(0, 19);
   }
 
   function fromInput(text) {
     if (!text) return null;
     const ms = Date.parse((text.length === 16 ? text + ":00" : text) + "Z");
-    return Number.isNaN(ms) ? null : BigInt(ms) * 1000000n;
+    return Number.isNaN(ms) ? null : (BigInt(ms) * 1000000n).toString();
   }
 
-  function clampStart(ns) {
-    let s = ns;
-    if (state.hi !== null && s > state.hi - spanNs()) s = state.hi - spanNs() + 1n;
-    if (state.lo !== null && s < state.lo) s = state.lo;
-    return s;
+  function symbol() { return $("symbol").value; }
+
+  function setButtons(before, after) {
+    $("first").disabled = $("prev").disabled = !before;
+    $("next").disabled = $("last").disabled = !after;
   }
 
-  /* Data range of the symbol: its coverage, narrowed to the run's dates. */
-  async function loadBounds(symbol) {
-    const config = state.run.config || {};
-    let lo = dateNs(config.start_date);
-    let hi = config.end_date ? dateNs(config.end_date) + DAY_NS - 1n : null;
+  /* Asks the server for the window of N bars at ``anchor`` ({start_ns} | {end_ns} |
+     {position}) and shows it. */
+  async function locate(anchor) {
+    const token = ++state.token;
+    const url = "/api/runs/" + encodeURIComponent(state.run.run_id) + "/bar-window" +
+      params(Object.assign({ symbol: symbol(), bars: $("window-bars").value }, anchor));
+    let found;
     try {
-      const data = await api.get("/api/secmaster/symbols_coverage" + params({ publisher_id: config.publisher_id, rtype: config.rtype }));
-      const row = (data.symbols || []).find((r) => r.symbol === symbol);
-      if (row) {
-        const min = big(row.min_ts), max = big(row.max_ts);
-        lo = lo === null || min > lo ? min : lo;
-        hi = hi === null || max < hi ? max : hi;
-      }
+      found = await api.get(url);
     } catch (err) {
-      say($("page-status"), "Cannot read the symbol's data range: " + err.message, "error");
+      if (token === state.token) say($("chart-status"), "Cannot find the bars: " + err.message, "error");
+      return;
     }
-    if (lo === null && state.roundtrips.length) lo = big(state.roundtrips[0].entry_ts);
-    state.lo = lo;
-    state.hi = hi;
-    $("window-hint").textContent = lo !== null && hi !== null
-      ? "Data of " + symbol + ": " + nsToDateTime(lo.toString()) + " → " + nsToDateTime(hi.toString()) + " UTC."
+    if (token !== state.token) return;  // the user moved on meanwhile
+    state.window = found;
+    state.trade = null;
+    charts.setQuery({ trade: null });
+    showHint(found);
+    showWindow();
+  }
+
+  function showHint(found) {
+    $("window-hint").textContent = found.data_start_ns !== null
+      ? "Data of " + found.symbol + ": " + nsToDateTime(found.data_start_ns) + " → " +
+        nsToDateTime(found.data_end_ns) + " UTC."
       : "";
   }
 
   function showWindow() {
-    if (state.start === null) { say($("chart-status"), "Pick a window start.", "error"); return; }
-    state.start = clampStart(state.start);
-    const end = state.start + spanNs() - 1n;
-    $("window-start").value = toInput(state.start);
-    const symbol = $("symbol").value;
-    $("chart-heading").textContent = symbol + " · " + $("window-bars").value + " bars";
-    $("chart-caption").textContent = nsToDateTime(state.start.toString()) + " → " + nsToDateTime(end.toString()) +
+    const w = state.window;
+    const heading = $("chart-heading");
+    $("roundtrips").querySelectorAll("tr.selected").forEach((row) => row.classList.remove("selected"));
+    if (!w || w.bars === 0) {
+      heading.textContent = symbol() + " · no bars";
+      $("chart-caption").textContent = "";
+      $("chart").hidden = true;
+      say($("chart-status"), "No bars of " + symbol() + " in this run" + (w && w.data_start_ns !== null ? " here." : "."), "info");
+      setButtons(w && w.previous_end_ns !== null, w && w.next_start_ns !== null);
+      return;
+    }
+    $("window-start").value = toInput(w.start_ns);
+    heading.textContent = w.symbol + " · " + num(w.bars, 0) + " bars";
+    $("chart-caption").textContent = nsToDateTime(w.start_ns) + " → " + nsToDateTime(w.end_ns) +
       " UTC. Fills inside the window are marked: ▲ buy, ▼ sell.";
     const img = $("chart");
-    img.alt = "Bars of " + symbol + " from " + nsToDateTime(state.start.toString()) + " to " + nsToDateTime(end.toString()) + " UTC";
+    img.alt = "Bars of " + w.symbol + " from " + nsToDateTime(w.start_ns) + " to " + nsToDateTime(w.end_ns) + " UTC";
     const url = "/api/runs/" + encodeURIComponent(state.run.run_id) + "/window.png" +
-      params({ symbol: symbol, start_ns: state.start.toString(), end_ns: end.toString() });
+      params({ symbol: w.symbol, start_ns: w.start_ns, end_ns: w.end_ns });
     charts.loadImage(img, url, $("chart-status"), $("chart-link"));
-    $("prev").disabled = state.lo !== null && state.start <= state.lo;
-    $("first").disabled = $("prev").disabled;
-    $("next").disabled = state.hi !== null && end >= state.hi;
-    $("last").disabled = $("next").disabled;
+    setButtons(w.previous_end_ns !== null, w.next_start_ns !== null);
   }
 
   function showTrade(rt) {
-    const symbol = rt.symbol;
-    $("chart-heading").textContent = "Trade " + rt.n + " · " + symbol + " · " + rt.direction + " · net " + num(rt.pnl_after_commission);
+    state.token++;  // a window still on its way must not replace the trade
+    state.trade = rt;
+    charts.setQuery({ trade: rt.n });
+    $("chart-heading").textContent = "Trade " + rt.n + " · " + rt.symbol + " · " + rt.direction + " · net " + num(rt.pnl_after_commission);
     $("chart-caption").textContent = nsToDateTime(rt.entry_ts, true) + " → " + nsToDateTime(rt.exit_ts, true) +
-      " UTC. Previous / Next continue browsing from this trade.";
+      " UTC. Previous shows the bars before this trade, Next the bars after it.";
     const img = $("chart");
-    img.alt = "Chart of trade " + rt.n + ": " + symbol + " " + rt.direction;
+    img.alt = "Chart of trade " + rt.n + ": " + rt.symbol + " " + rt.direction;
     charts.loadImage(img, charts.tradeChartUrl(state.run.run_id, rt), $("chart-status"), $("chart-link"));
-    state.start = big(rt.entry_ts);
-    $("window-start").value = toInput(state.start);
+    $("window-start").value = toInput(rt.entry_ts);
+    const w = state.window || {};
+    const first = big(w.data_start_ns), last = big(w.data_end_ns);
+    setButtons(first === null || big(rt.entry_ts) > first, last === null || big(rt.exit_ts) < last);
     $("chart").scrollIntoView({ behavior: "smooth", block: "nearest" });
   }
 
-  async function selectSymbol() {
-    const symbol = $("symbol").value;
-    if (!symbol) return;
-    const runId = state.run.run_id;
-    state.table.message("Loading trades…");
-    const equityUrl = "/api/runs/" + encodeURIComponent(runId) + "/equity.png" + params({ symbol: symbol });
-    charts.loadImage($("equity"), equityUrl, charts.statusFor($("equity")), $("equity-link"));
-    try {
-      const data = await api.get("/api/runs/" + encodeURIComponent(runId) + "/roundtrips" + params({ symbol: symbol }));
-      state.roundtrips = data.roundtrips || [];
-      state.table.set(state.roundtrips);
-      $("trade-count").textContent = "(" + state.roundtrips.length + ")";
-    } catch (err) {
-      state.roundtrips = [];
-      state.table.message("Cannot load trades: " + err.message);
+  function move(direction) {
+    if (!state.run) return;
+    if (direction === "first" || direction === "last") return locate({ position: direction });
+    const rt = state.trade, w = state.window;
+    if (rt) {
+      if (direction === "prev") return locate({ end_ns: (big(rt.entry_ts) - 1n).toString() });
+      return locate({ start_ns: (big(rt.exit_ts) + 1n).toString() });
     }
-    await loadBounds(symbol);
-    state.start = state.lo;
-    if (state.start === null) {
-      say($("chart-status"), "No data range is known for " + symbol + ": enter a window start.", "error");
-      return;
-    }
-    showWindow();
+    if (!w) return;
+    if (direction === "prev" && w.previous_end_ns !== null) return locate({ end_ns: w.previous_end_ns });
+    if (direction === "next" && w.next_start_ns !== null) return locate({ start_ns: w.next_start_ns });
   }
 
-  async function selectRun() {
+  async function selectSymbol(wantedTrade) {
+    if (!symbol()) return;
+    charts.setQuery({ symbol: symbol(), trade: null });
+    const runId = state.run.run_id;
+    const equityUrl = "/api/runs/" + encodeURIComponent(runId) + "/equity.png" + params({ symbol: symbol() });
+    charts.loadImage($("equity"), equityUrl, charts.statusFor($("equity")), $("equity-link"));
+    const trips = state.trips.filter((rt) => rt.symbol === symbol());
+    state.table.set(trips);
+    $("trade-count").textContent = "(" + trips.length + ")";
+    await locate({ position: "first" });
+    const trade = trips.find((rt) => String(rt.n) === String(wantedTrade));
+    if (trade) {
+      showTrade(trade);
+      state.table.mark(trade);
+    } else if (wantedTrade) {
+      say($("page-status"), "Trade " + wantedTrade + " is not a trade of " + symbol() + " in this run.", "error");
+    }
+  }
+
+  async function selectRun(wantedSymbol, wantedTrade) {
     const runId = $("run").value;
-    charts.rememberRun(runId);
+    charts.setQuery({ run: runId, symbol: null, trade: null });
     state.run = state.runs.find((r) => r.run_id === runId) || null;
+    state.window = null;
+    state.trade = null;
     $("browser").hidden = !state.run;
     if (!state.run) return;
+    state.table.message("Loading trades…");
     try {
-      const data = await charts.fillSymbolPicker($("symbol"), runId, "");
+      const [data, trips] = await Promise.all([
+        charts.fillSymbolPicker($("symbol"), runId, ""),
+        charts.runRoundtrips(runId),
+      ]);
+      state.trips = trips;
+      const symbols = data.symbols || [];
       const traded = data.traded || [];
-      if (traded.length) $("symbol").value = traded[0];
-      await selectSymbol();
+      if (wantedSymbol && symbols.includes(wantedSymbol)) $("symbol").value = wantedSymbol;
+      else if (traded.length) $("symbol").value = traded[0];
+      if (wantedSymbol && !symbols.includes(wantedSymbol)) {
+        say($("page-status"), "Symbol " + wantedSymbol + " is not part of this run.", "error");
+      }
+      await selectSymbol(wantedTrade);
     } catch (err) {
-      say($("page-status"), "Cannot load the run's symbols: " + err.message, "error");
+      state.table.message("Cannot load trades: " + err.message);
+      say($("page-status"), "Cannot load the run's symbols and trades: " + err.message, "error");
     }
-  }
-
-  function move(direction) {
-    if (state.start === null) return;
-    if (direction === "first") state.start = state.lo;
-    else if (direction === "last") state.start = state.hi;
-    else state.start += direction === "next" ? spanNs() : -spanNs();
-    showWindow();
   }
 
   async function init() {
     state.table = new charts.RoundtripTable($("roundtrips"), showTrade);
     $("run").addEventListener("change", () => { say($("page-status"), ""); selectRun(); });
-    $("symbol").addEventListener("change", selectSymbol);
-    $("window-bars").addEventListener("change", showWindow);
+    $("symbol").addEventListener("change", () => { say($("page-status"), ""); selectSymbol(); });
+    $("window-bars").addEventListener("change", () => {
+      if (state.trade) return;  // the trade stays; the next window uses the new size
+      if (state.window && state.window.start_ns !== null) locate({ start_ns: state.window.start_ns });
+    });
     $("show").addEventListener("click", () => {
       const ns = fromInput($("window-start").value);
       if (ns === null) { say($("chart-status"), "Enter a valid window start (UTC).", "error"); return; }
-      state.start = ns;
-      showWindow();
+      locate({ start_ns: ns });
     });
     for (const id of ["first", "prev", "next", "last"]) $(id).addEventListener("click", () => move(id));
     try {
@@ -165,7 +183,9 @@
         say($("page-status"), "Run " + wanted + " is not a completed run." +
           (runs.length ? " Showing the newest completed run instead." : ""), "error");
       }
-      if (runs.length) await selectRun();
+      const query = new URLSearchParams(window.location.search);
+      const sameRun = wanted && runs.some((r) => r.run_id === wanted);
+      if (runs.length) await selectRun(sameRun ? query.get("symbol") : null, sameRun ? query.get("trade") : null);
     } catch (err) {
       say($("page-status"), "Cannot load runs: " + err.message, "error");
     }

@@ -57,10 +57,38 @@
     return { runs: runs, wanted: wanted };
   }
 
-  function rememberRun(runId) {
+  /* Keeps the page's state in its URL (?run=&symbol=&trade=), so a reload or a shared link
+     shows the same; a null or empty value removes the parameter. */
+  function setQuery(updates) {
     const url = new URL(window.location.href);
-    if (runId) url.searchParams.set("run", runId); else url.searchParams.delete("run");
+    for (const [key, value] of Object.entries(updates)) {
+      if (value === null || value === undefined || value === "") url.searchParams.delete(key);
+      else url.searchParams.set(key, String(value));
+    }
     window.history.replaceState(null, "", url.pathname + url.search);
+  }
+
+  function rememberRun(runId) { setQuery({ run: runId }); }
+
+  /* The run's round trips, each with ``n``: its number in the whole run, in entry-time order
+     (ties by symbol), so trade #137 is #137 whichever symbol is shown. Loaded once a run. */
+  const tripsOfRun = new Map();
+  function runRoundtrips(runId) {
+    if (!tripsOfRun.has(runId)) {
+      const loading = api.get("/api/runs/" + encodeURIComponent(runId) + "/roundtrips").then((data) => {
+        const trips = (data.roundtrips || []).slice().sort((a, b) => {
+          const x = BigInt(a.entry_ts), y = BigInt(b.entry_ts);
+          if (x !== y) return x < y ? -1 : 1;
+          if (a.symbol !== b.symbol) return a.symbol < b.symbol ? -1 : 1;
+          const p = BigInt(a.exit_ts), q = BigInt(b.exit_ts);
+          return p < q ? -1 : p > q ? 1 : 0;
+        });
+        return trips.map((rt, i) => Object.assign({ n: i + 1 }, rt));
+      });
+      loading.catch(() => tripsOfRun.delete(runId));  // a failed load is tried again next time
+      tripsOfRun.set(runId, loading);
+    }
+    return tripsOfRun.get(runId);
   }
 
   async function fillSymbolPicker(select, runId, allLabel) {
@@ -134,6 +162,7 @@
   ];
 
   function sortValue(row, column) {
+    if (column.key === "n") return row.n;
     const v = row[column.key];
     if (column.big) return typeof v === "string" ? BigInt(v) : BigInt(Math.round(Number(v)));
     return column.num ? Number(v) : String(v);
@@ -145,6 +174,7 @@
       this.table = table;
       this.onPick = onPick;
       this.rows = [];
+      this.sorted = [];
       this.sortKey = "n";
       this.ascending = true;
       this.renderHead();
@@ -176,12 +206,29 @@
       this.renderBody();
     }
 
+    /* Round trips keep their ``n`` (run-wide numbers from runRoundtrips); rows without one
+       are numbered in the given order. */
     set(roundtrips) {
       this.rows = roundtrips.map((rt, i) => Object.assign({ n: i + 1 }, rt));
       this.renderBody();
     }
 
+    /* The trades before and after ``rt`` in the order shown. */
+    neighbours(rt) {
+      const index = this.sorted.findIndex((row) => row.n === rt.n);
+      return { previous: index > 0 ? this.sorted[index - 1] : null, next: index >= 0 ? this.sorted[index + 1] || null : null };
+    }
+
+    /* Marks the row of ``rt`` as the one shown and scrolls it into the table's view. */
+    mark(rt) {
+      this.table.querySelectorAll("tr.selected").forEach((row) => row.classList.remove("selected"));
+      const tr = this.table.querySelector('tbody tr[data-n="' + rt.n + '"]');
+      if (tr) { tr.classList.add("selected"); tr.scrollIntoView({ block: "nearest" }); }
+    }
+
     message(text) {
+      this.rows = [];
+      this.sorted = [];
       this.table.tBodies[0].replaceChildren(el("tr", {}, [el("td", { colspan: String(COLUMNS.length), class: "empty-cell", text: text })]));
     }
 
@@ -193,6 +240,7 @@
         const x = sortValue(a, column), y = sortValue(b, column);
         return x < y ? -sign : x > y ? sign : a.n - b.n;
       });
+      this.sorted = sorted;
       const body = this.table.tBodies[0];
       body.replaceChildren();
       for (const rt of sorted) {
@@ -218,7 +266,7 @@
   }
 
   window.OST.charts = {
-    loadImage, statusFor, completedRuns, fillRunPicker, rememberRun, fillSymbolPicker,
-    runSummary, tradeChartUrl, RoundtripTable,
+    loadImage, statusFor, completedRuns, fillRunPicker, setQuery, rememberRun, fillSymbolPicker,
+    runRoundtrips, runSummary, tradeChartUrl, RoundtripTable,
   };
 })();

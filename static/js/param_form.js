@@ -1,6 +1,9 @@
 /* Strategy parameter form built from a strategy's schema
-   ({"parameters": [{name, type, default, min, max, step, choices}]}), with limits enforced in
-   the browser and messages next to each field. Used by backtest.js; exposes OST.ParamForm. */
+   ({"parameters": [{name, type, default, min, max, step, choices}], "constraints": [...]}),
+   with limits enforced in the browser and messages next to each field. The rules between
+   parameters ("fast_period < slow_period") are listed under the fields; the server checks
+   them (backtest.js asks it as the user types) and its message is shown there, with the
+   fields it names marked. Used by backtest.js; exposes OST.ParamForm. */
 (function () {
   "use strict";
   const { el } = window.OST;
@@ -47,11 +50,15 @@
     constructor(container) {
       this.container = container;
       this.fields = new Map(); // name -> {spec, input, error}
+      this.rules = null;       // {box, error} when the strategy has rules between parameters
+      this.ruleFields = [];    // fields marked by the rule message shown
     }
 
     clear(message) {
       this.fields.clear();
-      this.container.querySelectorAll(".param").forEach((node) => node.remove());
+      this.rules = null;
+      this.ruleFields = [];
+      this.container.querySelectorAll(".param, .param-rules").forEach((node) => node.remove());
       const empty = this.container.querySelector("#params-empty");
       if (empty) { empty.textContent = message || ""; empty.hidden = !message; }
     }
@@ -64,6 +71,41 @@
         return;
       }
       for (const spec of specs) this.container.append(this.field(spec));
+      const rules = schema.constraints || [];
+      if (rules.length) this.container.append(this.rulesBox(rules));
+    }
+
+    rulesBox(rules) {
+      const error = el("p", { class: "field-error", id: "err-param-rules", hidden: true });
+      const box = el("div", { class: "param-rules", id: "param-rules", "aria-describedby": "err-param-rules" }, [
+        el("p", { class: "hint", text: rules.length === 1 ? "Rule:" : "Rules:" }),
+        el("ul", {}, rules.map((rule) => el("li", {}, [el("code", { text: rule })]))),
+        error,
+      ]);
+      this.rules = { box: box, error: error };
+      return box;
+    }
+
+    /* Shows (or with "" clears) a broken rule's message and marks the fields it names. */
+    showRuleError(message) {
+      for (const name of this.ruleFields) {
+        const field = this.fields.get(name);
+        if (field && field.error.hidden) field.input.removeAttribute("aria-invalid");
+      }
+      this.ruleFields = [];
+      if (!this.rules) return false;
+      this.rules.error.textContent = message || "";
+      this.rules.error.hidden = !message;
+      this.rules.box.classList.toggle("broken", Boolean(message));
+      if (message) {
+        for (const name of this.fields.keys()) {
+          if (new RegExp("\\b" + name + "=").test(message)) {
+            this.fields.get(name).input.setAttribute("aria-invalid", "true");
+            this.ruleFields.push(name);
+          }
+        }
+      }
+      return true;
     }
 
     field(spec) {
@@ -144,8 +186,11 @@
       return out;
     }
 
-    /* Shows a server message on the parameter it names; returns false if none matched. */
+    /* Shows a server message on the parameter it names (a broken rule under the rules);
+       returns false if none matched. */
     showServerError(key, message) {
+      const rule = /^constraints: /.exec(message);
+      if (rule) return this.showRuleError(message.slice(rule[0].length));
       const name = key.replace(/^strategy_params[.[]?/, "").replace(/\]$/, "");
       if (this.showError(name, message)) return true;
       for (const fieldName of this.fields.keys()) {

@@ -1,11 +1,14 @@
-/* The performance page: a completed run's metrics, charts and round trips, per symbol. */
+/* The performance page: a completed run's metrics, charts and round trips, per symbol.
+   The run, symbol and open trade are in the URL (?run=&symbol=&trade=); a clicked trade opens
+   its chart in a dialog over the page (Previous / Next go through the table's order). Trade
+   numbers are the run's (charts.runRoundtrips), the same whichever symbol is shown. */
 (function () {
   "use strict";
   const { api, el, say, num, signClass, params } = window.OST;
   const charts = window.OST.charts;
   const $ = (id) => document.getElementById(id);
 
-  const state = { runs: [], runId: "", table: null, token: 0 };
+  const state = { runs: [], runId: "", table: null, token: 0, trade: null };
 
   // Known metrics, in display order: [key, label, format]. Others are appended as numbers.
   const METRICS = [
@@ -97,14 +100,15 @@
   async function loadAnalysis() {
     const token = ++state.token;
     const symbol = $("symbol").value;
-    $("trade-panel").hidden = true;
+    charts.setQuery({ symbol: symbol, trade: null });
+    closeTrade();
     $("metrics").replaceChildren(el("p", { class: "muted", text: "Loading metrics…" }));
     state.table.message("Loading round trips…");
     $("trade-count").textContent = "";
     charts.loadImage($("pnl-summary"), runUrl("pnl-summary.png", symbol), charts.statusFor($("pnl-summary")), $("pnl-summary-link"));
     charts.loadImage($("journey"), runUrl("trade-journey.png", symbol), charts.statusFor($("journey")), $("journey-link"));
     charts.loadImage($("equity"), runUrl("equity.png", symbol), charts.statusFor($("equity")), $("equity-link"));
-    const [metrics, trips] = await Promise.allSettled([api.get(runUrl("metrics", symbol)), api.get(runUrl("roundtrips", symbol))]);
+    const [metrics, trips] = await Promise.allSettled([api.get(runUrl("metrics", symbol)), charts.runRoundtrips(state.runId)]);
     if (token !== state.token) return;
     if (metrics.status === "fulfilled") {
       renderMetrics(metrics.value);
@@ -112,7 +116,7 @@
     }
     else $("metrics").replaceChildren(el("p", { class: "status status-error", text: "Cannot load metrics: " + metrics.reason.message }));
     if (trips.status === "fulfilled") {
-      const list = trips.value.roundtrips || [];
+      const list = symbol ? trips.value.filter((rt) => rt.symbol === symbol) : trips.value;
       state.table.set(list);
       $("trade-count").textContent = "(" + list.length + ")";
     } else {
@@ -121,36 +125,78 @@
   }
 
   function showTrade(rt) {
-    const panel = $("trade-panel");
-    panel.hidden = false;
+    state.trade = rt;
+    charts.setQuery({ trade: rt.n });
     $("trade-heading").textContent = "Trade " + rt.n + " · " + rt.symbol + " · " + rt.direction +
       " · net " + num(rt.pnl_after_commission);
     const img = $("trade-chart");
     img.alt = "Chart of trade " + rt.n + ": " + rt.symbol + " " + rt.direction;
     charts.loadImage(img, charts.tradeChartUrl(state.runId, rt), $("trade-status"), $("trade-chart-link"));
-    panel.scrollIntoView({ behavior: "smooth", block: "nearest" });
+    $("trade-browse").href = "/chart" + params({ run: state.runId, symbol: rt.symbol, trade: rt.n });
+    const { previous, next } = state.table.neighbours(rt);
+    $("trade-previous").disabled = !previous;
+    $("trade-next").disabled = !next;
+    state.table.mark(rt);
+    const dialog = $("trade-dialog");
+    if (!dialog.open) dialog.showModal();
   }
 
-  async function selectRun() {
+  function closeTrade() {
+    const dialog = $("trade-dialog");
+    if (dialog.open) dialog.close();
+  }
+
+  function stepTrade(which) {
+    if (!state.trade) return;
+    const other = state.table.neighbours(state.trade)[which];
+    if (other) showTrade(other);
+  }
+
+  async function selectRun(wantedSymbol, wantedTrade) {
     state.runId = $("run").value;
-    charts.rememberRun(state.runId);
+    charts.setQuery({ run: state.runId, symbol: null, trade: null });
     $("analysis").hidden = !state.runId;
     if (!state.runId) return;
     const run = state.runs.find((r) => r.run_id === state.runId);
     $("run-summary").textContent = run ? charts.runSummary(run) : "";
     try {
-      await charts.fillSymbolPicker($("symbol"), state.runId, "All symbols");
+      const data = await charts.fillSymbolPicker($("symbol"), state.runId, "All symbols");
+      if (wantedSymbol && (data.symbols || []).includes(wantedSymbol)) $("symbol").value = wantedSymbol;
+      else if (wantedSymbol) say($("page-status"), "Symbol " + wantedSymbol + " is not part of this run.", "error");
     } catch (err) {
       say($("page-status"), "Cannot load the run's symbols: " + err.message, "error");
     }
     await loadAnalysis();
+    if (wantedTrade) {
+      const trade = state.table.rows.find((rt) => String(rt.n) === String(wantedTrade));
+      if (trade) showTrade(trade);
+      else say($("page-status"), "Trade " + wantedTrade + " is not among the trades shown.", "error");
+    }
   }
 
   async function init() {
     state.table = new charts.RoundtripTable($("roundtrips"), showTrade);
     $("run").addEventListener("change", () => { say($("page-status"), ""); selectRun(); });
     $("symbol").addEventListener("change", loadAnalysis);
-    $("trade-close").addEventListener("click", () => { $("trade-panel").hidden = true; });
+    $("trade-close").addEventListener("click", closeTrade);
+    $("trade-previous").addEventListener("click", () => stepTrade("previous"));
+    $("trade-next").addEventListener("click", () => stepTrade("next"));
+    const dialog = $("trade-dialog");
+    dialog.addEventListener("close", () => {
+      state.trade = null;
+      charts.setQuery({ trade: null });
+    });
+    // A click on the backdrop (outside the dialog's box) closes it, as Escape does.
+    dialog.addEventListener("click", (event) => {
+      const box = dialog.getBoundingClientRect();
+      const inside = event.clientX >= box.left && event.clientX <= box.right &&
+        event.clientY >= box.top && event.clientY <= box.bottom;
+      if (!inside) closeTrade();
+    });
+    dialog.addEventListener("keydown", (event) => {
+      if (event.key === "ArrowLeft") stepTrade("previous");
+      if (event.key === "ArrowRight") stepTrade("next");
+    });
     try {
       const { runs, wanted } = await charts.fillRunPicker($("run"));
       state.runs = runs;
@@ -159,7 +205,9 @@
         say($("page-status"), "Run " + wanted + " is not a completed run (it may still be running, have failed, or been deleted)." +
           (runs.length ? " Showing the newest completed run instead." : ""), "error");
       }
-      if (runs.length) await selectRun();
+      const query = new URLSearchParams(window.location.search);
+      const sameRun = wanted && runs.some((r) => r.run_id === wanted);
+      if (runs.length) await selectRun(sameRun ? query.get("symbol") : null, sameRun ? query.get("trade") : null);
     } catch (err) {
       $("run").replaceChildren(el("option", { value: "", text: "Could not load runs" }));
       say($("page-status"), "Cannot load runs: " + err.message, "error");

@@ -1,16 +1,25 @@
-/* The backtest page's "Running" panel (live progress, Cancel) and "History" table (links to
-   the analysis pages, multi-select delete). Everything comes from the API, so a reload shows
-   the same state. Exposes OST.runsPanel {start, poll, loadHistory}. */
+/* The backtest page's "Running" panel (live progress, Cancel) and "History" table (sortable,
+   links to the analysis pages, a failed run's traceback, multi-select delete). Everything
+   comes from the API, so a reload shows the same state.
+
+   Polling: /api/backtest/running is asked once a second only while runs are queued or
+   running; otherwise only when the user acts (submits a run, comes back to the tab or the
+   window, presses Refresh). Exposes OST.runsPanel {start, poll, loadHistory, watch}. */
 (function () {
   "use strict";
   const { api, el, say, num, signClass, nsToDateTime, duration, RTYPE_PERIOD } = window.OST;
   const $ = (id) => document.getElementById(id);
 
   const POLL_MS = 1000;
+  const RECHECK_MS = 2000;      // a focus within this time of the last poll does not poll again
   const known = new Map();      // run_id -> last seen running row
   const chosen = new Set();     // run ids ticked in the history
   let timer = null;
+  let polling = false;
+  let again = false;            // asked to poll while a poll was on its way
+  let lastPoll = 0;
   let historyRuns = [];
+  const sort = { key: "started", ascending: false };
 
   /* ---------- running ---------- */
 
@@ -27,7 +36,7 @@
     const config = run.config || {};
     return el("div", { class: "job", dataset: { runId: run.run_id } }, [
       el("div", { class: "job-head" }, [
-        el("strong", { text: run.name || config.strategy || run.run_id }),
+        el("strong", { class: "run-name", text: run.name || config.strategy || run.run_id }),
         el("span", { class: "muted small", text: run.run_id + " · " + (config.symbols || []).join(", ") }),
         el("span", { class: "badge badge-" + run.status, text: run.status }),
       ]),
@@ -77,25 +86,39 @@
     say($("run-status"), message, kind);
   }
 
+  /* Asks for the running runs once; goes on every POLL_MS while some are queued or running. */
   async function poll() {
     clearTimeout(timer);
-    if (!document.hidden) {
-      try {
-        const data = await api.get("/api/backtest/running");
-        const runs = data.runs || [];
-        const ids = new Set(runs.map((r) => r.run_id));
-        const gone = [...known.keys()].filter((id) => !ids.has(id));
-        const added = runs.some((r) => !known.has(r.run_id));
-        known.clear();
-        for (const r of runs) known.set(r.run_id, r);
-        renderRunning(runs);
-        for (const id of gone) finished(id);
-        if (gone.length || added) loadHistory();
-      } catch (err) {
-        say($("run-status"), "Cannot refresh running jobs: " + err.message, "error");
-      }
+    timer = null;
+    if (polling) { again = true; return; }
+    if (document.hidden) return;  // "visibilitychange" polls again when the tab is shown
+    polling = true;
+    lastPoll = Date.now();
+    let active = known.size > 0;
+    try {
+      const data = await api.get("/api/backtest/running");
+      const runs = data.runs || [];
+      const ids = new Set(runs.map((r) => r.run_id));
+      const gone = [...known.keys()].filter((id) => !ids.has(id));
+      const added = runs.some((r) => !known.has(r.run_id));
+      known.clear();
+      for (const r of runs) known.set(r.run_id, r);
+      renderRunning(runs);
+      for (const id of gone) finished(id);
+      if (gone.length || added) loadHistory();
+      active = runs.length > 0;
+    } catch (err) {
+      say($("run-status"), "Cannot refresh running jobs: " + err.message, "error");
+    } finally {
+      polling = false;
     }
-    timer = setTimeout(poll, POLL_MS);
+    if (again) { again = false; poll(); return; }
+    if (active && !timer) timer = setTimeout(poll, POLL_MS);
+  }
+
+  /* The user is back (tab shown, window focused): one poll, unless one ran just now. */
+  function recheck() {
+    if (!document.hidden && Date.now() - lastPoll > RECHECK_MS) poll();
   }
 
   async function cancelRun(runId, button) {
@@ -112,16 +135,82 @@
 
   /* ---------- history ---------- */
 
+  function summaryOf(run) {
+    const summary = run.metadata && run.metadata.summary;
+    return summary && typeof summary === "object" ? summary : {};
+  }
+
+  function paramsText(config) {
+    return Object.entries(config.strategy_params || {})
+      .filter(([key]) => key !== "bar_period")
+      .map(([key, value]) => key + "=" + value).join(", ");
+  }
+
+  function periodText(config) {
+    const period = config.bar_period || (RTYPE_PERIOD[config.rtype] || "").toUpperCase();
+    return period ? period.charAt(0) + period.slice(1).toLowerCase() : "";
+  }
+
+  /* Execution time: from a worker's start (not from queueing) to the end. */
+  function tookSeconds(run) {
+    if (!run.started_ns || !run.ts_end) return null;
+    return Number((BigInt(run.ts_end) - BigInt(run.started_ns)) / 1000000n) / 1000;
+  }
+
+  function numberOrNull(value) {
+    return value === null || value === undefined || value === "" || !Number.isFinite(Number(value)) ? null : Number(value);
+  }
+
+  // Sortable columns: key -> value to sort by (null last, whatever the direction).
+  const SORTS = {
+    name: (run) => (run.name || "").toLowerCase(),
+    status: (run) => run.status,
+    strategy: (run) => ((run.config || {}).strategy || "") + " " + paramsText(run.config || {}),
+    started: (run) => BigInt(run.started_ns || run.ts_start || 0),
+    took: (run) => tookSeconds(run),
+    trades: (run) => numberOrNull(summaryOf(run).trades),
+    sharpe: (run) => numberOrNull(summaryOf(run).sharpe),
+    net_pnl: (run) => numberOrNull(summaryOf(run).net_pnl),
+  };
+
+  function compare(a, b) {
+    const x = SORTS[sort.key](a), y = SORTS[sort.key](b);
+    if (x === null || y === null) return x === y ? 0 : x === null ? 1 : -1;
+    const order = x < y ? -1 : x > y ? 1 : 0;
+    return sort.ascending ? order : -order;
+  }
+
   function statusCell(run) {
-    const error = run.metadata && run.metadata.error;
-    return el("td", {}, [
+    const meta = run.metadata || {};
+    const note = run.status === "failed" ? "at " + progressOf(run).toFixed(0) + " %" : "";
+    return el("td", { dataset: { label: "Status" } }, [
       el("span", { class: "badge badge-" + run.status, text: run.status }),
-      error ? el("div", { class: "run-error small", text: error, title: error }) : null,
+      note ? el("span", { class: "muted small", text: " " + note }) : null,
+      meta.error && run.status !== "failed" ? el("div", { class: "muted small wrap", text: meta.error }) : null,
+    ]);
+  }
+
+  function startedCell(run) {
+    if (!run.started_ns) {
+      // Queued, cancelled before it started, or run before start times were kept: when it
+      // was created is what is known.
+      const what = run.status === "queued" ? "queued" : "created";
+      const title = run.status === "queued" ? "Waiting for a worker since then"
+        : "When it was created; its start was not recorded";
+      return el("td", { class: "muted", dataset: { label: "Started (UTC)" }, title: title }, [
+        nsToDateTime(run.ts_start), el("div", { class: "small", text: what }),
+      ]);
+    }
+    const queued = duration(run.ts_start, run.started_ns);
+    const waited = Number((BigInt(run.started_ns) - BigInt(run.ts_start)) / 1000000n) >= 1000;
+    return el("td", { dataset: { label: "Started (UTC)" } }, [
+      nsToDateTime(run.started_ns),
+      waited ? el("div", { class: "muted small", text: "queued " + queued }) : null,
     ]);
   }
 
   function linksCell(run) {
-    if (run.status !== "completed") return el("td", { class: "muted small", text: "—" });
+    if (run.status !== "completed") return el("td", { class: "muted small links", text: "—" });
     const id = encodeURIComponent(run.run_id);
     return el("td", { class: "links" }, [
       el("a", { href: "/performance?run=" + id, text: "Performance" }),
@@ -131,25 +220,98 @@
 
   function historyRow(run) {
     const config = run.config || {};
-    const meta = run.metadata || {};
+    const summary = summaryOf(run);
     const box = el("input", { type: "checkbox", value: run.run_id, checked: chosen.has(run.run_id), "aria-label": "Select run " + run.run_id });
     box.addEventListener("change", () => {
       if (box.checked) chosen.add(run.run_id); else chosen.delete(run.run_id);
       selectionChanged();
     });
     const symbols = config.symbols || [];
-    const period = config.bar_period || RTYPE_PERIOD[config.rtype] || "";
+    const shown = symbols.length > 4 ? symbols.slice(0, 4).join(", ") + " +" + (symbols.length - 4) : symbols.join(", ");
+    const took = tookSeconds(run);
     return el("tr", { dataset: { runId: run.run_id } }, [
-      el("td", {}, [box]),
-      el("td", {}, [el("div", { class: "run-name", text: run.name || config.strategy || run.run_id }), el("div", { class: "muted small", text: run.run_id })]),
+      el("td", { class: "select-cell" }, [box]),
+      el("td", { class: "name-cell" }, [
+        el("div", { class: "run-name", text: run.name || config.strategy || run.run_id }),
+        el("div", { class: "muted small", text: run.run_id }),
+      ]),
       statusCell(run),
-      el("td", { text: nsToDateTime(run.ts_start) }),
-      el("td", { class: "wide-only", text: run.ts_end ? duration(run.ts_start, run.ts_end) : "" }),
-      el("td", { class: "symbols-cell", title: symbols.join(", "), text: symbols.length > 4 ? symbols.slice(0, 4).join(", ") + " +" + (symbols.length - 4) : symbols.join(", ") }),
-      el("td", { class: "wide-only", text: period.charAt(0) + period.slice(1).toLowerCase() }),
-      el("td", { class: "num " + signClass(meta.net_pnl), text: meta.net_pnl === undefined ? "—" : num(meta.net_pnl) }),
+      el("td", { class: "strategy-cell", dataset: { label: "Strategy" } }, [
+        el("div", { text: config.strategy || "—" }),
+        el("div", { class: "muted small", text: paramsText(config) }),
+      ]),
+      el("td", { class: "symbols-cell", dataset: { label: "Symbols" }, title: symbols.join(", ") }, [
+        el("div", { text: shown }),
+        el("div", { class: "muted small", text: periodText(config) }),
+      ]),
+      startedCell(run),
+      el("td", { class: "num", dataset: { label: "Took" }, text: took === null ? "—" : window.OST.seconds(took) }),
+      el("td", { class: "num", dataset: { label: "Trades" }, text: num(summary.trades, 0) }),
+      el("td", { class: "num", dataset: { label: "Sharpe" }, text: num(summary.sharpe) }),
+      el("td", { class: "num " + signClass(summary.net_pnl), dataset: { label: "Net P&L" }, text: num(summary.net_pnl) }),
       linksCell(run),
     ]);
+  }
+
+  /* A failed run's error and traceback, on a row of its own under the run. */
+  function failureRow(run) {
+    const meta = run.metadata || {};
+    const where = meta.failed_bar
+      ? " on " + meta.failed_bar.symbol + " at " + nsToDateTime(meta.failed_bar.ts_event_ns, true) + " UTC"
+      : "";
+    const details = el("details", { class: "failure" }, [
+      el("summary", {}, [
+        el("span", { class: "failure-error", text: meta.error || "Failed (no error recorded)." }),
+        el("span", { class: "muted small", text: " · failed after " + progressOf(run).toFixed(0) + " % of the bars" + where }),
+      ]),
+      meta.traceback
+        ? el("pre", { class: "traceback", text: meta.traceback })
+        : el("p", { class: "muted small", text: "No traceback was recorded." }),
+    ]);
+    return el("tr", { class: "failure-row", dataset: { failureOf: run.run_id } }, [
+      el("td", { colspan: String(HISTORY_COLUMNS) }, [details]),
+    ]);
+  }
+
+  const HISTORY_COLUMNS = 11;
+
+  function renderHistory() {
+    const body = $("history").tBodies[0];
+    const open = new Set([...body.querySelectorAll("tr.failure-row details[open]")].map((d) => d.closest("tr").dataset.failureOf));
+    body.replaceChildren();
+    if (historyRuns.length === 0) {
+      body.append(el("tr", {}, [el("td", { colspan: String(HISTORY_COLUMNS), class: "empty-cell", text: "No runs yet. Configure a backtest above and press Run." })]));
+    }
+    for (const run of historyRuns.slice().sort(compare)) {
+      body.append(historyRow(run));
+      if (run.status === "failed") {
+        const row = failureRow(run);
+        if (open.has(run.run_id)) row.querySelector("details").open = true;
+        body.append(row);
+      }
+    }
+    markSorted();
+    selectionChanged();
+  }
+
+  function markSorted() {
+    for (const th of $("history").tHead.rows[0].cells) {
+      if (!th.dataset.sort) continue;
+      const on = th.dataset.sort === sort.key;
+      th.setAttribute("aria-sort", on ? (sort.ascending ? "ascending" : "descending") : "none");
+    }
+    const select = $("history-sort");
+    if (select) select.value = sort.key + ":" + (sort.ascending ? "asc" : "desc");
+  }
+
+  function sortBy(key, ascending) {
+    if (ascending === undefined) {
+      // A new column starts with what people look for first: highest figures, newest runs.
+      ascending = sort.key === key ? !sort.ascending : ["name", "status", "strategy"].includes(key);
+    }
+    sort.key = key;
+    sort.ascending = ascending;
+    renderHistory();
   }
 
   function selectionChanged() {
@@ -162,16 +324,11 @@
   }
 
   async function loadHistory() {
-    const body = $("history").tBodies[0];
     try {
       const data = await api.get("/api/runs?limit=200");
       historyRuns = data.runs || [];
-      body.replaceChildren();
-      if (historyRuns.length === 0) {
-        body.append(el("tr", {}, [el("td", { colspan: "9", class: "empty-cell", text: "No runs yet. Configure a backtest above and press Run." })]));
-      }
-      for (const run of historyRuns) body.append(historyRow(run));
-      selectionChanged();
+      if ($("history-status").classList.contains("status-error")) say($("history-status"), "");
+      renderHistory();
     } catch (err) {
       say($("history-status"), "Cannot load the run history: " + err.message, "error");
     }
@@ -193,6 +350,7 @@
       say($("history-status"), err.message, "error");
     }
     await loadHistory();
+    poll();
   }
 
   function start() {
@@ -202,8 +360,17 @@
       $("history").querySelectorAll("tbody input[type=checkbox]").forEach((box) => { box.checked = event.target.checked; });
       selectionChanged();
     });
+    $("history").tHead.querySelectorAll("th[data-sort] button.sort").forEach((button) => {
+      button.addEventListener("click", () => sortBy(button.closest("th").dataset.sort));
+    });
+    $("history-sort").addEventListener("change", (event) => {
+      const [key, direction] = event.target.value.split(":");
+      sortBy(key, direction === "asc");
+    });
+    $("refresh-runs").addEventListener("click", () => { loadHistory(); poll(); });
     $("delete-runs").addEventListener("click", deleteChosen);
-    document.addEventListener("visibilitychange", () => { if (!document.hidden) poll(); });
+    document.addEventListener("visibilitychange", recheck);
+    window.addEventListener("focus", recheck);
     loadHistory();
     poll();
   }

@@ -30,7 +30,7 @@ def test_changelist_shows_columns_and_fill_count(admin_client):
     assert '<td class="field-strategy">SMACrossover</td>' in html
     assert '<td class="field-symbols">AAPL, MSFT</td>' in html
     assert '<td class="field-date_range">2024-01-02 – 2024-01-03</td>' in html
-    assert '<td class="field-progress_percent">0%</td>' in html
+    assert '<td class="field-status_progress">completed</td>' in html
 
 
 def test_changelist_query_count_does_not_grow_with_runs(admin_client):

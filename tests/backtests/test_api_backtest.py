@@ -221,7 +221,15 @@ def test_running_lists_queued_and_running_only(api_client):
         run_row(str(status), status=status)
     body = api_client.get("/api/backtest/running").json()
     assert [run["run_id"] for run in body["runs"]] == ["q", "r"]
-    assert set(body["runs"][1]) == {"run_id", "name", "status", "progress", "ts_start", "config"}
+    assert set(body["runs"][1]) == {
+        "run_id",
+        "name",
+        "status",
+        "progress",
+        "ts_start",
+        "started_ns",
+        "config",
+    }
     assert body["runs"][1]["progress"] == 12.0
     assert body["runs"][1]["config"]["symbols"] == ["AAPL", "MSFT"]
 

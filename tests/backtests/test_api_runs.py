@@ -17,7 +17,17 @@ from tests.backtests.run_rows import (
 pytestmark = pytest.mark.django_db(databases=["default", "secmaster"])
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-RUN_KEYS = {"run_id", "name", "ts_start", "ts_end", "status", "config", "metadata", "progress"}
+RUN_KEYS = {
+    "run_id",
+    "name",
+    "ts_start",
+    "ts_end",
+    "started_ns",
+    "status",
+    "config",
+    "metadata",
+    "progress",
+}
 CHART_QUERY = {"symbol": "AAPL", "start_ns": t(1), "end_ns": t(3), "direction": "LONG", "pnl": 48}
 WINDOW_QUERY = {"symbol": "AAPL", "start_ns": t(0), "end_ns": t(4)}
 # Each span chart with a valid query: the trade chart and the chart page's window chart.
@@ -41,9 +51,11 @@ ROUTES = [
     ("get", "/api/runs/trade1/sensitivity"),
     ("post", "/api/runs/trade1/sensitivity"),
     ("get", "/api/runs/trade1/sensitivity.png"),
+    ("get", "/api/runs/trade1/bar-window"),
     ("get", "/api/strategies"),
     ("get", "/api/strategies/SMACrossover"),
     ("post", "/api/backtest/run"),
+    ("post", "/api/backtest/validate"),
     ("get", "/api/backtest/status/trade1"),
     ("get", "/api/backtest/running"),
     ("post", "/api/backtest/trade1/cancel"),

@@ -62,9 +62,12 @@ def test_symbols_search_and_presets_round_trip(market, desktop, page_errors):
     page.fill("#symbol-search", "")
     page.check("#symbol-list input[value=MSFT]")
     assert page.locator("#symbol-count").inner_text() == "(2 selected of 2)"
-    # Dates are limited to the coverage of the chosen symbols (2024-01-02 only).
-    assert page.locator("#start_date").get_attribute("min") == "2024-01-02"
-    assert page.locator("#end_date").get_attribute("max") == "2024-01-02"
+    # The hint gives the coverage of the chosen symbols (2024-01-02 only).
+    assert (
+        page.locator("#coverage-hint")
+        .inner_text()
+        .startswith("Data of the selected symbols: 2024-01-02 → 2024-01-02 (UTC days).")
+    )
 
     page.fill("#preset-name", "pair")
     page.click("#preset-save")
@@ -159,13 +162,15 @@ def test_run_on_worker_then_performance_then_delete(market, desktop, worker, tmp
     assert page.locator("#roundtrips tbody tr.clickable").count() == trades
 
     page.locator("#roundtrips tbody tr.clickable").first.click()
-    page.wait_for_selector("#trade-panel:not([hidden])")
+    page.wait_for_selector("#trade-dialog[open]")
     page.wait_for_function(
         "(() => { const i = document.getElementById('trade-chart');"
         " return i.complete && i.naturalWidth > 0; })()",
         timeout=30_000,
     )
     assert "/chart.png?" in page.locator("#trade-chart").get_attribute("src")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#trade-dialog:not([open])", state="attached")
 
     # Sorting by net P&L puts the worst trade first.
     page.click("#roundtrips th[data-key=pnl_after_commission] button")

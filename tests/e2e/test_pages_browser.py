@@ -105,12 +105,17 @@ def test_chart_page_browses_windows_and_opens_trades(completed_run, desktop, pag
     # Windows use the window chart (no trade, no P&L); only a clicked trade uses chart.png.
     assert first["path"] == f"/api/runs/{completed_run}/window.png"
     assert set(first) == {"path", "symbol", "start_ns", "end_ns"}
-    # The first window starts at the first bar (2024-01-02 14:30 UTC) and spans 120 bars.
+    # The first window holds 120 bars: from the first (2024-01-02 14:30 UTC) to the 120th.
     assert first["start_ns"] == "1704205800000000000"
-    assert int(first["end_ns"]) - int(first["start_ns"]) == 120 * MINUTE_NS - 1
+    assert int(first["end_ns"]) - int(first["start_ns"]) == 119 * MINUTE_NS
     assert page.locator("#prev").is_disabled()
 
     page.click("#next")
+    # The next window is asked of the server (/bar-window) before its image is set.
+    page.wait_for_function(
+        "src => document.getElementById('chart').getAttribute('src') !== src",
+        arg=page.locator("#chart").get_attribute("src"),
+    )
     wait_chart_loaded(page)
     second = chart_src(page)
     assert second["path"].endswith("/window.png")

@@ -110,21 +110,23 @@ def known_values_hooks(data: FuzzData) -> HookDispatcher:
         "rtype": [33],
         "limit": [1, 50],
     }
+    backtest_body = {
+        "strategy": ["SMACrossover"],
+        "strategy_params": [{"bar_period": "MINUTE", "fast_period": 5, "slow_period": 10}],
+        "symbols": [list(SYMBOLS), [SYMBOLS[0]]],
+        "rtype": [33],
+        "publisher_id": [data.publisher_id],
+        "start_date": ["2024-01-02", "1990-01-01", None],
+        "end_date": ["2024-01-02", "2030-12-31", None],
+        "record": ["full", "trades"],
+        "fill_timing": ["next_bar", "same_bar"],
+        "commission_per_unit": [0.005],
+        "minimum_commission": [1.0],
+        "name": ["fuzzed run"],
+    }
     body_values = {
-        ("POST", "/api/backtest/run"): {
-            "strategy": ["SMACrossover"],
-            "strategy_params": [{"bar_period": "MINUTE", "fast_period": 5, "slow_period": 10}],
-            "symbols": [list(SYMBOLS), [SYMBOLS[0]]],
-            "rtype": [33],
-            "publisher_id": [data.publisher_id],
-            "start_date": ["2024-01-02", None],
-            "end_date": ["2024-01-02", None],
-            "record": ["full", "trades"],
-            "fill_timing": ["next_bar", "same_bar"],
-            "commission_per_unit": [0.005],
-            "minimum_commission": [1.0],
-            "name": ["fuzzed run"],
-        },
+        ("POST", "/api/backtest/run"): backtest_body,
+        ("POST", "/api/backtest/validate"): backtest_body,
         ("POST", "/api/presets"): {
             "name": [data.preset_name, "Another preset"],
             "symbols": [list(SYMBOLS)],

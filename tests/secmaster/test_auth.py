@@ -98,15 +98,23 @@ def test_session_login_gives_access(client, user):
     assert response.json() == {"presets": []}
 
 
-def test_api_root_lists_routes_of_both_apps(api_client):
+def test_api_root_lists_routes_of_both_apps_as_links(api_client):
     response = api_client.get("/api/")
     assert response.status_code == 200
     body = response.json()
-    assert body["secmaster"]["presets"] == "GET, POST /api/presets"
-    assert body["secmaster"]["symbols_coverage"].startswith("GET /api/secmaster/symbols_coverage")
-    assert body["backtests"]["runs"] == "GET, DELETE /api/runs"
-    assert body["backtests"]["backtest_run"] == "POST /api/backtest/run"
-    assert body["site"]["token"] == "POST /api/auth/token"
+    base = "http://testserver"
+    assert body["secmaster"]["GET, POST /api/presets"] == f"{base}/api/presets"
+    assert body["secmaster"]["GET /api/secmaster/symbols_coverage"] == (
+        f"{base}/api/secmaster/symbols_coverage"
+    )
+    assert body["backtests"]["GET, DELETE /api/runs"] == f"{base}/api/runs"
+    assert body["backtests"]["POST /api/backtest/run"] == f"{base}/api/backtest/run"
+    assert body["secmaster"]["POST /api/auth/token"] == f"{base}/api/auth/token"
+    assert body["docs"] == {
+        "swagger_ui": f"{base}/api/docs/",
+        "redoc": f"{base}/api/redoc/",
+        "schema": f"{base}/api/schema/",
+    }
 
 
 def test_api_root_in_browser_renders_browsable_api(api_client):

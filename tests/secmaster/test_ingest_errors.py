@@ -250,7 +250,7 @@ def test_ingest_command_prints_one_line_summary(tmp_path, capsys):
     call_command("ingest_databento", str(path))
     out = capsys.readouterr().out
     assert out.startswith("Ingested 1 file(s): 2 records, 2 new bars, 1 symbols in ")
-    assert out.rstrip().endswith("bars/s)")
+    assert out.rstrip().endswith("records/s)")
 
 
 def test_ingest_zip_members_in_subfolder_are_found(tmp_path):

@@ -21,6 +21,7 @@ ROUTES = all_routes()
 # Route text -> what an anonymous visitor gets (hand-written: the only public doors).
 PUBLIC = {
     "health": (("get", 200),),
+    "favicon.ico": (("get", 200),),  # browsers ask for it on the login page too
     "login/": (("get", 200), ("post", 200)),  # a failed login shows the form again
     "admin/login/": (("get", 200), ("post", 200)),
     "api/auth/token": (("post", 400),),  # trades a username and password for a token

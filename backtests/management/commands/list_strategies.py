@@ -8,7 +8,10 @@ from backtests.services.backtest_spec import strategy_classes, user_code_errors
 
 
 class Command(BaseCommand):
-    help = "List the strategy ids, names and parameters (built-in and user strategies)."
+    help = (
+        "List the strategy ids, names, parameters and rules between parameters (built-in and "
+        "user strategies)."
+    )
 
     def handle(self, *args, **options) -> None:
         for strategy_id, cls in strategy_classes().items():
@@ -16,6 +19,8 @@ class Command(BaseCommand):
             self.stdout.write(f"{strategy_id}  ({schema['name']})")
             for param in schema["parameters"]:
                 self.stdout.write(f"    {_describe(param)}")
+            for rule in schema.get("constraints", []):
+                self.stdout.write(f"    rule: {rule}")
         for error in user_code_errors():
             self.stderr.write(f"not loaded: {error}")
 

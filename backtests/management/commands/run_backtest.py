@@ -54,6 +54,7 @@ MSG_RUN_FAILED = "run {run_id} failed: {error}"
 MSG_RUN_CANCELLED = "run {run_id} was cancelled"
 MSG_SENSITIVITY_FAILED = "run {run_id} completed, but its sensitivity report failed: {error}"
 MSG_INTERRUPTED = "interrupted; run {run_id} is cancelled"
+MSG_NOTE = "note: {note}"
 
 
 class Command(BaseCommand):
@@ -127,6 +128,8 @@ class Command(BaseCommand):
         except ServiceError as exc:
             raise CommandError(_describe(exc)) from None
 
+        for note in spec.notes:
+            self.stdout.write(MSG_NOTE.format(note=note))
         run = run_create(spec=spec, name=options["name"])
         self.stdout.write(f"run {run.run_id}: {run.name}")
         bar = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,10 +20,35 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ostsite.manage_hint import manage_command
+
 STOP_GRACE_SECONDS = 15.0
 POLL_SECONDS = 0.2
-LOGIN_HINT = "'python manage.py ensure_local_user' shows or creates the local login"
+LOGIN_HINT = "'{command}' shows or creates the local login"
 PORT_INVALID = "--port must be between 1 and 65535, got {port}"
+PORT_BUSY = (
+    "cannot listen on {host}:{port}: {error}. Is the site running already? Stop it, or "
+    "choose another port: make run PORT={other} (manage.py serve --port {other})"
+)
+
+
+def port_unavailable(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (e.g. "address already in use"), or None.
+
+    Binds as runserver does (``SO_REUSEADDR``), so a port held only by connections closing
+    (TIME_WAIT) counts as free and one another server listens on does not.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        return f"unknown host ({exc.strerror})"
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return (exc.strerror or str(exc)).lower()
+    return None
 
 
 class Command(BaseCommand):
@@ -40,6 +66,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, host: str, port: int, reload: bool, **options: Any) -> None:
         if not 1 <= port <= 65535:
             raise CommandError(PORT_INVALID.format(port=port))
+        # Before anything starts: a second `make run` must not start a second worker on the
+        # same databases only to have runserver fail on the busy port afterwards.
+        busy = port_unavailable(host, port)
+        if busy is not None:
+            other = port + 1 if port < 65535 else port - 1
+            raise CommandError(PORT_BUSY.format(host=host, port=port, error=busy, other=other))
         from backtests.services.jobs import runs_recover
 
         stale = runs_recover()
@@ -57,7 +89,8 @@ class Command(BaseCommand):
         shown_host = f"[{host}]" if ":" in host else host
         self.stdout.write(
             self.style.SUCCESS(f"Open http://{shown_host}:{port}/ in a browser and log in")
-            + f" ({LOGIN_HINT}). Task workers: {settings.OST_MAX_CONCURRENT_RUNS}."
+            + f" ({LOGIN_HINT.format(command=manage_command('ensure_local_user'))})."
+            + f" Task workers: {settings.OST_MAX_CONCURRENT_RUNS}."
             + " Ctrl-C stops both."
         )
         self.stdout.flush()

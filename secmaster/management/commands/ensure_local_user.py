@@ -9,6 +9,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from ostsite.manage_hint import manage_command
+
 LOGIN_FILE = Path(settings.BASE_DIR) / ".local_login"
 
 
@@ -34,5 +36,5 @@ class Command(BaseCommand):
             self.stdout.write(f"Log in as: {name} / {password}   (kept in {LOGIN_FILE.name})")
         else:
             self.stdout.write(
-                "Log in with an existing user; add one with 'python manage.py createsuperuser'."
+                f"Log in with an existing user; add one with '{manage_command('createsuperuser')}'."
             )

@@ -36,10 +36,17 @@ class TerminalProgress:
         self.stream.write(f"\r[{bar}] {fraction:6.1%}  {records:,} {self.unit}")
         self.stream.flush()
 
-    def finish(self) -> None:
-        if self.enabled and self._last_shown >= 0:
-            self.stream.write("\n")
-            self.stream.flush()
+    def finish(self, records: int | None = None) -> None:
+        """End the bar's line; with ``records`` (the ingest's total), redraw it complete first,
+        so the bar ends at the count the summary gives (redraws are skipped within a permille,
+        and the last records of a file arrive after its last bytes were read)."""
+        if not self.enabled or self._last_shown < 0:
+            return
+        if records is not None:
+            self._last_shown = -1
+            self(1, 1, records)
+        self.stream.write("\n")
+        self.stream.flush()
 
 
 class Command(BaseCommand):
@@ -78,5 +85,5 @@ class Command(BaseCommand):
         except DatabaseError as exc:
             progress.finish()
             raise CommandError(f"database error (the failing file was not stored): {exc}") from exc
-        progress.finish()
+        progress.finish(summary.records)
         self.stdout.write(summary.line())

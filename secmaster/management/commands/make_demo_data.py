@@ -8,17 +8,20 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from ostsite.errors import ServiceError
-from secmaster.demo_data import ZIP_NAME, demo_zip_write
-from secmaster.models import OhlcvBar
+from secmaster.demo_data import DEMO_PRESETS, ZIP_NAME, demo_zip_write
+from secmaster.models import OhlcvBar, SymbolPreset
 from secmaster.services.ingest import ingest_databento_paths
+from secmaster.services.presets import preset_create
 
 DEFAULT_DIR = Path(settings.BASE_DIR) / "var" / "demo"
+PRESET_CREATED = "Created preset {name!r}: {symbols}"
 
 
 class Command(BaseCommand):
     help = (
         "Write a deterministic demo Databento batch zip (AAPL, MSFT, NVDA, QQQ, SPY; 1s, 1m, 1h "
-        "and 1d bars, January 2024) and ingest it into the security master."
+        "and 1d bars, January 2024), ingest it into the security master and create the preset "
+        "'Tech majors' (AAPL, MSFT, NVDA) unless one of that name exists."
     )
 
     def add_arguments(self, parser) -> None:
@@ -48,3 +51,8 @@ class Command(BaseCommand):
         except ServiceError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(summary.line())
+        for name, symbols in DEMO_PRESETS.items():
+            if SymbolPreset.objects.filter(name=name).exists():
+                continue  # the user's own preset of that name stays as it is
+            preset_create(name=name, symbols=symbols)
+            self.stdout.write(PRESET_CREATED.format(name=name, symbols=", ".join(symbols)))
