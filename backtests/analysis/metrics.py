@@ -37,7 +37,7 @@ from backtests.engine.accounting import NS_PER_DAY, AccountingResult
 
 _NS_PER_SECOND = 1_000_000_000
 
-NOTE_FEW_DAYS = "needs at least {needed} trading days of returns; this run has {days}"
+NOTE_FEW_DAYS = "needs {needed}+ trading days; this run has {days}"
 NOTE_NO_SPREAD = "undefined: the daily returns do not vary"
 NOTE_NO_DRAWDOWN = "undefined: the equity never fell below a peak"
 NOTE_LEVERAGE = "undefined: the equity fell to zero or below while positions were open"

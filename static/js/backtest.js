@@ -16,6 +16,7 @@
   const FIELD_ELEMENTS = {
     strategy: "strategy", rtype: "rtype", publisher_id: "dataset", symbols: "symbol-list",
     start_date: "start_date", end_date: "end_date", record: "record", name: "run-name",
+    capital: "capital",
   };
 
   function fieldError(field, message) {
@@ -260,6 +261,7 @@
       start_date: $("start_date").value || null,
       end_date: $("end_date").value || null,
       record: $("record").value,
+      capital: $("capital").value === "" ? null : Number($("capital").value),
     };
     const fills = window.OST.fillSettings;  // fill_settings.js: the "Fills and costs" section
     if (fills) Object.assign(body, fills.values());
@@ -385,6 +387,8 @@
     if (!$("dataset").value) { fieldError("publisher_id", "Choose a publisher and dataset with data."); ok = false; }
     if (state.selected.size === 0) { fieldError("symbols", "Select at least one symbol."); ok = false; }
     if (!checkDates()) ok = false;
+    const capital = Number($("capital").value);
+    if (!(capital > 0) || !Number.isFinite(capital)) { fieldError("capital", "Enter a starting capital above 0."); ok = false; }
     const fills = window.OST.fillSettings;  // fill_settings.js: the "Fills and costs" section
     if (fills && !fills.validate()) ok = false;
     if (!ok) { say(status, "Fix the marked fields first.", "error"); return; }

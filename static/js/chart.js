@@ -10,7 +10,7 @@
   const charts = window.OST.charts;
   const $ = (id) => document.getElementById(id);
 
-  const state = { runs: [], run: null, window: null, trade: null, table: null, trips: [], token: 0 };
+  const state = { runs: [], run: null, window: null, trade: null, table: null, token: 0 };
 
   const big = (v) => (v === null || v === undefined || v === "" ? null : BigInt(v));
 
@@ -119,11 +119,16 @@
     const runId = state.run.run_id;
     const equityUrl = "/api/runs/" + encodeURIComponent(runId) + "/equity.png" + params({ symbol: symbol() });
     charts.loadImage($("equity"), equityUrl, charts.statusFor($("equity")), $("equity-link"));
-    const trips = state.trips.filter((rt) => rt.symbol === symbol());
-    state.table.set(trips);
-    $("trade-count").textContent = "(" + trips.length + ")";
+    const chosen = symbol();
+    try {
+      await state.table.setSource((query) => charts.roundtripPage(runId, Object.assign({ symbol: chosen }, query)));
+      $("trade-count").textContent = "(" + num(state.table.count, 0) + ")";
+    } catch (err) {
+      state.table.message("Cannot load trades: " + err.message);
+    }
     await locate({ position: "first" });
-    const trade = trips.find((rt) => String(rt.n) === String(wantedTrade));
+    const found = wantedTrade ? await charts.roundtripByNumber(runId, wantedTrade).catch(() => null) : null;
+    const trade = found && found.symbol === chosen ? found : null;
     if (trade) {
       showTrade(trade);
       state.table.mark(trade);
@@ -142,11 +147,7 @@
     if (!state.run) return;
     state.table.message("Loading trades…");
     try {
-      const [data, trips] = await Promise.all([
-        charts.fillSymbolPicker($("symbol"), runId, ""),
-        charts.runRoundtrips(runId),
-      ]);
-      state.trips = trips;
+      const data = await charts.fillSymbolPicker($("symbol"), runId, "");
       const symbols = data.symbols || [];
       const traded = data.traded || [];
       if (wantedSymbol && symbols.includes(wantedSymbol)) $("symbol").value = wantedSymbol;

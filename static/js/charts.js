@@ -70,25 +70,28 @@
 
   function rememberRun(runId) { setQuery({ run: runId }); }
 
-  /* The run's round trips, each with ``n``: its number in the whole run, in entry-time order
-     (ties by symbol), so trade #137 is #137 whichever symbol is shown. Loaded once a run. */
-  const tripsOfRun = new Map();
-  function runRoundtrips(runId) {
-    if (!tripsOfRun.has(runId)) {
-      const loading = api.get("/api/runs/" + encodeURIComponent(runId) + "/roundtrips").then((data) => {
-        const trips = (data.roundtrips || []).slice().sort((a, b) => {
-          const x = BigInt(a.entry_ts), y = BigInt(b.entry_ts);
-          if (x !== y) return x < y ? -1 : 1;
-          if (a.symbol !== b.symbol) return a.symbol < b.symbol ? -1 : 1;
-          const p = BigInt(a.exit_ts), q = BigInt(b.exit_ts);
-          return p < q ? -1 : p > q ? 1 : 0;
-        });
-        return trips.map((rt, i) => Object.assign({ n: i + 1 }, rt));
-      });
-      loading.catch(() => tripsOfRun.delete(runId));  // a failed load is tried again next time
-      tripsOfRun.set(runId, loading);
-    }
-    return tripsOfRun.get(runId);
+  /* Round trips come from the server a page at a time, each with ``n``: its number in the
+     whole run (entry-time order), so trade #137 is #137 whichever symbol is shown. */
+  function withNumbers(data) {
+    return {
+      count: data.count || 0,
+      roundtrips: (data.roundtrips || []).map((rt) => Object.assign({ n: rt.number }, rt)),
+    };
+  }
+
+  /* A page of a run's round trips: query {symbol, sort, order, offset, limit}. */
+  async function roundtripPage(runId, query) {
+    const url = "/api/runs/" + encodeURIComponent(runId) + "/roundtrips" + params(query);
+    return withNumbers(await api.get(url));
+  }
+
+  /* The run's trade number ``n``, or null. */
+  async function roundtripByNumber(runId, n) {
+    const wanted = Number(n);
+    if (!Number.isInteger(wanted) || wanted < 1) return null;
+    const page = await roundtripPage(runId, { sort: "number", offset: wanted - 1, limit: 1 });
+    const rt = page.roundtrips[0];
+    return rt && rt.n === wanted ? rt : null;
   }
 
   async function fillSymbolPicker(select, runId, allLabel) {
@@ -161,22 +164,30 @@
     { key: "pnl_after_commission", label: "P&L net", num: true, money: true },
   ];
 
-  function sortValue(row, column) {
-    if (column.key === "n") return row.n;
-    const v = row[column.key];
-    if (column.big) return typeof v === "string" ? BigInt(v) : BigInt(Math.round(Number(v)));
-    return column.num ? Number(v) : String(v);
-  }
+  const PAGE_SIZE = 100;
 
+  /* The round-trip table, paged and sorted on the server (a run may have hundreds of
+     thousands of trades): ``source(query)`` answers {roundtrips, count} for {sort, order,
+     offset, limit}; onPick(rt) is called when a row is clicked or activated with the keyboard. */
   class RoundtripTable {
-    /* onPick(rt) is called when a row is clicked or activated with the keyboard. */
     constructor(table, onPick) {
       this.table = table;
       this.onPick = onPick;
+      this.source = null;
       this.rows = [];
-      this.sorted = [];
+      this.count = 0;
+      this.offset = 0;
       this.sortKey = "n";
       this.ascending = true;
+      this.token = 0;
+      this.pager = el("div", { class: "pager" });
+      this.previousButton = el("button", { type: "button", text: "◀ Previous page" });
+      this.nextButton = el("button", { type: "button", text: "Next page ▶" });
+      this.position = el("span", { class: "muted small", "aria-live": "polite" });
+      this.previousButton.addEventListener("click", () => this.page(-1));
+      this.nextButton.addEventListener("click", () => this.page(1));
+      this.pager.append(this.previousButton, this.position, this.nextButton);
+      (table.closest(".table-wrap") || table).after(this.pager);
       this.renderHead();
     }
 
@@ -203,20 +214,53 @@
       if (this.sortKey === key) this.ascending = !this.ascending;
       else { this.sortKey = key; this.ascending = true; }
       this.markSorted();
-      this.renderBody();
+      return this.load(0);
     }
 
-    /* Round trips keep their ``n`` (run-wide numbers from runRoundtrips); rows without one
-       are numbered in the given order. */
-    set(roundtrips) {
-      this.rows = roundtrips.map((rt, i) => Object.assign({ n: i + 1 }, rt));
-      this.renderBody();
+    /* Shows the first page of a new source (a run, a symbol). */
+    setSource(source) {
+      this.source = source;
+      return this.load(0);
     }
 
-    /* The trades before and after ``rt`` in the order shown. */
-    neighbours(rt) {
-      const index = this.sorted.findIndex((row) => row.n === rt.n);
-      return { previous: index > 0 ? this.sorted[index - 1] : null, next: index >= 0 ? this.sorted[index + 1] || null : null };
+    /* Loads the page at ``offset``; resolves to the rows shown. */
+    async load(offset) {
+      if (!this.source) return [];
+      const token = ++this.token;
+      const data = await this.source({
+        sort: this.sortKey === "n" ? "number" : this.sortKey,
+        order: this.ascending ? "asc" : "desc",
+        offset: Math.max(0, offset),
+        limit: PAGE_SIZE,
+      });
+      if (token !== this.token) return this.rows;  // a newer request won
+      this.rows = data.roundtrips;
+      this.count = data.count;
+      this.offset = Math.max(0, offset);
+      this.renderBody();
+      return this.rows;
+    }
+
+    page(step) {
+      return this.load(this.offset + step * PAGE_SIZE);
+    }
+
+    /* Whether a trade comes before / after ``rt`` in the order shown (on any page). */
+    hasNeighbour(rt, which) {
+      const index = this.rows.findIndex((row) => row.n === rt.n);
+      if (which === "previous") return index > 0 || (index === 0 && this.offset > 0);
+      return index >= 0 && this.offset + index + 1 < this.count;
+    }
+
+    /* The trade before / after ``rt`` in the order shown, turning the page when needed. */
+    async neighbour(rt, which) {
+      const index = this.rows.findIndex((row) => row.n === rt.n);
+      if (index < 0) return null;
+      const wanted = index + (which === "previous" ? -1 : 1);
+      if (wanted >= 0 && wanted < this.rows.length) return this.rows[wanted];
+      if (!this.hasNeighbour(rt, which)) return null;
+      const rows = await this.page(which === "previous" ? -1 : 1);
+      return which === "previous" ? rows[rows.length - 1] || null : rows[0] || null;
     }
 
     /* Marks the row of ``rt`` as the one shown and scrolls it into the table's view. */
@@ -228,22 +272,16 @@
 
     message(text) {
       this.rows = [];
-      this.sorted = [];
+      this.count = 0;
       this.table.tBodies[0].replaceChildren(el("tr", {}, [el("td", { colspan: String(COLUMNS.length), class: "empty-cell", text: text })]));
+      this.pager.hidden = true;
     }
 
     renderBody() {
       if (this.rows.length === 0) { this.message("No round trips: the strategy did not complete a trade here."); return; }
-      const column = COLUMNS.find((c) => c.key === this.sortKey);
-      const sign = this.ascending ? 1 : -1;
-      const sorted = this.rows.slice().sort((a, b) => {
-        const x = sortValue(a, column), y = sortValue(b, column);
-        return x < y ? -sign : x > y ? sign : a.n - b.n;
-      });
-      this.sorted = sorted;
       const body = this.table.tBodies[0];
       body.replaceChildren();
-      for (const rt of sorted) {
+      for (const rt of this.rows) {
         const tr = el("tr", { tabindex: "0", class: "clickable", dataset: { n: rt.n }, "aria-label": "Trade " + rt.n + ": show chart" });
         for (const c of COLUMNS) {
           const value = rt[c.key];
@@ -256,6 +294,11 @@
         });
         body.append(tr);
       }
+      const last = this.offset + this.rows.length;
+      this.position.textContent = num(this.offset + 1, 0) + "–" + num(last, 0) + " of " + num(this.count, 0);
+      this.previousButton.disabled = this.offset === 0;
+      this.nextButton.disabled = last >= this.count;
+      this.pager.hidden = this.count <= PAGE_SIZE;
     }
 
     pick(tr, rt) {
@@ -267,6 +310,6 @@
 
   window.OST.charts = {
     loadImage, statusFor, completedRuns, fillRunPicker, setQuery, rememberRun, fillSymbolPicker,
-    runRoundtrips, runSummary, tradeChartUrl, RoundtripTable,
+    roundtripPage, roundtripByNumber, runSummary, tradeChartUrl, RoundtripTable,
   };
 })();

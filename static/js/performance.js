@@ -1,7 +1,8 @@
 /* The performance page: a completed run's metrics, charts and round trips, per symbol.
    The run, symbol and open trade are in the URL (?run=&symbol=&trade=); a clicked trade opens
-   its chart in a dialog over the page (Previous / Next go through the table's order). Trade
-   numbers are the run's (charts.runRoundtrips), the same whichever symbol is shown. */
+   its chart in a dialog over the page (Previous / Next go through the table's order, across
+   its pages). Trade numbers are the run's, the same whichever symbol is shown. Every figure is
+   the server's stored metrics (README: Capital, equity and metrics); none is computed here. */
 (function () {
   "use strict";
   const { api, el, say, num, signClass, params } = window.OST;
@@ -10,63 +11,96 @@
 
   const state = { runs: [], runId: "", table: null, token: 0, trade: null };
 
-  // Known metrics, in display order: [key, label, format]. Others are appended as numbers.
-  const METRICS = [
-    ["net_pnl", "Net P&L", "money"],
-    ["gross_pnl", "Gross P&L", "money"],
-    ["commission", "Commission", "money"],
-    ["trades", "Trades", "int"],
-    ["wins", "Wins", "int"],
-    ["losses", "Losses", "int"],
-    ["win_rate", "Win rate", "pct"],
-    ["profit_factor", "Profit factor", "ratio"],
-    ["expectancy", "Expectancy", "money"],
-    ["avg_win", "Average win", "money"],
-    ["avg_loss", "Average loss", "money"],
-    ["largest_win", "Largest win", "money"],
-    ["largest_loss", "Largest loss", "money"],
-    ["max_drawdown", "Max drawdown", "money"],
-    ["sharpe", "Sharpe (daily)", "ratio"],
-    ["avg_duration_bars", "Avg. duration (bars)", "dec1"],
-    ["avg_duration_seconds", "Avg. duration", "seconds"],
+  // The metrics, in groups and in display order: [key, label, format]. Formats: money, int,
+  // pct (a value in %), share (a 0-1 ratio shown in %), ratio, dec1, days, seconds.
+  const GROUPS = [
+    ["Account", [
+      ["net_pnl", "Net P&L", "money"],
+      ["realised_pnl", "Realised P&L", "money"],
+      ["open_pnl", "Open P&L", "money"],
+      ["total_return_pct", "Return", "pct"],
+      ["final_equity", "Final equity", "level"],
+      ["capital", "Capital", "level"],
+      ["gross_pnl", "Gross P&L", "money"],
+      ["commission", "Commission", "money"],
+    ]],
+    ["Risk and return", [
+      ["cagr_pct", "CAGR", "pct"],
+      ["volatility_pct", "Volatility (annual)", "pct"],
+      ["sharpe", "Sharpe", "ratio"],
+      ["sortino", "Sortino", "ratio"],
+      ["calmar", "Calmar", "ratio"],
+      ["max_drawdown", "Max drawdown", "money"],
+      ["max_drawdown_pct", "Max drawdown %", "pct"],
+      ["max_drawdown_duration_days", "Longest drawdown", "days"],
+      ["exposure_pct", "Exposure", "pct"],
+      ["max_leverage", "Max leverage", "ratio"],
+      ["turnover", "Turnover", "ratio"],
+      ["trading_days", "Trading days", "int"],
+    ]],
+    ["Against buy and hold", [
+      ["benchmark_return_pct", "Buy and hold", "pct"],
+      ["excess_return_pct", "Excess return", "pct"],
+      ["beta", "Beta", "ratio"],
+      ["correlation", "Correlation", "ratio"],
+    ]],
+    ["Trades", [
+      ["trades", "Closed trades", "int"],
+      ["open_trades", "Open positions", "int"],
+      ["wins", "Wins", "int"],
+      ["losses", "Losses", "int"],
+      ["win_rate", "Win rate", "share"],
+      ["profit_factor", "Profit factor", "ratio"],
+      ["expectancy", "Expectancy", "money"],
+      ["avg_win", "Average win", "money"],
+      ["avg_loss", "Average loss", "money"],
+      ["largest_win", "Largest win", "money"],
+      ["largest_loss", "Largest loss", "money"],
+      ["avg_duration_bars", "Avg. duration (bars)", "dec1"],
+      ["avg_duration_seconds", "Avg. duration", "seconds"],
+    ]],
   ];
-  const SKIP = new Set(["per_symbol", "symbol", "run_id"]);
   // Sizes of losses or costs, reported as positive numbers: not coloured as gains.
-  const NEUTRAL = new Set(["commission", "max_drawdown"]);
+  const NEUTRAL = new Set(["commission", "max_drawdown", "max_drawdown_pct"]);
 
   function formatMetric(value, kind) {
     if (value === null || value === undefined) return "—";
     if (kind === "int") return num(value, 0);
-    if (kind === "pct") return num(Number(value) * 100, 1) + " %";  // the API sends a ratio
+    if (kind === "share") return num(Number(value) * 100, 1) + " %";  // the API sends a ratio
+    if (kind === "pct") return num(value) + " %";
     if (kind === "seconds") return window.OST.duration(0, Number(value) * 1e9);
+    if (kind === "days") return num(value, 1) + " d";
     if (kind === "dec1") return num(value, 1);
-    return num(value, 2);
+    return num(value);
   }
 
-  function label(key) {
-    const text = key.replace(/_/g, " ");
-    return text.charAt(0).toUpperCase() + text.slice(1);
+  function renderWarnings(warnings) {
+    const box = $("run-warnings");
+    box.replaceChildren(...(warnings || []).map((text) => el("li", { text: text })));
+    box.hidden = !box.children.length;
   }
 
   function renderMetrics(metrics) {
     const box = $("metrics");
     box.replaceChildren();
-    const shown = new Set();
-    const card = (key, title, kind) => {
-      const value = metrics[key];
-      shown.add(key);
-      const colored = kind === "money" && !NEUTRAL.has(key);
-      // A null profit factor with trades means there was no losing trade (metrics.py).
-      const noLoss = key === "profit_factor" && value === null && Number(metrics.wins) > 0;
-      box.append(el("div", { class: "metric", dataset: { metric: key } }, [
-        el("div", { class: "metric-label", text: title }),
-        el("div", { class: "metric-value " + (colored ? signClass(value) : ""), text: noLoss ? "∞ (no loss)" : formatMetric(value, kind) }),
-      ]));
-    };
-    for (const [key, title, kind] of METRICS) if (key in metrics) card(key, title, kind);
-    for (const [key, value] of Object.entries(metrics)) {
-      if (shown.has(key) || SKIP.has(key) || typeof value !== "number") continue;
-      card(key, label(key), Number.isInteger(value) ? "int" : "ratio");
+    const notes = metrics.notes || {};
+    for (const [title, items] of GROUPS) {
+      const shown = items.filter(([key]) => key in metrics);
+      if (!shown.length) continue;
+      box.append(el("h3", { class: "metric-group", text: title }));
+      for (const [key, label, kind] of shown) {
+        const value = metrics[key];
+        const colored = (kind === "money" || kind === "pct") && !NEUTRAL.has(key) && key !== "exposure_pct"
+          && key !== "cagr_pct" && key !== "volatility_pct";
+        // A null profit factor with wins means there was no losing trade (metrics.py).
+        const noLoss = key === "profit_factor" && value === null && Number(metrics.wins) > 0;
+        const note = value === null && notes[key] ? notes[key] : "";
+        box.append(el("div", { class: "metric", dataset: { metric: key }, title: note }, [
+          el("div", { class: "metric-label", text: label }),
+          el("div", { class: "metric-value " + (colored ? signClass(value) : ""), text: noLoss ? "∞ (no loss)" : formatMetric(value, kind) }),
+          note ? el("div", { class: "metric-note", text: note }) : null,
+        ].filter(Boolean)));
+      }
     }
     if (!box.children.length) box.append(el("p", { class: "muted", text: "No metrics for this selection." }));
   }
@@ -86,9 +120,11 @@
         el("td", { class: "num", text: formatMetric(m.trades, "int") }),
         el("td", { class: "num", text: formatMetric(m.win_rate, "pct") }),
         el("td", { class: "num " + signClass(m.net_pnl), text: formatMetric(m.net_pnl, "money") }),
+        el("td", { class: "num " + signClass(m.open_pnl), text: formatMetric(m.open_pnl, "money") }),
         el("td", { class: "num", text: noLoss ? "∞" : formatMetric(m.profit_factor, "ratio") }),
         el("td", { class: "num " + signClass(m.expectancy), text: formatMetric(m.expectancy, "money") }),
         el("td", { class: "num", text: formatMetric(m.max_drawdown, "money") }),
+        el("td", { class: "num", text: formatMetric(m.exposure_pct, "pct") }),
       ]));
     }
   }
@@ -108,17 +144,18 @@
     charts.loadImage($("pnl-summary"), runUrl("pnl-summary.png", symbol), charts.statusFor($("pnl-summary")), $("pnl-summary-link"));
     charts.loadImage($("journey"), runUrl("trade-journey.png", symbol), charts.statusFor($("journey")), $("journey-link"));
     charts.loadImage($("equity"), runUrl("equity.png", symbol), charts.statusFor($("equity")), $("equity-link"));
-    const [metrics, trips] = await Promise.allSettled([api.get(runUrl("metrics", symbol)), charts.runRoundtrips(state.runId)]);
+    const runId = state.runId;
+    const source = (query) => charts.roundtripPage(runId, Object.assign({ symbol: symbol }, query));
+    const [metrics, trips] = await Promise.allSettled([api.get(runUrl("metrics", symbol)), state.table.setSource(source)]);
     if (token !== state.token) return;
     if (metrics.status === "fulfilled") {
       renderMetrics(metrics.value);
       renderPerSymbol(metrics.value.per_symbol);
+      if (!symbol) renderWarnings(metrics.value.warnings);
     }
     else $("metrics").replaceChildren(el("p", { class: "status status-error", text: "Cannot load metrics: " + metrics.reason.message }));
     if (trips.status === "fulfilled") {
-      const list = symbol ? trips.value.filter((rt) => rt.symbol === symbol) : trips.value;
-      state.table.set(list);
-      $("trade-count").textContent = "(" + list.length + ")";
+      $("trade-count").textContent = "(" + num(state.table.count, 0) + ")";
     } else {
       state.table.message("Cannot load round trips: " + trips.reason.message);
     }
@@ -133,9 +170,8 @@
     img.alt = "Chart of trade " + rt.n + ": " + rt.symbol + " " + rt.direction;
     charts.loadImage(img, charts.tradeChartUrl(state.runId, rt), $("trade-status"), $("trade-chart-link"));
     $("trade-browse").href = "/chart" + params({ run: state.runId, symbol: rt.symbol, trade: rt.n });
-    const { previous, next } = state.table.neighbours(rt);
-    $("trade-previous").disabled = !previous;
-    $("trade-next").disabled = !next;
+    $("trade-previous").disabled = !state.table.hasNeighbour(rt, "previous");
+    $("trade-next").disabled = !state.table.hasNeighbour(rt, "next");
     state.table.mark(rt);
     const dialog = $("trade-dialog");
     if (!dialog.open) dialog.showModal();
@@ -146,9 +182,9 @@
     if (dialog.open) dialog.close();
   }
 
-  function stepTrade(which) {
+  async function stepTrade(which) {
     if (!state.trade) return;
-    const other = state.table.neighbours(state.trade)[which];
+    const other = await state.table.neighbour(state.trade, which);
     if (other) showTrade(other);
   }
 
@@ -168,9 +204,9 @@
     }
     await loadAnalysis();
     if (wantedTrade) {
-      const trade = state.table.rows.find((rt) => String(rt.n) === String(wantedTrade));
+      const trade = await charts.roundtripByNumber(state.runId, wantedTrade).catch(() => null);
       if (trade) showTrade(trade);
-      else say($("page-status"), "Trade " + wantedTrade + " is not among the trades shown.", "error");
+      else say($("page-status"), "Trade " + wantedTrade + " is not a trade of this run.", "error");
     }
   }
 

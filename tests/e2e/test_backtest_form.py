@@ -116,3 +116,20 @@ def test_an_error_is_said_once(sessions, desktop, page_errors):
         )
     assert page.locator("#preset-status").inner_text() == PRESET_EXISTS.format(name="pair")
     assert page_errors == []
+
+
+def test_starting_capital_is_sent_and_checked(sessions, desktop, page_errors):
+    page = desktop
+    pick(page)
+    assert page.input_value("#capital") == "100000"  # the default the server uses too
+    page.fill("#capital", "0")
+    page.click("#run-button")
+    assert page.locator("#err-capital").inner_text() == "Enter a starting capital above 0."
+    assert Run.objects.count() == 0
+
+    page.fill("#capital", "250000")
+    page.fill("#run-name", "bigger account")
+    page.click("#run-button")
+    page.wait_for_selector("#run-status.status-ok")
+    assert Run.objects.get(name="bigger account").config["capital"] == 250_000.0
+    assert page_errors == []
