@@ -88,6 +88,7 @@
       const shown = items.filter(([key]) => key in metrics);
       if (!shown.length) continue;
       box.append(el("h3", { class: "metric-group", text: title }));
+      const why = new Map();  // a reason -> the labels of the metrics it leaves empty
       for (const [key, label, kind] of shown) {
         const value = metrics[key];
         const colored = (kind === "money" || kind === "pct") && !NEUTRAL.has(key) && key !== "exposure_pct"
@@ -95,11 +96,15 @@
         // A null profit factor with wins means there was no losing trade (metrics.py).
         const noLoss = key === "profit_factor" && value === null && Number(metrics.wins) > 0;
         const note = value === null && notes[key] ? notes[key] : "";
+        if (note) why.set(note, [...(why.get(note) || []), label]);
         box.append(el("div", { class: "metric", dataset: { metric: key }, title: note }, [
           el("div", { class: "metric-label", text: label }),
           el("div", { class: "metric-value " + (colored ? signClass(value) : ""), text: noLoss ? "∞ (no loss)" : formatMetric(value, kind) }),
-          note ? el("div", { class: "metric-note", text: note }) : null,
-        ].filter(Boolean)));
+        ]));
+      }
+      // Why a statistic is empty, said once a group: "Sharpe, Sortino: needs 20+ trading days…"
+      for (const [note, labels] of why) {
+        box.append(el("p", { class: "metric-notes", text: labels.join(", ") + ": " + note }));
       }
     }
     if (!box.children.length) box.append(el("p", { class: "muted", text: "No metrics for this selection." }));

@@ -184,6 +184,7 @@ def test_metric_cards_are_compact_on_a_phone_and_use_the_shared_format(
         "#metrics .metric", "ms => ms.map(m => m.getBoundingClientRect().height)"
     )
     assert max(heights) <= 50  # a line each (a long label on two), two to a row
-    assert page.locator("#metrics").bounding_box()["height"] <= 812 / 2
+    # Some 40 figures in four groups fit in one phone screen (they took nine).
+    assert page.locator("#metrics").bounding_box()["height"] <= 812
     screenshot(page, "performance-metrics-375")
     assert page_errors == []

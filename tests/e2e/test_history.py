@@ -38,6 +38,7 @@ def test_history_shows_what_people_compare_and_fits(desktop, tmp_path, page_erro
         "timed0000001",
         metadata={"summary": {"net_pnl": -0.003, "sharpe": 0.8123, "trades": 7}},
     )
+    run_row("legacy000001", metadata={})  # a run from before summaries were stored
     # Queued at BASE_NS, started 95 s later, ended 3 min 20 s after that.
     Run.objects.filter(pk=timed.pk).update(
         started_ns=BASE_NS + 95 * SECOND, ts_end=BASE_NS + 295 * SECOND
@@ -55,7 +56,10 @@ def test_history_shows_what_people_compare_and_fits(desktop, tmp_path, page_erro
     assert cell(page, "timed0000001", "Net P&L") == "-0.003"  # never "0.00"
     assert cell(page, site.long_run_id, "Net P&L") == "1,234.50"
     # A run without a stored summary (before it existed, or not completed) shows dashes.
-    assert cell(page, site.run_id, "Net P&L") == "—"
+    assert cell(page, "legacy000001", "Net P&L") == "—"
+    # An executed run shows its stored summary, as its metric cards do.
+    summary = Run.objects.get(run_id=site.run_id).metadata["summary"]
+    assert cell(page, site.run_id, "Net P&L") == f"{summary['net_pnl']:,.2f}"
     assert cell(page, site.failed_run_id, "Trades") == "—"
     screenshot(page, "history-1280")
 
@@ -64,12 +68,12 @@ def test_history_shows_what_people_compare_and_fits(desktop, tmp_path, page_erro
     order = page.eval_on_selector_all(
         "#history tbody tr[data-run-id]", "rs => rs.map(r => r.dataset.runId)"
     )
-    assert order[:2] == [site.long_run_id, "timed0000001"]
+    assert order[:3] == [site.long_run_id, "timed0000001", site.run_id]
     page.click("#history th[data-sort=net_pnl] button")
     order = page.eval_on_selector_all(
         "#history tbody tr[data-run-id]", "rs => rs.map(r => r.dataset.runId)"
     )
-    assert order[:2] == ["timed0000001", site.long_run_id]
+    assert order[:3] == [site.run_id, "timed0000001", site.long_run_id]
     assert page.locator("#history th[data-sort=net_pnl]").get_attribute("aria-sort") == "ascending"
     assert page_errors == []
 
