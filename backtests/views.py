@@ -61,3 +61,10 @@ class PerformancePageView(PageView):
 class ChartPageView(PageView):
     template_name = "backtests/chart.html"
     page = "chart"
+
+
+class ComparePageView(PageView):
+    """Runs side by side (``?run_ids=a,b``); its script reads ``GET /api/runs/compare``."""
+
+    template_name = "backtests/compare.html"
+    page = "compare"

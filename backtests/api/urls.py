@@ -2,10 +2,17 @@
 
 from django.urls import path
 
-from backtests.api import chart_views, views
+from backtests.api import chart_views, compare_views, views
 
 urlpatterns = [
     path("runs", views.RunsView.as_view(), name="api-runs"),
+    path("runs/compare", compare_views.CompareView.as_view(), name="api-runs-compare"),
+    path(
+        "runs/compare/overlay",
+        compare_views.CompareOverlayView.as_view(),
+        name="api-runs-compare-overlay",
+    ),
+    path("runs/compare.png", compare_views.ComparePngView.as_view(), name="api-runs-compare-png"),
     path(
         "runs/<str:run_id>/roundtrips", views.RunRoundtripsView.as_view(), name="api-run-roundtrips"
     ),

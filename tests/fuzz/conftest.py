@@ -12,8 +12,8 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from rest_framework.authtoken.models import Token
 
-from backtests.results.selectors import roundtrips_for_run
 from backtests.models import RunStatus
+from backtests.results.selectors import roundtrips_for_run
 from backtests.services.backtest_spec import backtest_spec_build
 from backtests.services.runs import run_create, run_execute
 from secmaster.services.presets import preset_create
