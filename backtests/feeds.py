@@ -165,6 +165,12 @@ class SecmasterDatafeed:
             span.counts = counts
         return spans
 
+    def symbol_spans(self) -> list[tuple[str, int, int, int]]:
+        """(symbol, instrument_id, start_ns, end_ns) of each span the symbology resolves the
+        symbols to within the date range (what ``chunks`` reads)."""
+        with connections[self.using].cursor() as cursor:
+            return [(s.symbol, s.instrument_id, s.start_ns, s.end_ns) for s in self._spans(cursor)]
+
     # --- Datafeed protocol --------------------------------------------------------------
 
     def total_bars(self) -> int:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from backtests.api import chart_views, compare_views, views
+from backtests.api import chart_views, compare_views, export_views, views
 
 urlpatterns = [
     path("runs", views.RunsView.as_view(), name="api-runs"),
@@ -35,6 +35,16 @@ urlpatterns = [
         name="api-run-pnl-summary",
     ),
     path("runs/<str:run_id>/equity.png", chart_views.EquityView.as_view(), name="api-run-equity"),
+    path(
+        "runs/<str:run_id>/export.zip",
+        export_views.RunExportZipView.as_view(),
+        name="api-run-export-zip",
+    ),
+    path(
+        "runs/<str:run_id>/export/<str:file>",
+        export_views.RunExportFileView.as_view(),
+        name="api-run-export-file",
+    ),
     path("strategies", views.StrategiesView.as_view(), name="api-strategies"),
     path("strategies/<str:strategy_id>", views.StrategyDetailView.as_view(), name="api-strategy"),
     path("backtest/run", views.BacktestRunView.as_view(), name="api-backtest-run"),
