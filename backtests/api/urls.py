@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from backtests.api import chart_views, compare_views, export_views, views
+from backtests.api import chart_views, compare_views, export_views, rerun_views, views
 
 urlpatterns = [
     path("runs", views.RunsView.as_view(), name="api-runs"),
@@ -40,6 +40,7 @@ urlpatterns = [
         export_views.RunExportZipView.as_view(),
         name="api-run-export-zip",
     ),
+    path("runs/<str:run_id>/rerun", rerun_views.RunRerunView.as_view(), name="api-run-rerun"),
     path(
         "runs/<str:run_id>/export/<str:file>",
         export_views.RunExportFileView.as_view(),
