@@ -53,6 +53,12 @@ def test_compare_from_history_marks_best_and_differences(desktop, two_runs, page
     page.locator(f"#history tr[data-run-id='{second}'] input[type=checkbox]").check()
     assert button.is_enabled()
     assert button.inner_text() == "Compare selected (2)"
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.locator("#history-heading").scroll_into_view_if_needed()
+    page.screenshot(path="/tmp/pages/history-compare-390.png")
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.locator("#history-heading").scroll_into_view_if_needed()
+    page.screenshot(path="/tmp/pages/history-compare-1400.png")
     button.click()
     page.wait_for_url("**/compare?run_ids=*")
     page.locator("#comparison").wait_for()
