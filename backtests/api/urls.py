@@ -13,6 +13,7 @@ urlpatterns = [
         name="api-runs-compare-overlay",
     ),
     path("runs/compare.png", compare_views.ComparePngView.as_view(), name="api-runs-compare-png"),
+    path("runs/<str:run_id>", views.RunDetailView.as_view(), name="api-run"),
     path(
         "runs/<str:run_id>/roundtrips", views.RunRoundtripsView.as_view(), name="api-run-roundtrips"
     ),
