@@ -185,3 +185,16 @@ def test_compare_active_runs_are_409_naming_each(api_client, two_runs, route):
 def test_compare_anonymous_is_401(anon_client, two_runs, route):
     response = compare(anon_client, "win,loss", route)
     assert response.status_code == 401
+
+
+def test_metric_table_has_a_row_for_every_metric_a_run_stores(api_client, two_runs):
+    from backtests.comparison.metric_table import METRIC_ROWS, NOT_FIGURES
+
+    stored = set(api_client.get("/api/runs/win/metrics").json()) - NOT_FIGURES
+    assert stored <= {row.key for row in METRIC_ROWS}
+
+
+def test_run_detail_answers_one_run_or_404(api_client, two_runs):
+    body = api_client.get("/api/runs/loss").json()
+    assert body["run_id"] == "loss" and body["config"]["capital"] == 50_000.0
+    assert api_client.get("/api/runs/nope").status_code == 404
