@@ -198,3 +198,14 @@ def test_run_detail_answers_one_run_or_404(api_client, two_runs):
     body = api_client.get("/api/runs/loss").json()
     assert body["run_id"] == "loss" and body["config"]["capital"] == 50_000.0
     assert api_client.get("/api/runs/nope").status_code == 404
+
+
+def test_compare_with_a_run_that_never_saw_a_bar(api_client):
+    run_with_one_trade("win")
+    run_row("empty", status=RunStatus.FAILED, metadata={"error": "boom"})
+    body = compare(api_client, "win,empty").json()
+    assert body["curves"][1]["ts"] == [] and body["curves"][1]["return_pct"] == []
+    rows = {row["key"]: row for row in body["metrics"]}
+    assert rows["net_pnl"]["values"] == [48.0, 0.0]
+    png = compare(api_client, "win,empty", "/api/runs/compare.png")
+    assert png.status_code == 200 and png.content.startswith(PNG_MAGIC)
