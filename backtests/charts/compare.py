@@ -62,6 +62,6 @@ def compare_png(curves: list) -> bytes:
     ax_dd.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     ax.tick_params(labelbottom=False)
     ax_dd.set_xlabel("UTC", fontsize=style.LABEL_SIZE, color=style.MUTED)
-    style.side_panel(side, lines, handles, heading="Return · deepest drawdown")
+    style.side_panel(side, lines, handles, heading="Return · max drawdown")
     style.set_title(fig, TITLE, SUBTITLE)
     return style.figure_png(fig)
