@@ -17,7 +17,7 @@ from backtests.charts import style
 TITLE = "Runs compared"
 SUBTITLE = "Equity as % return from each run's capital; drawdown from each run's peak"
 NO_BARS = "None of these runs has equity to draw (no bars)"
-LABEL_CHARS = 26
+LABEL_CHARS = 16  # with " (run id)" the legend stays inside the side panel
 
 
 def _label(name: str, run_id: str) -> str:
