@@ -11,10 +11,11 @@ REDIS_TEST_URL ?= redis://127.0.0.1:6379/0
 
 .PHONY: setup run test test-sqlite test-postgres lint bench migrate demo clean
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -e ./client  # the notebook client (its live-server test)
 	touch $@
 
 setup: $(VENV)/.installed

@@ -188,6 +188,12 @@ class SecmasterDatafeed:
 
         return tick_sizes_read(feed=self)
 
+    def span_tuples(self) -> list[tuple[str, int, int, int]]:
+        """(symbol, instrument_id, start_ns, end_ns) of each span the symbology resolves the
+        symbols to within the date range (what ``chunks`` reads)."""
+        with connections[self.using].cursor() as cursor:
+            return [(s.symbol, s.instrument_id, s.start_ns, s.end_ns) for s in self._spans(cursor)]
+
     # --- Datafeed protocol --------------------------------------------------------------
 
     def total_bars(self) -> int:

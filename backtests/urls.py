@@ -10,4 +10,5 @@ urlpatterns = [
     path("backtest", views.BacktestPageView.as_view(), name="backtest"),
     path("performance", views.PerformancePageView.as_view(), name="performance"),
     path("chart", views.ChartPageView.as_view(), name="chart"),
+    path("compare", views.ComparePageView.as_view(), name="compare"),
 ]

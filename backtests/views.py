@@ -61,7 +61,21 @@ class PerformancePageView(PageView):
     template_name = "backtests/performance.html"
     page = "performance"
 
+    def get_context_data(self, **kwargs):
+        from backtests.export.tables import EXPORT_TABLES
+
+        context = super().get_context_data(**kwargs)
+        context["export_tables"] = list(EXPORT_TABLES.values())  # the Export menu's rows
+        return context
+
 
 class ChartPageView(PageView):
     template_name = "backtests/chart.html"
     page = "chart"
+
+
+class ComparePageView(PageView):
+    """Runs side by side (``?run_ids=a,b``); its script reads ``GET /api/runs/compare``."""
+
+    template_name = "backtests/compare.html"
+    page = "compare"

@@ -355,6 +355,11 @@ for _name in (
     if globals()[_name] < 1:
         raise ImproperlyConfigured(f"{_name} must be at least 1")
 
+# OST_COMPARE_MAX_RUNS: how many runs one comparison (page, API, PNG) may hold.
+OST_COMPARE_MAX_RUNS = _env_int("OST_COMPARE_MAX_RUNS", 8)
+if OST_COMPARE_MAX_RUNS < 2:
+    raise ImproperlyConfigured("OST_COMPARE_MAX_RUNS must be at least 2")
+
 # REDIS_URL: use Redis as the django-q2 broker (workers on several machines share one
 # queue). Unset, the queue lives in the default database (ORM broker).
 REDIS_URL = os.environ.get("REDIS_URL", "")

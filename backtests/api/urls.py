@@ -2,10 +2,25 @@
 
 from django.urls import path
 
-from backtests.api import chart_views, sensitivity_views, views
+from backtests.api import (
+    chart_views,
+    compare_views,
+    export_views,
+    rerun_views,
+    sensitivity_views,
+    views,
+)
 
 urlpatterns = [
     path("runs", views.RunsView.as_view(), name="api-runs"),
+    path("runs/compare", compare_views.CompareView.as_view(), name="api-runs-compare"),
+    path(
+        "runs/compare/overlay",
+        compare_views.CompareOverlayView.as_view(),
+        name="api-runs-compare-overlay",
+    ),
+    path("runs/compare.png", compare_views.ComparePngView.as_view(), name="api-runs-compare-png"),
+    path("runs/<str:run_id>", views.RunDetailView.as_view(), name="api-run"),
     path(
         "runs/<str:run_id>/roundtrips", views.RunRoundtripsView.as_view(), name="api-run-roundtrips"
     ),
@@ -42,6 +57,17 @@ urlpatterns = [
         "runs/<str:run_id>/bar-window",
         chart_views.BarWindowView.as_view(),
         name="api-run-bar-window",
+    ),
+    path(
+        "runs/<str:run_id>/export.zip",
+        export_views.RunExportZipView.as_view(),
+        name="api-run-export-zip",
+    ),
+    path("runs/<str:run_id>/rerun", rerun_views.RunRerunView.as_view(), name="api-run-rerun"),
+    path(
+        "runs/<str:run_id>/export/<str:file>",
+        export_views.RunExportFileView.as_view(),
+        name="api-run-export-file",
     ),
     path("strategies", views.StrategiesView.as_view(), name="api-strategies"),
     path("strategies/<str:strategy_id>", views.StrategyDetailView.as_view(), name="api-strategy"),

@@ -149,6 +149,16 @@ class RunsView(RunsAPIView):
         return Response({"deleted": runs_delete(run_ids=run_ids)})
 
 
+class RunDetailView(RunsAPIView):
+    @extend_schema(
+        parameters=[RUN_ID_PARAM],
+        responses={200: s.RunSerializer, **error_responses(401), 404: RUN_NOT_FOUND_RESPONSE},
+        summary="One run (as in the runs list)",
+    )
+    def get(self, request: Request, run_id: str) -> Response:
+        return Response(run_as_dict(run_get(run_id)))
+
+
 class RunRoundtripsView(APIView):
     @extend_schema(
         parameters=[RUN_ID_PARAM, s.RoundtripsQuerySerializer],

@@ -59,6 +59,14 @@ ROUTES = [
     ("get", "/api/backtest/status/trade1"),
     ("get", "/api/backtest/running"),
     ("post", "/api/backtest/trade1/cancel"),
+    ("get", "/api/runs/trade1"),
+    ("get", "/api/runs/compare"),
+    ("get", "/api/runs/compare/overlay"),
+    ("get", "/api/runs/compare.png"),
+    ("get", "/api/runs/trade1/export.zip"),
+    ("get", "/api/runs/trade1/export/fills.csv"),
+    ("get", "/api/runs/trade1/rerun"),
+    ("post", "/api/runs/trade1/rerun"),
 ]
 
 
@@ -407,7 +415,12 @@ def test_schema_of_backtests_views_is_valid_without_warnings():
     assert not GENERATOR_STATS._error_cache
     documented = {(url, method) for url, item in schema["paths"].items() for method in item}
     expected = {
-        (url.replace("trade1", "{run_id}").replace("SMACrossover", "{strategy_id}"), method)
+        (
+            url.replace("trade1", "{run_id}")
+            .replace("SMACrossover", "{strategy_id}")
+            .replace("fills.csv", "{file}"),
+            method,
+        )
         for method, url in ROUTES
     }
     assert documented == expected

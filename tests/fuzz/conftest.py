@@ -36,6 +36,7 @@ class FuzzData:
     queued_run_id: str
     preset_name: str
     trade: dict  # one round trip of the completed run, as the API lists it
+    other_run_id: str  # a second completed run (other parameters), to compare with
     username: str
     auth_header: str
 
@@ -59,6 +60,16 @@ def fuzz_data(tmp_path, user) -> FuzzData:
     assert run.status == RunStatus.COMPLETED, run.metadata
     trades = roundtrips_for_run(run.run_id)
     assert trades, "the fuzz run must have round trips"
+    other_spec = backtest_spec_build(
+        strategy="SMACrossover",
+        strategy_params={"bar_period": "MINUTE", "fast_period": 8, "slow_period": 20},
+        symbols=list(SYMBOLS),
+        rtype=33,
+        publisher_id=publisher_id,
+        capital=50_000,
+    )
+    other = run_execute(run_id=run_create(spec=other_spec, name="fuzz other").run_id)
+    assert other.status == RunStatus.COMPLETED, other.metadata
     run_row(QUEUED_RUN_ID, status=RunStatus.QUEUED, symbols=SYMBOLS)
     preset_create(name=PRESET_NAME, symbols=list(SYMBOLS))
     assert user.check_password(USER_PASSWORD)
@@ -68,6 +79,7 @@ def fuzz_data(tmp_path, user) -> FuzzData:
         queued_run_id=QUEUED_RUN_ID,
         preset_name=PRESET_NAME,
         trade=trades[0],
+        other_run_id=other.run_id,
         username=user.username,
         auth_header=f"Token {Token.objects.create(user=user).key}",
     )

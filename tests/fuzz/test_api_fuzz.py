@@ -99,8 +99,13 @@ def known_values_hooks(data: FuzzData) -> HookDispatcher:
         "run_id": [data.completed_run_id, data.queued_run_id],
         "name": [data.preset_name, "databento"],
         "strategy_id": ["SMACrossover"],
+        "file": ["fills.csv", "roundtrips.parquet", "metrics.csv", "order_submissions.parquet"],
     }
+    compared = f"{data.completed_run_id},{data.other_run_id}"
     query_values = {
+        "run_ids": [compared, f"{compared},{data.queued_run_id}", f"{compared},no-such-run"],
+        "format": ["csv", "parquet"],
+        "points": [2, 500],
         "symbol": [trade["symbol"], *SYMBOLS],
         "start_ns": [trade["entry_ts"]],
         "end_ns": [trade["exit_ts"]],
@@ -223,6 +228,7 @@ def test_every_api_operation_answers_boundary_cases_as_documented(api_schema, fu
         "run_id": fuzz_data.completed_run_id,
         "name": fuzz_data.preset_name,
         "strategy_id": "SMACrossover",
+        "file": "fills.csv",
     }
     modes = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
     cases: Counter[str] = Counter()
