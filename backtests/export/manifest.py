@@ -26,6 +26,7 @@ from backtests.engine.enums import BarPeriod
 from backtests.engine.version import ENGINE_VERSION, FILLS_COMPATIBLE_WITH
 from backtests.feeds import SecmasterDatafeed
 from backtests.models import Run
+from backtests.services.fill_spec import FILL_FIELDS
 from secmaster.models import OhlcvBar
 
 MANIFEST_FORMAT = 1
@@ -34,7 +35,8 @@ STRATEGY_SOURCE_UNREADABLE = "the source file of {strategy!r} cannot be read: {e
 DATA_NOT_DESCRIBED = "the run's config names no publisher and bar period"
 GIT_TIMEOUT_SECONDS = 3
 # Config keys that describe fills and costs (also those the fill models add).
-FILL_KEY_PREFIXES = ("fill_", "commission", "minimum_commission", "slippage", "latency", "volume")
+# The config keys that say how orders fill and what they cost.
+FILL_KEYS = ("fill_timing", "commission_per_unit", "minimum_commission", *FILL_FIELDS)
 
 
 @functools.cache
@@ -162,11 +164,7 @@ def data_read(config: dict[str, Any]) -> dict[str, Any]:
 
 def fill_model(config: dict[str, Any]) -> dict[str, Any]:
     """The config's fill rules and costs (fill timing and model, commissions, slippage...)."""
-    return {
-        key: value
-        for key, value in sorted(config.items())
-        if any(key.startswith(prefix) for prefix in FILL_KEY_PREFIXES)
-    }
+    return {key: value for key, value in sorted(config.items()) if key in FILL_KEYS}
 
 
 def manifest_build(

@@ -147,8 +147,14 @@ def test_zip_holds_every_table_the_source_and_a_manifest(api_client, executed_ru
         assert data["symbols"][symbol]["first_bar"] == "2024-01-02T14:30:00Z"
     assert manifest["fill_model"] == {
         "commission_per_unit": 0.01,
+        "fill_model": "classic",
         "fill_timing": "next_bar",
+        "latency_ms": 0.0,
         "minimum_commission": 1.0,
+        "participation_cap": None,
+        "slippage_bps": 0.0,
+        "slippage_ticks": 0.0,
+        "tick_size": None,
     }
     assert manifest["engine"]["version"]
     fills = Fill.objects.filter(run_id=run_id).count()
