@@ -142,6 +142,14 @@ if PRODUCTION and not _env_list("ALLOWED_HOSTS"):
         "site, e.g. ost.example.com"
     )
 ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+# "*" lets any Host header through: password-reset links, absolute URLs and caches could then
+# be pointed at an attacker's host (Host header poisoning). Production names its hosts.
+if PRODUCTION and "*" in ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS must not contain '*' with DJANGO_ENV=production: it accepts any Host "
+        "header; list the site's host names, e.g. ost.example.com (.example.com for a domain "
+        "and its subdomains)"
+    )
 
 # CSRF_TRUSTED_ORIGINS: comma-separated origins (scheme://host[:port]) allowed to POST besides
 # the site's own, e.g. https://ost.example.com when a proxy rewrites the Host header.
