@@ -19,6 +19,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from ostsite.errors import InvalidInput
+from ostsite.json_input import JsonInputError, json_input_loads
 from secmaster.models import CoverageRow, Instrument, Publisher, SymbologyRow, SymbolPreset
 from secmaster.services.presets import preset_name_clean, preset_symbols_clean
 
@@ -105,9 +106,11 @@ def symbols_from_text(text: str) -> list[object]:
     stripped = text.strip()
     if stripped.startswith("["):
         try:
-            parsed = json.loads(stripped)
+            parsed = json_input_loads(stripped)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(SYMBOLS_BAD_JSON.format(error=exc.msg)) from None
+        except JsonInputError as exc:  # nested thousands deep, or not valid Unicode
+            raise forms.ValidationError(SYMBOLS_BAD_JSON.format(error=exc.message)) from None
         return parsed
     return [piece for piece in SYMBOL_SEPARATORS.split(text) if piece.strip()]
 

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from backtests.models import RunStatus
 from backtests.services.backtest_spec import FILL_TIMINGS, RECORD_LEVELS
+from ostsite.api_fields import AsciiIntegerField
 
 MAX_RUNS_LIMIT = 1000
 DEFAULT_RUNS_LIMIT = 50
@@ -46,7 +47,7 @@ class FiniteFloatField(serializers.FloatField):
 
 
 class RunsQuerySerializer(serializers.Serializer):
-    limit = serializers.IntegerField(
+    limit = AsciiIntegerField(
         min_value=1, max_value=MAX_RUNS_LIMIT, default=DEFAULT_RUNS_LIMIT, required=False
     )
 
@@ -71,8 +72,8 @@ class SymbolQuerySerializer(serializers.Serializer):
 
 class TradeChartQuerySerializer(serializers.Serializer):
     symbol = StrictCharField()
-    start_ns = serializers.IntegerField(min_value=0, max_value=MAX_NS, help_text="UTC ns")
-    end_ns = serializers.IntegerField(min_value=0, max_value=MAX_NS, help_text="UTC ns")
+    start_ns = AsciiIntegerField(min_value=0, max_value=MAX_NS, help_text="UTC ns")
+    end_ns = AsciiIntegerField(min_value=0, max_value=MAX_NS, help_text="UTC ns")
     direction = serializers.ChoiceField(choices=["LONG", "SHORT"])
     pnl = FiniteFloatField()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from ostsite.api_fields import AsciiIntegerField
 from secmaster.models import Rtype
 
 RTYPE_CHOICES_MESSAGE = "rtype must be one of " + ", ".join(str(v) for v in Rtype.values) + "."
@@ -28,7 +29,7 @@ class StrictCharField(serializers.CharField):
 
 
 def _rtype_field() -> serializers.IntegerField:
-    return serializers.IntegerField(
+    return AsciiIntegerField(
         required=False,
         help_text="Bar type: 32 ohlcv-1s, 33 ohlcv-1m, 34 ohlcv-1h, 35 ohlcv-1d, 36 ohlcv-eod.",
     )
@@ -46,7 +47,7 @@ class RtypeQuerySerializer(_RtypeValidation, serializers.Serializer):
 
 
 class CoverageQuerySerializer(_RtypeValidation, serializers.Serializer):
-    publisher_id = serializers.IntegerField(required=False, min_value=1, max_value=INT32_MAX)
+    publisher_id = AsciiIntegerField(required=False, min_value=1, max_value=INT32_MAX)
     rtype = _rtype_field()
 
 

@@ -15,7 +15,7 @@ from drf_spectacular.utils import (
     extend_schema,
     inline_serializer,
 )
-from rest_framework import serializers, status
+from rest_framework import parsers, serializers, status
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import api_view
@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ostsite.api_schema import error_response
+from ostsite.json_input import StrictJSONParser
 from secmaster import selectors
 from secmaster.api import serializers as io
 from secmaster.services import presets as preset_services
@@ -215,6 +216,8 @@ class TokenObtainView(ObtainAuthToken):
     (Auth Token > Tokens) or creates one with ``manage.py drf_create_token <username>``.
     Wrong credentials answer 400 with the reason.
     """
+
+    parser_classes = (parsers.FormParser, parsers.MultiPartParser, StrictJSONParser)
 
     @extend_schema(
         operation_id="auth_token_create",
