@@ -247,7 +247,9 @@ class BacktestStatusSerializer(serializers.Serializer):
 class RunningRunSerializer(serializers.Serializer):
     run_id = serializers.CharField()
     name = serializers.CharField()
-    status = serializers.CharField(help_text='"queued" or "running"')
+    status = serializers.CharField(
+        help_text='"queued", "running" or "cancelling" (its worker has not stopped yet)'
+    )
     progress = serializers.FloatField()
     ts_start = serializers.IntegerField()
     config = serializers.JSONField(allow_null=True)
@@ -259,4 +261,7 @@ class RunningListSerializer(serializers.Serializer):
 
 class BacktestCancelledSerializer(serializers.Serializer):
     run_id = serializers.CharField()
-    status = serializers.CharField(help_text='Always "cancelled"')
+    status = serializers.CharField(
+        help_text='"cancelled" (it was queued) or "cancelling" (running: its worker stops '
+        'within about a second, then the run is "cancelled")'
+    )

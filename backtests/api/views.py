@@ -249,7 +249,7 @@ class BacktestRunningView(RunsAPIView):
     @extend_schema(
         operation_id="backtest_running_list",
         responses={200: s.RunningListSerializer, **error_responses(401)},
-        summary="Queued and running runs",
+        summary="Queued, running and cancelling runs",
     )
     def get(self, request: Request) -> Response:
         runs = Run.objects.filter(status__in=ACTIVE_STATUSES).order_by("-ts_start", "-run_id")

@@ -37,9 +37,9 @@ from django_q.brokers.orm import ORM
 from django_q.signing import SignedPackage
 from django_q.tasks import async_task
 
-from backtests.models import Run, RunStatus
+from backtests.models import EXECUTING_STATUSES, Run, RunStatus
 from backtests.services.backtest_spec import BacktestSpec
-from backtests.services.runs import run_create, runs_fail_stale
+from backtests.services.runs import run_create, run_end_abandoned, runs_fail_stale
 from ostsite.errors import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -122,21 +122,20 @@ def runs_fail_orphaned() -> int:
     """
     host = socket.gethostname()
     count = 0
-    for run in Run.objects.filter(status=RunStatus.RUNNING).only("run_id", "worker"):
+    executing = Run.objects.filter(status__in=EXECUTING_STATUSES).only("run_id", "worker")
+    for run in executing:
         worker_host, _, pid = run.worker.rpartition(":")
         if worker_host != host or not pid.isdigit() or _pid_alive(int(pid)):
             continue
         with transaction.atomic(using="default"):
             locked = Run.objects.select_for_update().filter(run_id=run.run_id).first()
-            if locked is None or locked.status != RunStatus.RUNNING or locked.worker != run.worker:
+            if (
+                locked is None
+                or locked.status not in EXECUTING_STATUSES
+                or locked.worker != run.worker
+            ):
                 continue
-            locked.status = RunStatus.FAILED
-            locked.ts_end = time.time_ns()
-            locked.metadata = {
-                **(locked.metadata or {}),
-                "error": WORKER_GONE_ERROR.format(worker=run.worker),
-            }
-            locked.save(update_fields=["status", "ts_end", "metadata"])
+            run_end_abandoned(locked, WORKER_GONE_ERROR.format(worker=run.worker))
             count += 1
     return count
 

@@ -233,15 +233,32 @@ def test_running_none_answers_empty_list(api_client):
 # --- cancel ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status", [RunStatus.QUEUED, RunStatus.RUNNING])
-def test_cancel_active_run(api_client, status):
-    run_row("a", status=status)
+def test_cancel_queued_run_is_cancelled_at_once(api_client):
+    run_row("a", status=RunStatus.QUEUED)
     response = api_client.post("/api/backtest/a/cancel")
     assert response.status_code == 200
     assert response.json() == {"run_id": "a", "status": "cancelled"}
     run = Run.objects.get(run_id="a")
     assert run.status == RunStatus.CANCELLED
     assert run.ts_end is not None
+    assert api_client.get("/api/backtest/running").json() == {"runs": []}
+
+
+def test_cancel_running_run_is_cancelling_until_its_worker_stops(api_client):
+    run_row("a", status=RunStatus.RUNNING, progress=40.0)
+    for _ in range(2):  # asking twice changes nothing
+        response = api_client.post("/api/backtest/a/cancel")
+        assert response.status_code == 200
+        assert response.json() == {"run_id": "a", "status": "cancelling"}
+    run = Run.objects.get(run_id="a")
+    assert (run.status, run.ts_end) == (RunStatus.CANCELLING, None)
+    # Its worker slot is still busy: the run is listed as running, saying so.
+    running = api_client.get("/api/backtest/running").json()["runs"]
+    assert [(r["run_id"], r["status"], r["progress"]) for r in running] == [
+        ("a", "cancelling", 40.0)
+    ]
+    status = api_client.get("/api/backtest/status/a").json()
+    assert status == {"run_id": "a", "status": "cancelling", "progress": 40.0}
 
 
 @pytest.mark.parametrize("status", [RunStatus.COMPLETED, RunStatus.FAILED])
