@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 from django.db.models import F
+from django_q.models import Task
 
 from backtests.models import ACTIVE_STATUSES, EVENT_MODELS, Run, RunStatus
 from backtests.services import jobs
@@ -23,7 +25,7 @@ from backtests.services.jobs import (
     WORKER_GONE_ERROR,
     _run_ids_waiting_in_queue,
 )
-from backtests.services.runs import runs_delete
+from backtests.services.runs import STALE_RUN_ERROR, runs_delete, runs_fail_stale
 from tests.backtests.subprocesses import wait_for
 from tests.backtests.worker_runs import (
     TRADER_BARS,
@@ -187,6 +189,46 @@ def test_killed_cluster_run_fails_on_the_sites_first_status_call(
     start_cluster()
     completed = assert_next_run_completes(trader)
     assert_killed_run_kept_only_its_partial_rows(trader, killed, completed)
+
+
+# --- a worker paused past the heartbeat limit ----------------------------------------------
+
+
+@pytest.mark.parametrize("broker_env", ["orm"], indirect=True)
+def test_worker_paused_past_the_heartbeat_limit_never_writes_its_failed_run_again(
+    qcluster, trader
+):
+    run_id = trader.submit(sleep_ms=SLOW_MS)
+    pid = worker_pid(wait_mid_run(run_id))
+
+    os.kill(pid, signal.SIGSTOP)  # its SQLite writer process, if any, goes on meanwhile
+    try:
+        wait_for(
+            lambda: time.time_ns() - run_state(run_id).heartbeat_ns > 1_500_000_000,
+            what="the paused worker's heartbeat to be 1.5 s old",
+        )
+        assert runs_fail_stale(older_than_seconds=1) == 1  # as the site's check would
+        failed = run_state(run_id)
+        counts = row_counts(run_id)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+    task = wait_for(
+        lambda: Task.objects.filter(name=f"backtest-{run_id}").first(),
+        what="the resumed worker to end its task",
+    )
+    assert task.result == "failed"
+    final = run_state(run_id)
+    assert final.metadata == {"error": STALE_RUN_ERROR.format(seconds=1)}
+    assert (final.status, final.ts_end, final.heartbeat_ns, final.progress) == (
+        RunStatus.FAILED,
+        failed.ts_end,
+        failed.heartbeat_ns,
+        failed.progress,
+    )
+    assert row_counts(run_id) == counts  # no fill, bar or order row after it was failed
+    assert counts["RecordedBar"] < TRADER_BARS
+    assert_next_run_completes(trader)
 
 
 # --- deleting runs while others execute -----------------------------------------------------
