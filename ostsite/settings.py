@@ -384,6 +384,9 @@ Q_CLUSTER = {
     "label": "Task queue",
     "poll": 0.2,
     "save_limit": 500,
+    # django-q2's ORM or Redis broker, noting which cluster takes each backtest task, so that
+    # only the tasks of a dead cluster are enqueued again (backtests/queue_broker.py).
+    "broker_class": "backtests.queue_broker.tracking_broker",
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL

@@ -11,10 +11,12 @@ import os
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from django_q.brokers.orm import ORM
 from django_q.models import Task
 from django_q.signals import post_spawn
 
@@ -288,3 +290,63 @@ def test_orphaned_local_runs_fail_by_process_id():
         "remote": "running",
         "done": "completed",
     }
+
+
+# --- queued runs: only lost tasks are enqueued again ----------------------------------------
+
+OLD_ENOUGH = time.time_ns() - (jobs.QUEUED_GRACE_SECONDS + 60) * 10**9
+
+
+@pytest.fixture
+def empty_queue() -> None:
+    """This test process's queue, emptied before and after (Redis keeps no transaction)."""
+    from django_q.brokers import get_broker
+
+    get_broker().purge_queue()
+    yield
+    get_broker().purge_queue()
+
+
+def _queued_taken_by(run_id: str, taken_by: str) -> None:
+    run_row(run_id, status=RunStatus.QUEUED, ts_start=OLD_ENOUGH)
+    Run.objects.filter(run_id=run_id).update(taken_by=taken_by)
+
+
+def test_queued_run_held_by_a_live_local_cluster_is_left_to_it(empty_queue):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    host = socket.gethostname()
+    _queued_taken_by("held", f"{host}:{os.getpid()}")  # a process that runs: this one
+    _queued_taken_by("orphaned", f"{host}:{dead.pid}")
+    _queued_taken_by("never-taken", "")
+
+    assert jobs.runs_requeue_lost() == 2
+
+    assert jobs._run_ids_waiting_in_queue() == {"orphaned", "never-taken"}
+    taken = dict(Run.objects.values_list("run_id", "taken_by"))
+    assert taken == {"held": f"{host}:{os.getpid()}", "orphaned": "", "never-taken": ""}
+    assert jobs.runs_requeue_lost() == 0  # their tasks wait in the queue now
+
+
+def test_queued_run_held_by_a_cluster_on_another_machine_waits_while_it_reports_status(
+    empty_queue,
+):
+    from django_q.brokers import get_broker
+    from django_q.signing import SignedPackage
+    from django_q.status import Stat, Status
+
+    _queued_taken_by("remote", "elsewhere.example:4242")
+    status = Status(pid=4241, cluster_id=uuid.uuid4())
+    status.host, status.sentinel = "elsewhere.example", 4242
+    broker = get_broker()
+    key = Stat.get_key(status.cluster_id)
+    broker.set_stat(key, SignedPackage.dumps(status, True), 3)  # as its guard does
+    try:
+        assert jobs.runs_requeue_lost() == 0
+    finally:  # the cluster stops reporting (its status expires)
+        if isinstance(broker, ORM):  # its statuses live in Django's cache
+            broker.get_cache().delete(key)
+        else:
+            broker.connection.delete(key)
+    assert jobs.runs_requeue_lost() == 1
+    assert jobs._run_ids_waiting_in_queue() == {"remote"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -171,6 +172,35 @@ def test_runs_whose_tasks_a_killed_cluster_had_taken_are_queued_again_and_comple
     assert run_state(killed).status == RunStatus.FAILED
 
 
+def test_runs_whose_tasks_a_busy_live_cluster_holds_are_not_queued_again(start_cluster, trader):
+    cluster = start_cluster()
+    busy = trader.submit(sleep_ms=SLOW_MS)
+    waiting = [trader.submit(sleep_ms=0) for _ in range(2)]  # taken ahead of its one worker
+    wait_mid_run(busy)
+    wait_for(lambda: not _run_ids_waiting_in_queue(), what="the cluster to take every task")
+    # Queued for longer than the grace period, as behind a long run.
+    Run.objects.filter(run_id__in=waiting).update(
+        ts_start=F("ts_start") - (QUEUED_GRACE_SECONDS + 1) * 1_000_000_000
+    )
+    holders = {run_state(r).taken_by for r in waiting}
+    assert len(holders) == 1
+    host, _, sentinel = holders.pop().rpartition(":")
+    assert host == socket.gethostname() and int(sentinel) in descendants(cluster.pid)
+
+    assert jobs.runs_requeue_lost() == 0  # the cluster lives: its tasks will run
+    assert not _run_ids_waiting_in_queue()
+
+    for run_id in [busy, *waiting]:
+        assert wait_finished(run_id).status == RunStatus.COMPLETED
+    for run_id in waiting:  # each executed once, by its one task
+        tasks = wait_for(
+            lambda run_id=run_id: list(Task.objects.filter(name=f"backtest-{run_id}")),
+            what=f"the task of {run_id} to be saved",
+        )
+        assert [task.result for task in tasks] == ["completed"]
+        assert event_rows(run_id) == trader.reference_rows()
+
+
 @pytest.mark.parametrize("broker_env", ["orm"], indirect=True)
 def test_killed_cluster_run_fails_on_the_sites_first_status_call(
     api_client, start_cluster, trader, monkeypatch
@@ -195,9 +225,7 @@ def test_killed_cluster_run_fails_on_the_sites_first_status_call(
 
 
 @pytest.mark.parametrize("broker_env", ["orm"], indirect=True)
-def test_worker_paused_past_the_heartbeat_limit_never_writes_its_failed_run_again(
-    qcluster, trader
-):
+def test_worker_paused_past_the_heartbeat_limit_never_writes_its_failed_run_again(qcluster, trader):
     run_id = trader.submit(sleep_ms=SLOW_MS)
     pid = worker_pid(wait_mid_run(run_id))
 
