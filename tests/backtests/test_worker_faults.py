@@ -147,6 +147,25 @@ def test_killed_cluster_run_fails_when_a_new_cluster_starts(start_cluster, trade
     assert_killed_run_kept_only_its_partial_rows(trader, killed, completed)
 
 
+@pytest.mark.parametrize("broker_env", ["orm"], indirect=True)
+def test_killing_only_the_cluster_main_process_leaves_no_process_behind(start_cluster, trader):
+    first = start_cluster()
+    killed = trader.submit(sleep_ms=SLOW_MS)
+    run = wait_mid_run(killed)
+    members = descendants(first.pid)  # sentinel, worker (and its writer), fetcher, monitor
+    assert worker_pid(run) in members and len(members) >= 4
+
+    os.kill(first.pid, signal.SIGKILL)  # the main process only, as an OOM kill may
+    first.wait()
+    # They used to live on, taking tasks with no one watching; now they die with it.
+    wait_for(lambda: not any(map(running, members)), what="the cluster's processes to die")
+
+    start_cluster()
+    assert_failed_by_dead_worker(killed, run.worker)
+    completed = assert_next_run_completes(trader)
+    assert_killed_run_kept_only_its_partial_rows(trader, killed, completed)
+
+
 def test_runs_whose_tasks_a_killed_cluster_had_taken_are_queued_again_and_complete(
     start_cluster, trader
 ):
