@@ -7,6 +7,7 @@ Each variable is documented in the README under "Configuration".
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tempfile
 from pathlib import Path
@@ -185,7 +186,7 @@ if _env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "ostsite.apps.SiteAdminConfig",  # django.contrib.admin, with a throttled login
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -195,6 +196,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_q",
+    "ostsite.apps.SiteConfig",
     "secmaster",
     "backtests",
 ]
@@ -285,6 +287,25 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
 # --- Auth ------------------------------------------------------------------------------
+# Failed logins (API token, /login/, admin) allowed per account and per client address
+# within a sliding window: "count/window", the window in s, m, h or d, e.g. 10/15m
+# (ostsite/login_throttle.py). Beyond it, attempts answer 429 until the oldest failure ages out.
+_LOGIN_RATE = re.compile(r"[1-9][0-9]*/([1-9][0-9]*)?[smhd]")
+OST_LOGIN_FAILURES_PER_ACCOUNT = os.environ.get("OST_LOGIN_FAILURES_PER_ACCOUNT") or "10/15m"
+OST_LOGIN_FAILURES_PER_ADDRESS = os.environ.get("OST_LOGIN_FAILURES_PER_ADDRESS") or "50/15m"
+for _name in ("OST_LOGIN_FAILURES_PER_ACCOUNT", "OST_LOGIN_FAILURES_PER_ADDRESS"):
+    if not _LOGIN_RATE.fullmatch(globals()[_name]):
+        raise ImproperlyConfigured(
+            f"{_name} must look like 10/15m (failures/window in s, m, h or d), "
+            f"got {globals()[_name]!r}"
+        )
+# OST_NUM_PROXIES: how many proxies (nginx, a load balancer) append to X-Forwarded-For in
+# front of the web servers; the client address for login throttling is the one the
+# outermost of them saw. 0 (default): the connection's own address (REMOTE_ADDR).
+OST_NUM_PROXIES = _env_int("OST_NUM_PROXIES", 0)
+if OST_NUM_PROXIES < 0:
+    raise ImproperlyConfigured("OST_NUM_PROXIES must be 0 or more")
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
@@ -323,6 +344,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "ostsite.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "login_account": OST_LOGIN_FAILURES_PER_ACCOUNT,
+        "login_address": OST_LOGIN_FAILURES_PER_ADDRESS,
+    },
+    "NUM_PROXIES": OST_NUM_PROXIES,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -392,6 +418,32 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# --- Cache -----------------------------------------------------------------------------
+# One cache shared by every web process and worker of the site: failed logins are counted in
+# it (a per-process cache would let each gunicorn worker take its own guesses), and with the
+# ORM broker django-q2 keeps its clusters' status in it. With REDIS_URL it is that Redis
+# (keys prefixed with the queue name, so sites sharing a Redis stay apart); without, files
+# in OST_CACHE_DIR, shared by the processes of one machine only: a site on several machines
+# sets REDIS_URL.
+OST_CACHE_DIR = _env_path("OST_CACHE_DIR", "var/cache")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": OST_QUEUE_NAME,
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(OST_CACHE_DIR),
+            # Culling deletes random entries; keep it far above the failed-login counters.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
 
 LOGGING = {
     "version": 1,

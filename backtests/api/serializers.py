@@ -114,7 +114,19 @@ DIRECTIONS = ["LONG", "SHORT"]
 RUN_STATUSES = "One of " + ", ".join(RunStatus.values)
 
 
-class RunSerializer(serializers.Serializer):
+class RunAccessSerializer(serializers.Serializer):
+    owner = serializers.CharField(
+        allow_null=True, help_text="Username of who started it; null for scripts, older runs"
+    )
+    can_cancel = serializers.BooleanField(
+        help_text="You may cancel it: yours, or you hold backtests.cancel_run"
+    )
+    can_delete = serializers.BooleanField(
+        help_text="You may delete it: yours, or you hold backtests.delete_run"
+    )
+
+
+class RunSerializer(RunAccessSerializer):
     run_id = serializers.CharField()
     name = serializers.CharField()
     ts_start = serializers.IntegerField(help_text="UTC ns")
@@ -244,7 +256,7 @@ class BacktestStatusSerializer(serializers.Serializer):
     error = serializers.CharField(required=False, help_text="Failed runs only")
 
 
-class RunningRunSerializer(serializers.Serializer):
+class RunningRunSerializer(RunAccessSerializer):
     run_id = serializers.CharField()
     name = serializers.CharField()
     status = serializers.CharField(

@@ -20,6 +20,7 @@ from backtests.models import ACTIVE_STATUSES, Fill, Run, RunStatus
 from backtests.services.jobs import stale_runs_recover_throttled
 from ostsite.api_schema import BodyOnDeleteAutoSchema, error_response, error_responses
 from ostsite.errors import InvalidInput, NotFound
+from ostsite.permissions import user_may
 
 RUN_NOT_FOUND = "Run not found: {run_id}"
 SYMBOL_NOT_IN_RUN = "Symbol {symbol!r} is not part of run {run_id}"
@@ -72,7 +73,16 @@ def run_and_symbol(request: Request, run_id: str) -> tuple[Run, str | None]:
     return run, run_symbol_check(run, symbol)
 
 
-def run_as_dict(run: Run) -> dict[str, Any]:
+def run_access(run: Run, user: Any) -> dict[str, Any]:
+    """Who owns the run, and what ``user`` may do to it (the pages enable buttons by it)."""
+    return {
+        "owner": run.owner.get_username() if run.owner is not None else None,
+        "can_cancel": user_may(user, run, "cancel"),
+        "can_delete": user_may(user, run, "delete"),
+    }
+
+
+def run_as_dict(run: Run, user: Any) -> dict[str, Any]:
     return {
         "run_id": run.run_id,
         "name": run.name,
@@ -82,6 +92,7 @@ def run_as_dict(run: Run) -> dict[str, Any]:
         "config": run.config,
         "metadata": run.metadata,
         "progress": run.progress,
+        **run_access(run, user),
     }
 
 
@@ -104,21 +115,25 @@ class RunsView(RunsAPIView):
     )
     def get(self, request: Request) -> Response:
         limit = validated(s.RunsQuerySerializer, request.query_params)["limit"]
-        runs = Run.objects.order_by("-ts_start", "-run_id")[:limit]
-        return Response({"runs": [run_as_dict(run) for run in runs]})
+        runs = Run.objects.select_related("owner").order_by("-ts_start", "-run_id")[:limit]
+        return Response({"runs": [run_as_dict(run, request.user) for run in runs]})
 
     @extend_schema(
         request=s.RunsDeleteSerializer,
-        responses={200: s.RunsDeletedSerializer, **error_responses(400, 401)},
+        responses={
+            200: s.RunsDeletedSerializer,
+            **error_responses(400, 401),
+            403: error_response(403, "Some runs are not yours (nothing was deleted)."),
+        },
         summary="Delete runs and their events (running ones are cancelled first)",
     )
     def delete(self, request: Request) -> Response:
-        from backtests.services.runs import runs_delete
+        from backtests.services.run_access import runs_delete_as
 
         if not isinstance(request.data, dict):
             raise InvalidInput(BODY_NOT_OBJECT)
         run_ids = validated(s.RunsDeleteSerializer, request.data)["run_ids"]
-        return Response({"deleted": runs_delete(run_ids=run_ids)})
+        return Response({"deleted": runs_delete_as(user=request.user, run_ids=run_ids)})
 
 
 class RunRoundtripsView(APIView):
@@ -219,7 +234,7 @@ class BacktestRunView(APIView):
             raise InvalidInput(BODY_NOT_OBJECT)
         name = validated(s.BacktestNameSerializer, {"name": body.get("name")})["name"]
         spec = backtest_spec_from_mapping(body)
-        run = backtest_submit(spec=spec, name=name or None)
+        run = backtest_submit(spec=spec, name=name or None, owner=request.user)
         return Response({"run_id": run.run_id, "status": RunStatus.QUEUED.value})
 
 
@@ -252,7 +267,11 @@ class BacktestRunningView(RunsAPIView):
         summary="Queued, running and cancelling runs",
     )
     def get(self, request: Request) -> Response:
-        runs = Run.objects.filter(status__in=ACTIVE_STATUSES).order_by("-ts_start", "-run_id")
+        runs = (
+            Run.objects.filter(status__in=ACTIVE_STATUSES)
+            .select_related("owner")
+            .order_by("-ts_start", "-run_id")
+        )
         items = [
             {
                 "run_id": run.run_id,
@@ -261,6 +280,7 @@ class BacktestRunningView(RunsAPIView):
                 "progress": run.progress,
                 "ts_start": run.ts_start,
                 "config": run.config,
+                **run_access(run, request.user),
             }
             for run in runs
         ]
@@ -274,13 +294,14 @@ class BacktestCancelView(APIView):
         responses={
             200: s.BacktestCancelledSerializer,
             **error_responses(401),
+            403: error_response(403, "The run is not yours."),
             404: RUN_NOT_FOUND_RESPONSE,
             409: error_response(409, "The run has finished already."),
         },
         summary="Cancel a queued or running run",
     )
     def post(self, request: Request, run_id: str) -> Response:
-        from backtests.services.runs import run_cancel
+        from backtests.services.run_access import run_cancel_as
 
-        run = run_cancel(run_id=run_id)
+        run = run_cancel_as(user=request.user, run_id=run_id)
         return Response({"run_id": run.run_id, "status": run.status})

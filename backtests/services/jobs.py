@@ -29,6 +29,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -79,14 +80,15 @@ def _enqueue_or_fail(run_id: str) -> None:
         raise QueueUnavailable(message) from exc
 
 
-def backtest_submit(*, spec: BacktestSpec, name: str | None = None) -> Run:
-    """Create a queued run for ``spec`` and enqueue its execution once the row is committed.
+def backtest_submit(*, spec: BacktestSpec, name: str | None = None, owner: Any = None) -> Run:
+    """Create a queued run for ``spec``, owned by ``owner`` (a user or None), and enqueue its
+    execution once the row is committed.
 
     Raises ``QueueUnavailable`` (503) when the broker refuses the task; the run is then
     marked failed with the reason in ``metadata["error"]``.
     """
     with transaction.atomic(using="default"):
-        run = run_create(spec=spec, name=name)
+        run = run_create(spec=spec, name=name, owner=owner)
         transaction.on_commit(lambda: _enqueue_or_fail(run.run_id), using="default")
     return run
 

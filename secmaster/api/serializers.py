@@ -108,6 +108,15 @@ class PresetListSerializer(serializers.Serializer):
 class PresetSerializer(serializers.Serializer):
     name = serializers.CharField()
     symbols = serializers.ListField(child=serializers.CharField())
+    owner = serializers.CharField(
+        allow_null=True, help_text="Username of who made it; null for scripts, older presets"
+    )
+    can_change = serializers.BooleanField(
+        help_text="You may update it: yours, or you hold secmaster.change_symbolpreset"
+    )
+    can_delete = serializers.BooleanField(
+        help_text="You may delete it: yours, or you hold secmaster.delete_symbolpreset"
+    )
 
 
 class PresetStatusSerializer(serializers.Serializer):

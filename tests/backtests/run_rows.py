@@ -64,6 +64,7 @@ def run_row(
     metadata: dict[str, Any] | None = None,
     heartbeat_ns: int | None = None,
     worker: str = "",
+    owner: Any = None,
 ) -> Run:
     if heartbeat_ns is None and status == RunStatus.RUNNING:
         heartbeat_ns = time.time_ns()  # a live worker's heartbeat, so no stale-run check fails it
@@ -78,6 +79,7 @@ def run_row(
         progress=progress,
         heartbeat_ns=heartbeat_ns,
         worker=worker,
+        owner=owner,
     )
 
 

@@ -221,7 +221,10 @@ def test_running_lists_queued_and_running_only(api_client):
         run_row(str(status), status=status)
     body = api_client.get("/api/backtest/running").json()
     assert [run["run_id"] for run in body["runs"]] == ["q", "r"]
-    assert set(body["runs"][1]) == {"run_id", "name", "status", "progress", "ts_start", "config"}
+    assert set(body["runs"][1]) == {
+        *("run_id", "name", "status", "progress", "ts_start", "config"),
+        *("owner", "can_cancel", "can_delete"),
+    }
     assert body["runs"][1]["progress"] == 12.0
     assert body["runs"][1]["config"]["symbols"] == ["AAPL", "MSFT"]
 
@@ -233,8 +236,8 @@ def test_running_none_answers_empty_list(api_client):
 # --- cancel ------------------------------------------------------------------------------
 
 
-def test_cancel_queued_run_is_cancelled_at_once(api_client):
-    run_row("a", status=RunStatus.QUEUED)
+def test_cancel_queued_run_is_cancelled_at_once(api_client, user):
+    run_row("a", status=RunStatus.QUEUED, owner=user)
     response = api_client.post("/api/backtest/a/cancel")
     assert response.status_code == 200
     assert response.json() == {"run_id": "a", "status": "cancelled"}
@@ -244,8 +247,8 @@ def test_cancel_queued_run_is_cancelled_at_once(api_client):
     assert api_client.get("/api/backtest/running").json() == {"runs": []}
 
 
-def test_cancel_running_run_is_cancelling_until_its_worker_stops(api_client):
-    run_row("a", status=RunStatus.RUNNING, progress=40.0)
+def test_cancel_running_run_is_cancelling_until_its_worker_stops(api_client, user):
+    run_row("a", status=RunStatus.RUNNING, progress=40.0, owner=user)
     for _ in range(2):  # asking twice changes nothing
         response = api_client.post("/api/backtest/a/cancel")
         assert response.status_code == 200
@@ -262,8 +265,8 @@ def test_cancel_running_run_is_cancelling_until_its_worker_stops(api_client):
 
 
 @pytest.mark.parametrize("status", [RunStatus.COMPLETED, RunStatus.FAILED])
-def test_cancel_finished_run_is_409(api_client, status):
-    run_row("done", status=status)
+def test_cancel_finished_run_is_409(api_client, user, status):
+    run_row("done", status=status, owner=user)
     response = api_client.post("/api/backtest/done/cancel")
     assert response.status_code == 409
     assert response.json()["error"] == RUN_ALREADY_FINISHED.format(run_id="done", status=status)

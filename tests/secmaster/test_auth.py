@@ -106,7 +106,8 @@ def test_api_root_lists_routes_of_both_apps(api_client):
     assert body["secmaster"]["symbols_coverage"].startswith("GET /api/secmaster/symbols_coverage")
     assert body["backtests"]["runs"] == "GET, DELETE /api/runs"
     assert body["backtests"]["backtest_run"] == "POST /api/backtest/run"
-    assert body["site"]["token"] == "POST /api/auth/token"
+    assert body["site"]["token"] == "POST, DELETE /api/auth/token"
+    assert body["site"]["token_rotate"] == "POST /api/auth/token/rotate"
 
 
 def test_api_root_in_browser_renders_browsable_api(api_client):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import time
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backtests.engine.enums import BarPeriod
@@ -43,6 +44,7 @@ MSG_PUBLISHER_BOTH = "give --publisher (with --dataset) or --publisher-id, not b
 MSG_RUN_FAILED = "run {run_id} failed: {error}"
 MSG_RUN_CANCELLED = "run {run_id} was cancelled"
 MSG_INTERRUPTED = "interrupted; run {run_id} is cancelled"
+MSG_OWNER_UNKNOWN = "--owner: no user is called {username!r}"
 
 
 class Command(BaseCommand):
@@ -79,6 +81,12 @@ class Command(BaseCommand):
             ),
         )
         parser.add_argument("--name", help="run name (default: strategy, symbols and dates)")
+        parser.add_argument(
+            "--owner",
+            metavar="USERNAME",
+            help="the user the run belongs to (default: nobody; only users with the "
+            "permission may then delete or cancel it)",
+        )
 
     def handle(self, *args, **options) -> None:
         try:
@@ -98,7 +106,7 @@ class Command(BaseCommand):
         except ServiceError as exc:
             raise CommandError(_describe(exc)) from None
 
-        run = run_create(spec=spec, name=options["name"])
+        run = run_create(spec=spec, name=options["name"], owner=_owner(options["owner"]))
         self.stdout.write(f"run {run.run_id}: {run.name}")
         bar = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
         try:
@@ -121,6 +129,17 @@ class Command(BaseCommand):
             f"gross P&L {meta['gross_pnl']:.2f}, {meta['bars_per_second']:,.0f} bars/s"
         )
         self.stdout.write(run.run_id)
+
+
+def _owner(username: str | None) -> object | None:
+    if username is None:
+        return None
+    user_model = get_user_model()
+    try:
+        username.encode("utf-8")  # undecodable bytes of a command line: no user has them
+        return user_model._default_manager.get_by_natural_key(username)
+    except (user_model.DoesNotExist, UnicodeEncodeError):
+        raise CommandError(MSG_OWNER_UNKNOWN.format(username=username)) from None
 
 
 def _describe(exc: ServiceError) -> str:
