@@ -11,14 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from backtests.models import Run
-from backtests.services.runs import RUN_IDS_INVALID, _get_run, run_cancel, runs_delete
-from ostsite.errors import InvalidInput
+from backtests.services.runs import RUN_IDS_INVALID, RUN_NOT_FOUND, run_cancel, runs_delete
+from ostsite.errors import InvalidInput, NotFound
 from ostsite.permissions import user_may_check, user_may_check_all
 
 
 def run_cancel_as(*, user: Any, run_id: str) -> Run:
     """``run_cancel`` if ``user`` may cancel the run (404 unknown, 403 not theirs)."""
-    run = _get_run(run_id)
+    run = None if "\x00" in run_id else Run.objects.filter(run_id=run_id).first()
+    if run is None:
+        raise NotFound(RUN_NOT_FOUND.format(run_id=run_id))
     user_may_check(user=user, obj=run, action="cancel", ident=run.run_id)
     return run_cancel(run_id=run_id)
 
