@@ -76,6 +76,7 @@ class RunAdmin(admin.ModelAdmin):
         "ts_end",
         "owner",
         "worker",
+        "taken_by",
         "heartbeat_ns",
         "fills_count",
         "roundtrips_count",
