@@ -26,11 +26,13 @@ from django.utils.html import format_html
 from backtests.models import ACTIVE_STATUSES, Fill, Run, RunStatus
 from ostsite.errors import ServiceError
 from ostsite.formatting import MISSING, ns_duration_text, number_text, utc_text
+from ostsite.permissions import user_may, user_may_check
 
 CANCELLED_MESSAGE = "Cancelled {count} run(s)."
 NOTHING_TO_CANCEL = "None of the selected runs is queued or running."
 EVENT_ROWS_NOTE = "{count} run(s), with all their recorded events"
 SYMBOLS_SHOWN = 4
+NOT_YOURS_NOTE = "run {run_id} (not yours)"
 
 
 def _config(run: Run) -> dict[str, Any]:
@@ -81,6 +83,7 @@ class RunAdmin(admin.ModelAdmin):
         "run_id",
         "name",
         "status_progress",
+        "owner",
         "started_short",
         "took",
         "net_pnl",
@@ -107,7 +110,9 @@ class RunAdmin(admin.ModelAdmin):
         "ended",
         "queued_for",
         "took",
+        "owner",
         "worker",
+        "taken_by",
         "heartbeat",
         "fills_count",
         "roundtrips_count",
@@ -131,6 +136,7 @@ class RunAdmin(admin.ModelAdmin):
         return (
             super()
             .get_queryset(request)
+            .select_related("owner")
             .annotate(n_fills=Coalesce(Subquery(fills, output_field=IntegerField()), 0))
         )
 
@@ -139,6 +145,13 @@ class RunAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Run | None = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Run | None = None) -> bool:
+        """The ownership rule (ostsite.permissions) per run; without a run (the delete
+        action's offer), anyone who may see runs, as they may own some."""
+        if obj is None:
+            return super().has_delete_permission(request) or self.has_view_permission(request)
+        return user_may(request.user, obj, "delete")
 
     @admin.display(description="strategy")
     def strategy(self, run: Run) -> str:
@@ -253,10 +266,11 @@ class RunAdmin(admin.ModelAdmin):
         from backtests.services.runs import run_cancel
 
         count = 0
-        for run_id in queryset.filter(status__in=ACTIVE_STATUSES).values_list("run_id", flat=True):
+        for run in queryset.filter(status__in=ACTIVE_STATUSES).only("run_id", "owner_id"):
             try:
-                run_cancel(run_id=run_id)
-            except ServiceError as exc:  # finished or deleted meanwhile
+                user_may_check(user=request.user, obj=run, action="cancel", ident=run.run_id)
+                run_cancel(run_id=run.run_id)
+            except ServiceError as exc:  # not theirs, or finished or deleted meanwhile
                 self.message_user(request, exc.message, messages.WARNING)
                 continue
             count += 1
@@ -276,9 +290,14 @@ class RunAdmin(admin.ModelAdmin):
         runs_delete(run_ids=list(queryset.values_list("run_id", flat=True)))
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple:
-        """Summarise instead of collecting every event row (a run may own millions)."""
+        """Summarise instead of collecting every event row (a run may own millions); every
+        run must be the user's to delete (ostsite.permissions), or nothing is deleted."""
         runs = list(objs)
-        perms_needed = set() if self.has_delete_permission(request) else {"run"}
+        perms_needed = {
+            NOT_YOURS_NOTE.format(run_id=run.run_id)
+            for run in runs
+            if not user_may(request.user, run, "delete")
+        }
         summary = [str(run) for run in runs]
         model_count = {"runs": EVENT_ROWS_NOTE.format(count=len(runs))}
         return summary, model_count, perms_needed, []

@@ -1,3 +1,5 @@
+import sys
+
 from django.apps import AppConfig
 
 
@@ -8,3 +10,8 @@ class BacktestsConfig(AppConfig):
     def ready(self) -> None:
         # Connects the worker start-up receiver (stale-run recovery); touches no database.
         from backtests import tasks  # noqa: F401
+        from backtests.cluster_processes import children_die_with_parent, is_cluster_command
+
+        # qcluster's sentinel and workers die with their parent: no orphans taking tasks.
+        if is_cluster_command(sys.argv):
+            children_die_with_parent()

@@ -6,6 +6,7 @@ Timestamps are UTC nanoseconds; prices are floats. Deleting a run deletes all of
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -13,16 +14,29 @@ from django.db.models import Q
 class RunStatus(models.TextChoices):
     QUEUED = "queued"
     RUNNING = "running"
+    CANCELLING = "cancelling"  # cancel asked; its worker has not stopped yet
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
 
 
-ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+# Runs that hold (or wait for) a worker slot.
+ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.CANCELLING)
+# Runs whose claiming execution may still write rows and its final state.
+EXECUTING_STATUSES = (RunStatus.RUNNING, RunStatus.CANCELLING)
 
 
 class Run(models.Model):
-    """One backtest: its configuration, lifecycle and progress."""
+    """One backtest: its configuration, lifecycle and progress.
+
+    ``owner`` is the user who started it (page, API or ``run_backtest --owner``); None for
+    runs started by scripts without an owner and for runs from before owners existed.
+    ``claim`` is the token of the execution that claimed it (written when it starts):
+    each write the worker makes for the run (heartbeat, row batches, final state) checks it,
+    so a worker that lost the run (failed as stale while it was paused) writes nothing more.
+    ``taken_by`` is the cluster (``host:pid`` of its sentinel) whose queue holds the run's
+    task while the run is queued: the run is only enqueued again once that cluster is gone.
+    """
 
     run_id = models.CharField(primary_key=True, max_length=64)
     name = models.TextField()
@@ -39,10 +53,28 @@ class Run(models.Model):
         null=True, blank=True, help_text="When a worker started executing it, UTC ns (queued: null)"
     )
     worker = models.CharField(max_length=200, blank=True, default="")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="runs",
+        help_text="Who started the run; empty for scripts and older runs",
+    )
+    claim = models.CharField(
+        max_length=32, blank=True, default="", help_text="Token of the executing worker's claim"
+    )
+    taken_by = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        help_text="Queued: the cluster (host:pid) that took its task from the queue",
+    )
 
     class Meta:
         db_table = "runs"
         ordering = ["-ts_start"]
+        permissions = [("cancel_run", "Can cancel runs of other users")]
         indexes = [
             models.Index(fields=["-ts_start"], name="idx_runs_ts_start"),
             models.Index(fields=["status"], name="idx_runs_status"),

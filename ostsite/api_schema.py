@@ -26,8 +26,11 @@ class ErrorSerializer(serializers.Serializer):
 ERROR_DESCRIPTIONS = {
     400: "Invalid input; `fields` names each wrong field.",
     401: "Not logged in: no session, or a missing or invalid token.",
+    403: "The object is not yours and you lack the permission to do this to it.",
     404: "The object named in the path does not exist.",
     409: "The object's state forbids the request.",
+    413: "The request body is larger than the upload limit.",
+    429: "Too many requests of this kind; Retry-After says when to try again.",
     503: "The task broker is unreachable; nothing was queued.",
 }
 

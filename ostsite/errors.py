@@ -35,3 +35,10 @@ class Conflict(ServiceError):
     """The object exists already, or is in a state that forbids the request."""
 
     status = 409
+
+
+class Forbidden(ServiceError):
+    """The user may not do this to this object (it is not theirs and they lack the
+    permission)."""
+
+    status = 403

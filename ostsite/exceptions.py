@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
@@ -33,8 +34,17 @@ def _fields_of(detail: Any) -> dict[str, str]:
     return {}
 
 
+BODY_TOO_BIG = "The request body is larger than the limit of {limit:,} bytes"
+REQUEST_REFUSED = "The request was refused: {reason}"
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     """Render service errors and DRF errors in the house format; let the rest propagate."""
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response({"error": BODY_TOO_BIG.format(limit=limit)}, status=413)
+    if isinstance(exc, SuspiciousOperation):  # e.g. too many form fields: Django's HTML 400
+        return Response({"error": REQUEST_REFUSED.format(reason=exc)}, status=400)
     if isinstance(exc, ServiceError):
         body: dict[str, Any] = {"error": exc.message}
         if exc.fields:

@@ -7,6 +7,7 @@ Each variable is documented in the README under "Configuration".
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tempfile
 from pathlib import Path
@@ -142,6 +143,14 @@ if PRODUCTION and not _env_list("ALLOWED_HOSTS"):
         "site, e.g. ost.example.com"
     )
 ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+# "*" lets any Host header through: password-reset links, absolute URLs and caches could then
+# be pointed at an attacker's host (Host header poisoning). Production names its hosts.
+if PRODUCTION and "*" in ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS must not contain '*' with DJANGO_ENV=production: it accepts any Host "
+        "header; list the site's host names, e.g. ost.example.com (.example.com for a domain "
+        "and its subdomains)"
+    )
 
 # CSRF_TRUSTED_ORIGINS: comma-separated origins (scheme://host[:port]) allowed to POST besides
 # the site's own, e.g. https://ost.example.com when a proxy rewrites the Host header.
@@ -177,7 +186,7 @@ if _env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "ostsite.apps.SiteAdminConfig",  # django.contrib.admin, with a throttled login
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -188,12 +197,14 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and Redoc served from local static files
     "django_q",
+    "ostsite.apps.SiteConfig",
     "secmaster",
     "backtests",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "ostsite.middleware.NulInUrlRefusedMiddleware",
     "ostsite.api_not_found.ApiNotFoundMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -278,6 +289,25 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
 # --- Auth ------------------------------------------------------------------------------
+# Failed logins (API token, /login/, admin) allowed per account and per client address
+# within a sliding window: "count/window", the window in s, m, h or d, e.g. 10/15m
+# (ostsite/login_throttle.py). Beyond it, attempts answer 429 until the oldest failure ages out.
+_LOGIN_RATE = re.compile(r"[1-9][0-9]*/([1-9][0-9]*)?[smhd]")
+OST_LOGIN_FAILURES_PER_ACCOUNT = os.environ.get("OST_LOGIN_FAILURES_PER_ACCOUNT") or "10/15m"
+OST_LOGIN_FAILURES_PER_ADDRESS = os.environ.get("OST_LOGIN_FAILURES_PER_ADDRESS") or "50/15m"
+for _name in ("OST_LOGIN_FAILURES_PER_ACCOUNT", "OST_LOGIN_FAILURES_PER_ADDRESS"):
+    if not _LOGIN_RATE.fullmatch(globals()[_name]):
+        raise ImproperlyConfigured(
+            f"{_name} must look like 10/15m (failures/window in s, m, h or d), "
+            f"got {globals()[_name]!r}"
+        )
+# OST_NUM_PROXIES: how many proxies (nginx, a load balancer) append to X-Forwarded-For in
+# front of the web servers; the client address for login throttling is the one the
+# outermost of them saw. 0 (default): the connection's own address (REMOTE_ADDR).
+OST_NUM_PROXIES = _env_int("OST_NUM_PROXIES", 0)
+if OST_NUM_PROXIES < 0:
+    raise ImproperlyConfigured("OST_NUM_PROXIES must be 0 or more")
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
@@ -304,12 +334,23 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON bodies nested too deep or holding lone surrogates are refused (400), not a 500.
+    "DEFAULT_PARSER_CLASSES": [
+        "ostsite.json_input.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "ostsite.renderers.ExampleBodyBrowsableAPIRenderer",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "ostsite.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "login_account": OST_LOGIN_FAILURES_PER_ACCOUNT,
+        "login_address": OST_LOGIN_FAILURES_PER_ADDRESS,
+    },
+    "NUM_PROXIES": OST_NUM_PROXIES,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -381,11 +422,40 @@ Q_CLUSTER = {
     "label": "Task queue",
     "poll": 0.2,
     "save_limit": 500,
+    # django-q2's ORM or Redis broker, noting which cluster takes each backtest task, so that
+    # only the tasks of a dead cluster are enqueued again (backtests/queue_broker.py).
+    "broker_class": "backtests.queue_broker.tracking_broker",
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# --- Cache -----------------------------------------------------------------------------
+# One cache shared by every web process and worker of the site: failed logins are counted in
+# it (a per-process cache would let each gunicorn worker take its own guesses), and with the
+# ORM broker django-q2 keeps its clusters' status in it. With REDIS_URL it is that Redis
+# (keys prefixed with the queue name, so sites sharing a Redis stay apart); without, files
+# in OST_CACHE_DIR, shared by the processes of one machine only: a site on several machines
+# sets REDIS_URL.
+OST_CACHE_DIR = _env_path("OST_CACHE_DIR", "var/cache")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": OST_QUEUE_NAME,
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(OST_CACHE_DIR),
+            # Culling deletes random entries; keep it far above the failed-login counters.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
 
 LOGGING = {
     "version": 1,

@@ -2,17 +2,29 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from ostsite.login_throttle import ThrottledLoginForm, login_response_status
 from ostsite.views import favicon, health
 
 handler404 = "ostsite.exceptions.not_found_handler"
 
+
+class LoginView(auth_views.LoginView):
+    """Django's login page, with failed logins throttled (the admin's: ostsite.admin_site)."""
+
+    authentication_form = ThrottledLoginForm
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        return login_response_status(request, super().post(request, *args, **kwargs))
+
+
 urlpatterns = [
     path("health", health, name="health"),
     path("favicon.ico", favicon, name="favicon"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

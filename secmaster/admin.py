@@ -19,8 +19,14 @@ from django.http import HttpRequest
 
 from ostsite.errors import InvalidInput
 from ostsite.formatting import utc_text
+from ostsite.json_input import JsonInputError, json_input_loads
+from ostsite.permissions import user_may
 from secmaster.models import CoverageRow, Instrument, Publisher, SymbologyRow, SymbolPreset
-from secmaster.services.presets import preset_name_clean, preset_symbols_clean
+from secmaster.services.presets import (
+    preset_name_clean,
+    preset_owner_fields,
+    preset_symbols_clean,
+)
 
 SYMBOLS_BAD_JSON = "Starts with '[' but is not a JSON list: {error}"
 SYMBOL_SEPARATORS = re.compile(r"[,\r\n]")
@@ -99,9 +105,11 @@ def symbols_from_text(text: str) -> list[object]:
     stripped = text.strip()
     if stripped.startswith("["):
         try:
-            parsed = json.loads(stripped)
+            parsed = json_input_loads(stripped)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(SYMBOLS_BAD_JSON.format(error=exc.msg)) from None
+        except JsonInputError as exc:  # nested thousands deep, or not valid Unicode
+            raise forms.ValidationError(SYMBOLS_BAD_JSON.format(error=exc.message)) from None
         return parsed
     return [piece for piece in SYMBOL_SEPARATORS.split(text) if piece.strip()]
 
@@ -140,13 +148,44 @@ class SymbolPresetForm(forms.ModelForm):
 
 @admin.register(SymbolPreset)
 class SymbolPresetAdmin(admin.ModelAdmin):
+    """Presets, with the ownership rule of ``ostsite.permissions``: a staff user changes and
+    deletes their own presets, others' only with the model permission."""
+
     form = SymbolPresetForm
-    list_display = ("name", "symbol_count", "symbols_preview")
+    list_display = ("name", "owner_username", "symbol_count", "symbols_preview")
     search_fields = ("name",)
 
     def get_readonly_fields(self, request: HttpRequest, obj: SymbolPreset | None = None) -> tuple:
         # The name is the primary key: changing it would copy the preset, not rename it.
-        return ("name",) if obj is not None else ()
+        return ("name", "owner_username") if obj is not None else ()
+
+    def has_change_permission(self, request: HttpRequest, obj: SymbolPreset | None = None) -> bool:
+        if obj is None:
+            return super().has_change_permission(request) or self.has_view_permission(request)
+        return user_may(request.user, obj, "change")
+
+    def has_delete_permission(self, request: HttpRequest, obj: SymbolPreset | None = None) -> bool:
+        if obj is None:
+            return super().has_delete_permission(request) or self.has_view_permission(request)
+        return user_may(request.user, obj, "delete")
+
+    def get_deleted_objects(self, objs: object, request: HttpRequest) -> tuple:
+        """Django's summary, refused unless every preset is the user's to delete."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        refused = {
+            f"preset {preset.name!r} (not yours)"
+            for preset in objs
+            if not user_may(request.user, preset, "delete")
+        }
+        return deleted, counts, perms_needed | refused, protected
+
+    def save_model(
+        self, request: HttpRequest, obj: SymbolPreset, form: object, change: bool
+    ) -> None:
+        if not change:
+            for field, value in preset_owner_fields(request.user).items():
+                setattr(obj, field, value)
+        super().save_model(request, obj, form, change)
 
     @admin.display(description="symbols")
     def symbol_count(self, preset: SymbolPreset) -> int:

@@ -216,10 +216,23 @@ class SymbolCoverage(models.Model):
 
 
 class SymbolPreset(models.Model):
-    """A named list of symbols, for quick backtest configuration."""
+    """A named list of symbols, for quick backtest configuration.
+
+    The owner is the user who created it. Users live in the ``default`` database, which may
+    be another database than this one, so there is no foreign key: ``owner_id`` is the
+    user's id (None for presets made by scripts or before owners existed; set to None when
+    the user is deleted) and ``owner_username`` their username when the preset was made,
+    for people reading the table. Only ``owner_id`` decides who may change or delete it.
+    """
 
     name = models.TextField(primary_key=True)
     symbols = models.JSONField(default=list)
+    owner_id = models.BigIntegerField(
+        null=True, blank=True, db_index=True, help_text="Id of the user who created it"
+    )
+    owner_username = models.TextField(
+        blank=True, default="", help_text="Username of the user who created it, at the time"
+    )
 
     class Meta:
         db_table = "symbol_presets"

@@ -64,6 +64,19 @@ def _forget_redis_queue() -> None:
         client.delete(*keys)
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache(settings, request) -> None:
+    """Each test starts with an empty cache of its own (failed-login counts, cluster status),
+    in memory: the site's shared cache (Redis, or files) would carry them from test to test,
+    and clearing a Redis cache empties the whole Redis database."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"test-{request.node.nodeid}",
+        }
+    }
+
+
 @pytest.fixture
 def user(django_user_model):
     return django_user_model.objects.create_user(username="alice", password="correct-horse-42")

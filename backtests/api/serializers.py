@@ -15,6 +15,7 @@ from backtests.models import RunStatus
 from backtests.results.models import ROUNDTRIP_SORTS
 from backtests.services import fill_spec
 from backtests.services.backtest_spec import FILL_TIMINGS, RECORD_LEVELS
+from ostsite.api_fields import AsciiIntegerField
 
 MAX_RUNS_LIMIT = 1000
 DEFAULT_RUNS_LIMIT = 50
@@ -53,7 +54,7 @@ class FiniteFloatField(serializers.FloatField):
 
 
 class RunsQuerySerializer(serializers.Serializer):
-    limit = serializers.IntegerField(
+    limit = AsciiIntegerField(
         min_value=1, max_value=MAX_RUNS_LIMIT, default=DEFAULT_RUNS_LIMIT, required=False
     )
 
@@ -78,8 +79,8 @@ class SymbolQuerySerializer(serializers.Serializer):
 
 class TradeChartQuerySerializer(serializers.Serializer):
     symbol = StrictCharField()
-    start_ns = serializers.IntegerField(min_value=0, max_value=MAX_NS, help_text="UTC ns")
-    end_ns = serializers.IntegerField(min_value=0, max_value=MAX_NS, help_text="UTC ns")
+    start_ns = AsciiIntegerField(min_value=0, max_value=MAX_NS, help_text="UTC ns")
+    end_ns = AsciiIntegerField(min_value=0, max_value=MAX_NS, help_text="UTC ns")
     direction = serializers.ChoiceField(choices=["LONG", "SHORT"])
     pnl = FiniteFloatField()
 
@@ -178,7 +179,19 @@ DIRECTIONS = ["LONG", "SHORT"]
 RUN_STATUSES = "One of " + ", ".join(RunStatus.values)
 
 
-class RunSerializer(serializers.Serializer):
+class RunAccessSerializer(serializers.Serializer):
+    owner = serializers.CharField(
+        allow_null=True, help_text="Username of who started it; null for scripts, older runs"
+    )
+    can_cancel = serializers.BooleanField(
+        help_text="You may cancel it: yours, or you hold backtests.cancel_run"
+    )
+    can_delete = serializers.BooleanField(
+        help_text="You may delete it: yours, or you hold backtests.delete_run"
+    )
+
+
+class RunSerializer(RunAccessSerializer):
     run_id = serializers.CharField()
     name = serializers.CharField()
     ts_start = serializers.IntegerField(help_text="UTC ns")
@@ -409,10 +422,12 @@ class BacktestStatusSerializer(serializers.Serializer):
     error = serializers.CharField(required=False, help_text="Failed runs only")
 
 
-class RunningRunSerializer(serializers.Serializer):
+class RunningRunSerializer(RunAccessSerializer):
     run_id = serializers.CharField()
     name = serializers.CharField()
-    status = serializers.CharField(help_text='"queued" or "running"')
+    status = serializers.CharField(
+        help_text='"queued", "running" or "cancelling" (its worker has not stopped yet)'
+    )
     progress = serializers.FloatField()
     ts_start = serializers.IntegerField()
     started_ns = serializers.IntegerField(allow_null=True, help_text="UTC ns; null while queued")
@@ -425,4 +440,7 @@ class RunningListSerializer(serializers.Serializer):
 
 class BacktestCancelledSerializer(serializers.Serializer):
     run_id = serializers.CharField()
-    status = serializers.CharField(help_text='Always "cancelled"')
+    status = serializers.CharField(
+        help_text='"cancelled" (it was queued) or "cancelling" (running: its worker stops '
+        'within about a second, then the run is "cancelled")'
+    )

@@ -23,6 +23,7 @@ from backtests.models import ACTIVE_STATUSES, Fill, Run, RunStatus
 from backtests.services.jobs import stale_runs_recover_throttled
 from ostsite.api_schema import BodyOnDeleteAutoSchema, error_response, error_responses
 from ostsite.errors import InvalidInput, NotFound
+from ostsite.permissions import user_may
 
 RUN_NOT_FOUND = "Run not found: {run_id}"
 STREAM_ROUNDTRIPS_OVER = 5_000
@@ -99,7 +100,16 @@ def json_list_response(key: str, items: Iterator[dict], **extra: Any) -> Streami
     return StreamingHttpResponse(chunks(), content_type="application/json")
 
 
-def run_as_dict(run: Run) -> dict[str, Any]:
+def run_access(run: Run, user: Any) -> dict[str, Any]:
+    """Who owns the run, and what ``user`` may do to it (the pages enable buttons by it)."""
+    return {
+        "owner": run.owner.get_username() if run.owner is not None else None,
+        "can_cancel": user_may(user, run, "cancel"),
+        "can_delete": user_may(user, run, "delete"),
+    }
+
+
+def run_as_dict(run: Run, user: Any) -> dict[str, Any]:
     return {
         "run_id": run.run_id,
         "name": run.name,
@@ -110,6 +120,7 @@ def run_as_dict(run: Run) -> dict[str, Any]:
         "config": run.config,
         "metadata": run.metadata,
         "progress": run.progress,
+        **run_access(run, user),
     }
 
 
@@ -132,21 +143,25 @@ class RunsView(RunsAPIView):
     )
     def get(self, request: Request) -> Response:
         limit = validated(s.RunsQuerySerializer, request.query_params)["limit"]
-        runs = Run.objects.order_by("-ts_start", "-run_id")[:limit]
-        return Response({"runs": [run_as_dict(run) for run in runs]})
+        runs = Run.objects.select_related("owner").order_by("-ts_start", "-run_id")[:limit]
+        return Response({"runs": [run_as_dict(run, request.user) for run in runs]})
 
     @extend_schema(
         request=s.RunsDeleteSerializer,
-        responses={200: s.RunsDeletedSerializer, **error_responses(400, 401)},
+        responses={
+            200: s.RunsDeletedSerializer,
+            **error_responses(400, 401),
+            403: error_response(403, "Some runs are not yours (nothing was deleted)."),
+        },
         summary="Delete runs and their events (running ones are cancelled first)",
     )
     def delete(self, request: Request) -> Response:
-        from backtests.services.runs import runs_delete
+        from backtests.services.run_access import runs_delete_as
 
         if not isinstance(request.data, dict):
             raise InvalidInput(BODY_NOT_OBJECT)
         run_ids = validated(s.RunsDeleteSerializer, request.data)["run_ids"]
-        return Response({"deleted": runs_delete(run_ids=run_ids)})
+        return Response({"deleted": runs_delete_as(user=request.user, run_ids=run_ids)})
 
 
 class RunDetailView(RunsAPIView):
@@ -156,7 +171,7 @@ class RunDetailView(RunsAPIView):
         summary="One run (as in the runs list)",
     )
     def get(self, request: Request, run_id: str) -> Response:
-        return Response(run_as_dict(run_get(run_id)))
+        return Response(run_as_dict(run_get(run_id), request.user))
 
 
 class RunRoundtripsView(APIView):
@@ -285,7 +300,7 @@ class BacktestRunView(BacktestExampleBody, APIView):
         from backtests.services.jobs import backtest_submit
 
         spec, name = backtest_request_spec(request)
-        run = backtest_submit(spec=spec, name=name)
+        run = backtest_submit(spec=spec, name=name, owner=request.user)
         body: dict[str, Any] = {"run_id": run.run_id, "status": RunStatus.QUEUED.value}
         if spec.notes:  # the seed's shape, plus what validation changed when it did
             body["notes"] = list(spec.notes)
@@ -337,10 +352,14 @@ class BacktestRunningView(RunsAPIView):
     @extend_schema(
         operation_id="backtest_running_list",
         responses={200: s.RunningListSerializer, **error_responses(401)},
-        summary="Queued and running runs",
+        summary="Queued, running and cancelling runs",
     )
     def get(self, request: Request) -> Response:
-        runs = Run.objects.filter(status__in=ACTIVE_STATUSES).order_by("-ts_start", "-run_id")
+        runs = (
+            Run.objects.filter(status__in=ACTIVE_STATUSES)
+            .select_related("owner")
+            .order_by("-ts_start", "-run_id")
+        )
         items = [
             {
                 "run_id": run.run_id,
@@ -350,6 +369,7 @@ class BacktestRunningView(RunsAPIView):
                 "ts_start": run.ts_start,
                 "started_ns": run.started_ns,
                 "config": run.config,
+                **run_access(run, request.user),
             }
             for run in runs
         ]
@@ -363,13 +383,14 @@ class BacktestCancelView(APIView):
         responses={
             200: s.BacktestCancelledSerializer,
             **error_responses(401),
+            403: error_response(403, "The run is not yours."),
             404: RUN_NOT_FOUND_RESPONSE,
             409: error_response(409, "The run has finished already."),
         },
         summary="Cancel a queued or running run",
     )
     def post(self, request: Request, run_id: str) -> Response:
-        from backtests.services.runs import run_cancel
+        from backtests.services.run_access import run_cancel_as
 
-        run = run_cancel(run_id=run_id)
+        run = run_cancel_as(user=request.user, run_id=run_id)
         return Response({"run_id": run.run_id, "status": run.status})

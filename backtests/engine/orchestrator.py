@@ -50,12 +50,18 @@ from backtests.engine.strategies.base import StrategyBase
 COMPLETED = "completed"
 CANCELLED = "cancelled"
 # Bars are walked in sub-batches: before each, cancellation is checked; after each, progress
-# is reported and (for block recorders) its bars are recorded. A sub-batch aims at about
-# SUB_BATCH_SECONDS of work, so a slow strategy still stops soon after a cancel, with at
-# least MIN_SUB_BATCH and at most CANCEL_CHECK_BARS bars.
+# is reported and (for block recorders) its bars are recorded. Cancellation is checked by
+# time, not by bar count: a run starts with one-bar sub-batches, and each next one aims at
+# about SUB_BATCH_SECONDS of work at the pace just measured, growing at most SUB_BATCH_GROWTH
+# times a step (so one quick sub-batch cannot launch a long one), between MIN_SUB_BATCH and
+# CANCEL_CHECK_BARS bars. A strategy taking a second a bar is checked after every bar; a
+# fast one reaches full sub-batches after about 15 of them.
 CANCEL_CHECK_BARS = 16_384
-MIN_SUB_BATCH = 64
+MIN_SUB_BATCH = 1
+SUB_BATCH_GROWTH = 2
 SUB_BATCH_SECONDS = 0.1
+
+_clock = time.perf_counter  # how sub-batches are timed (tests put a simulated clock here)
 
 _NO_VALUES: list = []  # the per-bar values of a bar when no indicator runs per bar (never mutated)
 
@@ -99,7 +105,7 @@ class _Progress:
     total: int
     done: int = 0
     last_ts: int = 0
-    step: int = MIN_SUB_BATCH * 4
+    step: int = MIN_SUB_BATCH
     status: str = COMPLETED
 
 
@@ -122,11 +128,12 @@ class _Walk:
 
 def _next_step(step: int, walked: int, seconds: float, ceiling: int) -> int:
     """The next sub-batch size: about ``SUB_BATCH_SECONDS`` of work at the pace just seen,
-    at most ``ceiling`` bars."""
+    at most ``SUB_BATCH_GROWTH`` times ``step`` and ``ceiling`` bars, at least one bar."""
     if walked < step:  # the chunk ended: no measure of a full step
         return step
     rate = walked / max(seconds, 1e-6)
-    return int(min(ceiling, max(MIN_SUB_BATCH, rate * SUB_BATCH_SECONDS)))
+    wanted = max(MIN_SUB_BATCH, int(rate * SUB_BATCH_SECONDS))
+    return min(ceiling, step * SUB_BATCH_GROWTH, wanted)
 
 
 class Orchestrator:
@@ -406,7 +413,7 @@ class Orchestrator:
                 return
             end = min(start + progress.step, len(walk.bars))
             log = [] if in_blocks and self._per_bar else None
-            began = time.perf_counter()
+            began = _clock()
             try:
                 self._walk(walk.bars[start:end], lanes, log, record_each)
             except BaseException:
@@ -421,9 +428,7 @@ class Orchestrator:
                 if on_progress is not None:
                     on_progress(min(1.0, progress.done / progress.total))
                 raise
-            progress.step = _next_step(
-                progress.step, end - start, time.perf_counter() - began, ceiling
-            )
+            progress.step = _next_step(progress.step, end - start, _clock() - began, ceiling)
             self._mark(walk, start, end)
             if in_blocks:
                 self._record_block(walk, start, end, log)

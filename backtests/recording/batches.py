@@ -28,6 +28,9 @@ class Batch:
     tables: dict[str, list[tuple]] = field(default_factory=dict)  # table -> rows (non-empty)
     bars: list[BarBlock] = field(default_factory=list)
     events: int = 0
+    # The executing claim's token: the batch is written only while the run is still claimed
+    # by it (and running or cancelling). None: only that the run exists is checked.
+    claim: str | None = None
 
     def __bool__(self) -> bool:
         return bool(self.tables) or bool(self.bars)
@@ -37,7 +40,8 @@ class InProcessWriter(ABC):
     """Writes each batch at once on the Django connection of ``using``, in one transaction.
 
     Subclasses implement ``_insert(batch)``: it returns False when the run is gone (deleted
-    while it ran), after which later batches are dropped.
+    while it ran) or no longer claimed by the batch's execution, after which later batches
+    are dropped.
     """
 
     def __init__(self, using: str) -> None:
@@ -55,7 +59,8 @@ class InProcessWriter(ABC):
 
     @abstractmethod
     def _insert(self, batch: Batch) -> bool:
-        """Insert ``batch`` in one transaction; False if the run row is gone."""
+        """Insert ``batch`` in one transaction; False if the run row is gone or not the
+        batch's claim's any more."""
 
     def drain(self) -> None:
         """Nothing is pending: every batch was written by ``write``."""

@@ -1,6 +1,7 @@
 """Writing batches to a PostgreSQL runs database: one transaction per batch on the Django
-connection; the run row is share-locked first (a concurrent delete waits, then the next batch
-sees the run gone), event rows go by ``executemany`` and bars by ``COPY ... FROM STDIN``."""
+connection; the run row is share-locked first (a concurrent delete or status change waits,
+then the next batch sees the run gone or no longer its claim's), event rows go by
+``executemany`` and bars by ``COPY ... FROM STDIN``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,15 @@ from backtests.recording.statements import TABLE_COLUMNS
 
 _BAR_COLUMNS = (
     "run_id, ts_event_ns, ts_created_ns, symbol, bar_period, open, high, low, close, volume"
+)
+
+
+RUN_EXISTS_SQL = "SELECT 1 FROM runs WHERE run_id = %s FOR KEY SHARE"
+# FOR SHARE, not KEY SHARE: it also makes an UPDATE of the status (a stale-run check failing
+# the run) wait until the batch commits, so no row is written after the run stopped being ours.
+RUN_CLAIMED_SQL = (
+    "SELECT 1 FROM runs WHERE run_id = %s AND claim = %s"
+    " AND status IN ('running', 'cancelling') FOR SHARE"
 )
 
 
@@ -26,7 +36,10 @@ class PostgresWriter(InProcessWriter):
     def _insert(self, batch: Batch) -> bool:
         try:
             with transaction.atomic(using=self.using), connections[self.using].cursor() as cursor:
-                cursor.execute("SELECT 1 FROM runs WHERE run_id = %s FOR KEY SHARE", [batch.run_id])
+                if batch.claim is None:
+                    cursor.execute(RUN_EXISTS_SQL, [batch.run_id])
+                else:
+                    cursor.execute(RUN_CLAIMED_SQL, [batch.run_id, batch.claim])
                 if cursor.fetchone() is None:
                     return False
                 for table, rows in batch.tables.items():

@@ -5,8 +5,9 @@ how the engine records them); whenever a batch's rows are pending (``batch_rows`
 batches fewer), and at ``flush``, they go to a writer as one batch, written in one
 transaction. The database therefore only ever
 holds a prefix of the run's events, never half a batch. If the run row disappears (the run
-was deleted while executing), that batch and everything after it are discarded instead of
-raising, and ``run_deleted`` turns True.
+was deleted while executing), or, given a ``claim``, the run is no longer claimed by it (it
+was failed as stale while this worker was paused), that batch and everything after it are
+discarded instead of raising, and ``run_deleted`` turns True.
 
 The writer depends on the database: on a SQLite file, batches are written by a process of
 their own (``SqliteWriterProcess``) unless the caller has a transaction open (its rows must
@@ -55,10 +56,12 @@ class OrmRecorder:
         record: str = RECORD_FULL,
         batch_rows: int = DEFAULT_BATCH_ROWS,
         using: str = "default",
+        claim: str | None = None,
     ) -> None:
         if record not in (RECORD_FULL, RECORD_TRADES):
             raise ValueError(f"record must be {RECORD_FULL!r} or {RECORD_TRADES!r}, got {record!r}")
         self.run_id = run_id
+        self.claim = claim
         self.records_bars = record == RECORD_FULL
         self.batch_rows = max(1, batch_rows)
         # The first batches are small and each is twice the last, up to ``batch_rows``: the
@@ -81,7 +84,8 @@ class OrmRecorder:
 
     @property
     def run_deleted(self) -> bool:
-        """True once a batch found the run row gone (it and later ones were discarded)."""
+        """True once a batch found the run row gone or no longer claimed by ``claim`` (it
+        and later ones were discarded)."""
         return self._deleted or (self._writer is not None and self._writer.run_deleted)
 
     @property
@@ -140,6 +144,7 @@ class OrmRecorder:
             tables={t: rows for t, rows in self._tables.items() if rows},
             bars=self._blocks,
             events=self._pending,
+            claim=self.claim,
         )
         self._tables, self._blocks, self._pending = {}, [], 0
         self._next_rows = min(self.batch_rows, 2 * self._next_rows)

@@ -55,7 +55,7 @@ class SqliteSyncWriter(InProcessWriter):
             cursor = connections[self.using].connection.cursor()
             try:
                 return statements.insert_batch(
-                    cursor, batch.run_id, batch.tables, bar_lists(batch.bars)
+                    cursor, batch.run_id, batch.tables, bar_lists(batch.bars), batch.claim
                 )
             finally:
                 cursor.close()
@@ -108,6 +108,7 @@ class SqliteWriterProcess:
             {
                 "kind": "batch",
                 "run_id": batch.run_id,
+                "claim": batch.claim,
                 "tables": batch.tables,
                 "bars": bar_message(batch.bars),
                 "events": batch.events,

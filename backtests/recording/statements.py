@@ -67,6 +67,11 @@ BAR_LIST_COLUMNS = ("ts", "symbol", "bar_period", "open", "high", "low", "close"
 ROWS_PER_STATEMENT = 64  # fewer where SQLite allows fewer parameters
 SQLITE_LIMIT_VARIABLE_NUMBER = 9
 RUN_EXISTS_SQL = "SELECT 1 FROM runs WHERE run_id = ?"
+# backtests.models.EXECUTING_STATUSES (this file may not import Django; a test compares them)
+EXECUTING_STATUSES = ("running", "cancelling")
+RUN_CLAIMED_SQL = (
+    "SELECT 1 FROM runs WHERE run_id = ? AND claim = ? AND status IN ('running', 'cancelling')"
+)
 _BAR_TARGET = (
     "run_id, ts_event_ns, ts_created_ns, symbol, bar_period, open, high, low, close, volume"
 )
@@ -164,14 +169,17 @@ def insert_batch(
     run_id: str,
     tables: dict[str, list[tuple]],
     bars: dict[str, list] | None,
+    claim: str | None = None,
 ) -> bool:
-    """Insert a batch with a sqlite3 ``cursor`` if the run still exists (in a transaction
-    that holds the write lock); True if inserted.
+    """Insert a batch with a sqlite3 ``cursor`` if the run still exists and, given a
+    ``claim``, is still claimed by it and executing (in a transaction that holds the write
+    lock, so no status change slips in between); True if inserted.
 
     ``tables``: rows per event table; ``bars``: a bar block as lists (``BAR_LIST_COLUMNS``
     plus "indicators", each bar's JSON text), or None.
     """
-    if cursor.execute(RUN_EXISTS_SQL, (run_id,)).fetchone() is None:
+    check = (RUN_EXISTS_SQL, (run_id,)) if claim is None else (RUN_CLAIMED_SQL, (run_id, claim))
+    if cursor.execute(*check).fetchone() is None:
         return False
     for table, rows in tables.items():
         _insert_rows(cursor, table, rows)

@@ -7,7 +7,8 @@ no numpy), so it starts in a few tens of milliseconds. It reads messages from st
 (database path, busy timeout), then batches and drain requests, until stdin closes. Each
 batch is one ``BEGIN IMMEDIATE`` transaction (``statements.insert_batch``); batches commit in
 the order they arrive. It answers on stdout only when asked (a drain), or once, at once, when
-a batch fails or finds its run gone; after either, later batches are discarded. A checkpointer
+a batch fails or finds its run gone (or no longer claimed by the batch's execution); after
+either, later batches are discarded. A checkpointer
 thread moves committed pages from the WAL into the database file (an fsync each time) every
 ``CHECKPOINT_ROWS`` rows, without blocking the inserts.
 """
@@ -87,6 +88,7 @@ def _insert(connection: sqlite3.Connection, batch: dict) -> bool:
             batch["run_id"],
             batch["tables"],
             wire.bar_lists(bars) if bars is not None else None,
+            batch.get("claim"),
         )
         connection.execute("COMMIT")
     except BaseException:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -57,6 +58,9 @@ SYMBOLS_EMPTY = "symbols must name at least one symbol"
 SYMBOL_NOT_STRING = "symbol #{index} is not a non-empty string"
 SYMBOLS_NO_COVERAGE = "no {period} bars of {publisher} for: {symbols}"
 DATE_INVALID = "{field} must be a date YYYY-MM-DD, got {value!r}"
+DATE_OUT_OF_RANGE = (
+    "{field} must be between {first} and {last} (bar times are 64-bit nanoseconds), got {value}"
+)
 DATES_REVERSED = "end_date {end} is before start_date {start}"
 START_AFTER_DATA = "start_date {start} is after the last bar of these symbols ({last})"
 END_BEFORE_DATA = "end_date {end} is before the first bar of these symbols ({first})"
@@ -74,6 +78,12 @@ CAPITAL_INVALID = f"capital must be a number above 0 and at most {MAX_CAPITAL:,.
 RISK_FREE_INVALID = (
     "risk_free_rate must be an annual rate as a fraction between -0.5 and 1 (0.03 for 3 %)"
 )
+# Whole UTC days whose bars have 64-bit nanosecond times (1677-09-21 00:12 .. 2262-04-11 23:47).
+FIRST_DATE = date(1677, 9, 22)
+LAST_DATE = date(2262, 4, 10)
+INT64_MAX = 2**63 - 1
+_ASCII_INTEGER = re.compile(r"-?[0-9]{1,19}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 _registry_lock = threading.Lock()
 
@@ -269,13 +279,19 @@ def backtest_spec_build(
 
 
 def _as_int(raw: Any) -> int | None:
-    if isinstance(raw, bool):
+    """A 64-bit integer given as a JSON number or a string of ASCII digits; else None.
+
+    Other digits (``"²"``, ``"١"``, which ``str.isdigit`` accepts) and numbers beyond 64 bits
+    (no id or rtype is that large; databases refuse them) are not integers here.
+    """
+    value: int | None = None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        value = raw
+    elif isinstance(raw, str) and _ASCII_INTEGER.fullmatch(raw.strip()):
+        value = int(raw.strip())
+    if value is None or not -INT64_MAX - 1 <= value <= INT64_MAX:
         return None
-    if isinstance(raw, int):
-        return raw
-    if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
-        return int(raw.strip())
-    return None
+    return value
 
 
 def _clean_rtype(raw: Any, errors: dict[str, str]) -> BarPeriod | None:
@@ -307,7 +323,7 @@ def _clean_symbols(raw: Any, errors: dict[str, str]) -> list[str]:
         return []
     cleaned: list[str] = []
     for index, symbol in enumerate(raw, start=1):
-        if not isinstance(symbol, str) or not symbol.strip() or "\x00" in symbol:
+        if not isinstance(symbol, str) or not symbol.strip() or not _storable(symbol):
             errors["symbols"] = SYMBOL_NOT_STRING.format(index=index)
             return []
         if symbol.strip() not in cleaned:
@@ -315,33 +331,44 @@ def _clean_symbols(raw: Any, errors: dict[str, str]) -> list[str]:
     return cleaned
 
 
+def _storable(text: str) -> bool:
+    """No NUL (PostgreSQL refuses it) and no lone surrogate (no database encodes it)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _clean_date(field: str, raw: Any, errors: dict[str, str]) -> date | None:
     if raw is None or raw == "":
         return None
+    day = None
     if isinstance(raw, date):
-        return raw
-    if isinstance(raw, str) and len(raw.strip()) == 10:  # YYYY-MM-DD only, not 20240102
+        day = raw
+    elif isinstance(raw, str) and _ISO_DATE.fullmatch(raw.strip()):
+        # YYYY-MM-DD in ASCII digits only: not 20240102, not the week date 2024-W01-1.
         try:
-            return date.fromisoformat(raw.strip())
+            day = date.fromisoformat(raw.strip())
         except ValueError:
-            pass
-    errors[field] = DATE_INVALID.format(field=field, value=raw)
-    return None
+            day = None
+    if day is None:
+        errors[field] = DATE_INVALID.format(field=field, value=raw)
+        return None
+    if not FIRST_DATE <= day <= LAST_DATE:
+        errors[field] = DATE_OUT_OF_RANGE.format(
+            field=field, first=FIRST_DATE, last=LAST_DATE, value=day
+        )
+        return None
+    return day
 
 
 def _clean_money(field: str, raw: Any, errors: dict[str, str]) -> float:
-    value: float | None = None
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        value = float(raw)
-    elif isinstance(raw, str):
-        try:
-            value = float(raw)
-        except ValueError:
-            value = None
-    if value is None or not math.isfinite(value) or value < 0:
-        errors[field] = COMMISSION_INVALID.format(field=field)
-        return 0.0
-    return value
+    message = COMMISSION_INVALID.format(field=field)
+    value = _clean_number(raw, 0.0, math.inf, field, message, errors)
+    return 0.0 if value is None else value
 
 
 def _clean_number(
@@ -349,16 +376,12 @@ def _clean_number(
 ) -> float | None:
     """A finite number in [low, high] (JSON number or decimal text); None and an error if not."""
     value: float | None = None
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        try:
-            value = float(raw)
-        except OverflowError:
-            value = None
-    elif isinstance(raw, str) and raw.strip().isascii():
-        try:
-            value = float(raw.strip())
-        except ValueError:
-            value = None
+    try:
+        number = isinstance(raw, int | float) and not isinstance(raw, bool)
+        if number or (isinstance(raw, str) and raw.strip().isascii()):
+            value = float(raw.strip() if isinstance(raw, str) else raw)
+    except (ValueError, OverflowError):  # not a number; an integer beyond any float
+        value = None
     if value is None or not math.isfinite(value) or not low <= value <= high:
         errors[field] = message
         return None

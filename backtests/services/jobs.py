@@ -17,7 +17,8 @@ stale. The check runs
   middleware and still runs before any run list or status is shown.
 
 The same checks enqueue again runs left ``queued`` whose task was lost with a killed cluster
-(``runs_requeue_lost``).
+(``runs_requeue_lost``): neither waiting in the queue nor held by a live cluster (which
+cluster took a task is noted in ``Run.taken_by`` by ``backtests.queue_broker``).
 """
 
 from __future__ import annotations
@@ -28,23 +29,23 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
-from django.core.signing import BadSignature
 from django.db import transaction
 from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.brokers.orm import ORM
-from django_q.signing import SignedPackage
+from django_q.status import Stat
 from django_q.tasks import async_task
 
-from backtests.models import Run, RunStatus
+from backtests.models import EXECUTING_STATUSES, Run, RunStatus
+from backtests.queue_broker import RUN_TASK, run_ids_of
 from backtests.services.backtest_spec import BacktestSpec
-from backtests.services.runs import run_create, runs_fail_stale
+from backtests.services.runs import run_create, run_end_abandoned, runs_fail_stale
 from ostsite.errors import ServiceError
 
 logger = logging.getLogger(__name__)
 
-RUN_TASK = "backtests.tasks.run_backtest_task"
 TASK_GROUP = "backtests"
 WORKER_GONE_ERROR = "the worker process {worker} is gone (stopped or killed mid-run)"
 DEAD_PROCESS_STATES = ("Z", "X")  # zombie, dead
@@ -79,14 +80,15 @@ def _enqueue_or_fail(run_id: str) -> None:
         raise QueueUnavailable(message) from exc
 
 
-def backtest_submit(*, spec: BacktestSpec, name: str | None = None) -> Run:
-    """Create a queued run for ``spec`` and enqueue its execution once the row is committed.
+def backtest_submit(*, spec: BacktestSpec, name: str | None = None, owner: Any = None) -> Run:
+    """Create a queued run for ``spec``, owned by ``owner`` (a user or None), and enqueue its
+    execution once the row is committed.
 
     Raises ``QueueUnavailable`` (503) when the broker refuses the task; the run is then
     marked failed with the reason in ``metadata["error"]``.
     """
     with transaction.atomic(using="default"):
-        run = run_create(spec=spec, name=name)
+        run = run_create(spec=spec, name=name, owner=owner)
         transaction.on_commit(lambda: _enqueue_or_fail(run.run_id), using="default")
     return run
 
@@ -122,21 +124,20 @@ def runs_fail_orphaned() -> int:
     """
     host = socket.gethostname()
     count = 0
-    for run in Run.objects.filter(status=RunStatus.RUNNING).only("run_id", "worker"):
+    executing = Run.objects.filter(status__in=EXECUTING_STATUSES).only("run_id", "worker")
+    for run in executing:
         worker_host, _, pid = run.worker.rpartition(":")
         if worker_host != host or not pid.isdigit() or _pid_alive(int(pid)):
             continue
         with transaction.atomic(using="default"):
             locked = Run.objects.select_for_update().filter(run_id=run.run_id).first()
-            if locked is None or locked.status != RunStatus.RUNNING or locked.worker != run.worker:
+            if (
+                locked is None
+                or locked.status not in EXECUTING_STATUSES
+                or locked.worker != run.worker
+            ):
                 continue
-            locked.status = RunStatus.FAILED
-            locked.ts_end = time.time_ns()
-            locked.metadata = {
-                **(locked.metadata or {}),
-                "error": WORKER_GONE_ERROR.format(worker=run.worker),
-            }
-            locked.save(update_fields=["status", "ts_end", "metadata"])
+            run_end_abandoned(locked, WORKER_GONE_ERROR.format(worker=run.worker))
             count += 1
     return count
 
@@ -152,36 +153,61 @@ def _run_ids_waiting_in_queue() -> set[str]:
         )
     else:  # Redis: the list the clusters pop from
         payloads = broker.connection.lrange(broker.list_key, 0, -1)
-    run_ids = set()
-    for payload in payloads:
-        try:
-            task = SignedPackage.loads(payload)
-        except (BadSignature, ValueError, TypeError):
-            continue  # another site's or a damaged task: not ours to judge
-        if task.get("func") == RUN_TASK and task.get("args"):
-            run_ids.add(str(task["args"][0]))
-    return run_ids
+    return set(run_ids_of(payloads))
+
+
+def _live_clusters() -> set[str]:
+    """``host:pid`` of the sentinels of the clusters that report themselves alive (their
+    status, refreshed every half second, expires after 3 s)."""
+    try:
+        return {f"{stat.host}:{stat.sentinel}" for stat in Stat.get_all()}
+    except Exception:  # no shared cache or broker: only local clusters can be checked
+        logger.exception("could not read the clusters' status")
+        return set()
+
+
+def _cluster_alive(taken_by: str, live: set[str]) -> bool:
+    """Whether the cluster that took a task (``host:pid`` of its sentinel) still runs: by
+    its process on this machine, by its reported status on another."""
+    host, _, pid = taken_by.rpartition(":")
+    if not host or not pid.isdigit():
+        return False
+    if host == socket.gethostname():
+        return _pid_alive(int(pid))
+    return taken_by in live
 
 
 def runs_requeue_lost() -> int:
-    """Enqueue again the runs queued for over ``QUEUED_GRACE_SECONDS`` whose task is gone.
+    """Enqueue again the runs queued for over ``QUEUED_GRACE_SECONDS`` whose task is lost.
 
     A cluster takes tasks ahead of its free workers; if it is killed, those tasks are lost
-    (Redis) or locked for the retry period (ORM) and their runs would stay ``queued``. A run
-    is claimed atomically when it starts, so a task that turns up twice runs it once: the
-    second copy finds it no longer queued and does nothing. Returns how many were enqueued.
+    (Redis) or locked for the retry period (ORM) and their runs would stay ``queued``. A
+    task is lost when it is neither waiting in the queue nor held by a live cluster (the
+    cluster that took it is noted in ``Run.taken_by``); a busy cluster's tasks are left to
+    it. A run is claimed atomically when it starts, so a task that turns up twice still
+    runs it once. Returns how many were enqueued.
     """
     cutoff = time.time_ns() - QUEUED_GRACE_SECONDS * 1_000_000_000
-    candidates = list(
-        Run.objects.filter(status=RunStatus.QUEUED, ts_start__lt=cutoff).values_list(
-            "run_id", flat=True
-        )
-    )
-    if not candidates:
+    if not Run.objects.filter(status=RunStatus.QUEUED, ts_start__lt=cutoff).exists():
         return 0
     waiting = _run_ids_waiting_in_queue()
-    lost = [run_id for run_id in candidates if run_id not in waiting]
+    # Read after the queue: a task taken meanwhile has its taken_by written by now.
+    candidates = Run.objects.filter(status=RunStatus.QUEUED, ts_start__lt=cutoff).values_list(
+        "run_id", "taken_by"
+    )
+    live: set[str] | None = None
+    lost = []
+    for run_id, taken_by in candidates:
+        if run_id in waiting:
+            continue
+        if taken_by:
+            if live is None:
+                live = _live_clusters()
+            if _cluster_alive(taken_by, live):
+                continue
+        lost.append(run_id)
     for run_id in lost:
+        Run.objects.filter(run_id=run_id, status=RunStatus.QUEUED).update(taken_by="")
         run_enqueue(run_id=run_id)
     if lost:
         logger.warning("enqueued %d queued run(s) again: their tasks were lost", len(lost))

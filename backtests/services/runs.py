@@ -1,9 +1,16 @@
 """The lifecycle of a run: create, execute, cancel, delete, and reap runs of dead workers.
 
-A run moves queued -> running -> completed | failed | cancelled. ``run_execute`` does the work
-in the calling process; while it runs it writes progress and a heartbeat to the run row at most
-every ``MONITOR_INTERVAL_SECONDS`` and, with the same statement, notices a cancellation (the
-status changed) or a deletion (the row is gone) so it stops within a second.
+A run moves queued -> running -> completed | failed | cancelled; a cancel of a running run
+makes it ``cancelling`` until its worker has really stopped, then ``cancelled``.
+``run_execute`` does the work in the calling process; while it runs it writes progress and a
+heartbeat to the run row at most every ``MONITOR_INTERVAL_SECONDS`` and, with the same
+statement, notices a cancellation (the status changed) or a deletion (the row is gone) so it
+stops within a second.
+
+A run belongs to the execution that claimed it (``_claim`` writes a fresh token to
+``Run.claim``). Every write of that execution (heartbeats, row batches, the final state)
+checks the token and the status in the same statement or transaction: a worker that was
+paused past the heartbeat limit, whose run was meanwhile failed as stale, writes nothing more.
 
 User code cannot take the process down with it: an exception from a strategy (its file's
 import, ``__init__``/``setup``, ``on_bar`` or a response hook), and a plain ``SystemExit``
@@ -29,7 +36,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 
 from backtests.engine.orchestrator import Orchestrator
-from backtests.models import ACTIVE_STATUSES, Run, RunStatus
+from backtests.models import ACTIVE_STATUSES, EXECUTING_STATUSES, Run, RunStatus
 from backtests.recording import OrmRecorder
 from backtests.results.services import run_report_store, run_summary_metadata
 from backtests.services.backtest_spec import (
@@ -70,8 +77,9 @@ def _get_run(run_id: str) -> Run:
         raise NotFound(RUN_NOT_FOUND.format(run_id=run_id)) from None
 
 
-def run_create(*, spec: BacktestSpec, name: str | None = None) -> Run:
-    """A new queued run of ``spec`` (the caller enqueues or executes it)."""
+def run_create(*, spec: BacktestSpec, name: str | None = None, owner: Any = None) -> Run:
+    """A new queued run of ``spec`` owned by ``owner`` (a user, or None); the caller enqueues
+    or executes it."""
     return Run.objects.create(
         run_id=_new_run_id(),
         name=(name or "").strip() or spec.default_name(),
@@ -79,6 +87,7 @@ def run_create(*, spec: BacktestSpec, name: str | None = None) -> Run:
         status=RunStatus.QUEUED,
         config=spec.to_config(),
         metadata={},
+        owner=owner,
     )
 
 
@@ -86,20 +95,27 @@ class _RunMonitor:
     """Progress + heartbeat writes that double as the cancellation check.
 
     At most every ``MONITOR_INTERVAL_SECONDS`` one UPDATE writes the progress and a heartbeat
-    to the run row, only while it is still running; no row updated means the run was
-    cancelled or deleted, and ``should_cancel`` turns True. The UPDATE runs on a thread of its
-    own, so the backtest never waits for the database's write lock (held by its recorder's
-    writer now and then on SQLite); ``should_cancel`` just reads a flag. When the caller has
-    a transaction open, its run row is only visible to its own connection: then the checks
-    run inline, on the caller's connection, as the run goes.
+    to the run row, only while it is still running under this execution's claim; no row
+    updated means the run is being cancelled, was deleted, or is no longer this execution's
+    (failed as stale), and ``should_cancel`` turns True. While a run is ``cancelling`` its
+    heartbeat goes on until the run is over, so a worker finishing its last batch is not
+    taken for a dead one. The UPDATE runs on a thread of its own, so the backtest never waits
+    for the database's write lock (held by its recorder's writer now and then on SQLite);
+    ``should_cancel`` just reads a flag. When the caller has a transaction open, its run row
+    is only visible to its own connection: then the checks run inline, on the caller's
+    connection, as the run goes.
     """
 
-    def __init__(self, run_id: str, on_progress: Callable[[float], None] | None) -> None:
+    def __init__(
+        self, run_id: str, claim: str, on_progress: Callable[[float], None] | None
+    ) -> None:
         self.run_id = run_id
+        self.claim = claim
         self.on_progress = on_progress
         self.fraction = 0.0
         self.stop = False
         self.deleted = False
+        self.lost = False  # the row is there but no longer this execution's
         self._last = time.monotonic()
         self._inline = connection.in_atomic_block
         self._closing = threading.Event()
@@ -129,13 +145,17 @@ class _RunMonitor:
 
     def _beat(self) -> None:
         try:
-            while not self._closing.wait(MONITOR_INTERVAL_SECONDS) and not self.stop:
+            while not self._closing.wait(MONITOR_INTERVAL_SECONDS) and not self._over:
                 try:
                     self._write()
                 except DatabaseError as exc:  # e.g. locked for longer than the busy timeout
                     logger.warning("run %s: heartbeat not written: %s", self.run_id, exc)
         finally:
             connection.close()  # this thread's own connection
+
+    @property
+    def _over(self) -> bool:
+        return self.deleted or self.lost
 
     def _tick(self) -> None:
         now = time.monotonic()
@@ -149,36 +169,55 @@ class _RunMonitor:
         return round(min(max(self.fraction * 100.0, 0.0), 100.0), 2)
 
     def _write(self) -> None:
-        percent = self.percent()
-        updated = Run.objects.filter(run_id=self.run_id, status=RunStatus.RUNNING).update(
-            progress=percent, heartbeat_ns=time.time_ns()
-        )
-        if not updated:
-            self.deleted = not Run.objects.filter(run_id=self.run_id).exists()
-            self.stop = True
+        mine = Run.objects.filter(run_id=self.run_id, claim=self.claim)
+        now = time.time_ns()
+        if not self.stop:
+            percent = self.percent()
+            if mine.filter(status=RunStatus.RUNNING).update(progress=percent, heartbeat_ns=now):
+                return
+        if mine.filter(status=RunStatus.CANCELLING).update(heartbeat_ns=now):
+            self.stop = True  # being cancelled: stop, and keep beating until the end
+            return
+        row = Run.objects.filter(run_id=self.run_id).values_list("claim", flat=True).first()
+        self.deleted = row is None
+        self.lost = row is not None
+        self.stop = True
 
 
-def _claim(run: Run) -> bool:
-    """queued -> running, atomically; False if someone else changed the status first."""
-    return bool(
-        Run.objects.filter(run_id=run.run_id, status=RunStatus.QUEUED).update(
-            status=RunStatus.RUNNING,
-            worker=_worker_name(),
-            heartbeat_ns=time.time_ns(),
-            started_ns=time.time_ns(),
-            progress=0.0,
-        )
+def _claim(run: Run) -> str | None:
+    """queued -> running, atomically, under a new claim token; None if someone else changed
+    the status first."""
+    token = secrets.token_hex(8)
+    claimed = Run.objects.filter(run_id=run.run_id, status=RunStatus.QUEUED).update(
+        status=RunStatus.RUNNING,
+        worker=_worker_name(),
+        heartbeat_ns=time.time_ns(),
+        started_ns=time.time_ns(),
+        progress=0.0,
+        claim=token,
+        taken_by="",
     )
+    return token if claimed else None
 
 
 def _finish(
-    run_id: str, status: str, metadata: dict[str, Any], *, progress: float | None = None
+    run_id: str,
+    claim: str,
+    status: str,
+    metadata: dict[str, Any],
+    *,
+    progress: float | None = None,
 ) -> Run | None:
-    """Write the final state if the run is still running; the row as it is now (None if gone)."""
+    """Write the final state if the run is still this execution's (``claim``): ``status``
+    from running, ``cancelled`` from cancelling (a cancel always wins). The row as it is now
+    (None if gone)."""
     fields: dict[str, Any] = {"status": status, "ts_end": time.time_ns(), "metadata": metadata}
     if progress is not None:
         fields["progress"] = progress
-    Run.objects.filter(run_id=run_id, status=RunStatus.RUNNING).update(**fields)
+    mine = Run.objects.filter(run_id=run_id, claim=claim)
+    if not mine.filter(status=RunStatus.RUNNING).update(**fields):
+        fields["status"] = RunStatus.CANCELLED
+        mine.filter(status=RunStatus.CANCELLING).update(**fields)
     return Run.objects.filter(run_id=run_id).first()
 
 
@@ -211,13 +250,14 @@ def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = No
     run = _get_run(run_id)
     if run.status == RunStatus.CANCELLED:
         return run
-    if run.status != RunStatus.QUEUED or not _claim(run):
+    claim = _claim(run) if run.status == RunStatus.QUEUED else None
+    if claim is None:
         run = _get_run(run_id)
         if run.status == RunStatus.CANCELLED:
             return run
         raise Conflict(RUN_NOT_QUEUED.format(run_id=run_id, status=run.status))
 
-    monitor = _RunMonitor(run_id, on_progress)
+    monitor = _RunMonitor(run_id, claim, on_progress)
     recorder: OrmRecorder | None = None
     strategy = None
     orchestrator: Orchestrator | None = None
@@ -225,7 +265,7 @@ def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = No
     try:
         spec = backtest_spec_from_mapping(run.config or {})
         strategy = strategy_build(spec)
-        recorder = OrmRecorder(run_id=run_id, record=spec.record)
+        recorder = OrmRecorder(run_id=run_id, record=spec.record, claim=claim)
         recorder.open()
         orchestrator = orchestrator_build(
             spec,
@@ -241,7 +281,7 @@ def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = No
     except KeyboardInterrupt:
         monitor.close()
         _flush_quietly(recorder)
-        _finish(run_id, RunStatus.CANCELLED, {"error": INTERRUPTED_ERROR})
+        _finish(run_id, claim, RunStatus.CANCELLED, {"error": INTERRUPTED_ERROR})
         raise
     except (Exception, SystemExit) as exc:
         monitor.close()
@@ -254,14 +294,17 @@ def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = No
         if strategy is not None:
             metadata["indicators"] = _safe_indicators(strategy)
             metadata.update(_failed_bar(strategy))
-        if orchestrator is not None and spec is not None:
+        if orchestrator is not None and spec is not None and _still_mine(run_id, claim):
             metadata.update(_store_report_quietly(run_id, orchestrator, spec, strategy))
         # How far it got: the progress up to the failing bar, not the last heartbeat's.
-        return _finish(run_id, RunStatus.FAILED, metadata, progress=monitor.percent()) or _gone(run)
+        return _finish(
+            run_id, claim, RunStatus.FAILED, metadata, progress=monitor.percent()
+        ) or _gone(run)
 
     monitor.close()
-    if recorder.run_deleted or monitor.deleted:
-        return _gone(run)
+    if recorder.run_deleted or monitor.deleted or monitor.lost or not _still_mine(run_id, claim):
+        # Deleted, or no longer this execution's: nothing more is written.
+        return Run.objects.filter(run_id=run_id).first() or _gone(run)
     reporting = time.perf_counter()
     report = report_build(outcome.account, spec, strategy)
     run_report_store(run_id=run_id, report=report)
@@ -279,10 +322,14 @@ def run_execute(*, run_id: str, on_progress: Callable[[float], None] | None = No
         **(orchestrator.broker.fill_stats() or {}),
     }
     if outcome.status == "cancelled":
-        # Someone else set the status; keep it, add what the run did until it stopped.
-        Run.objects.filter(run_id=run_id).update(metadata=metadata)
-        return Run.objects.filter(run_id=run_id).first() or _gone(run)
-    return _finish(run_id, RunStatus.COMPLETED, metadata, progress=100.0) or _gone(run)
+        # Cancelled meanwhile: end it cancelled, with what the run did until it stopped.
+        return _finish(run_id, claim, RunStatus.CANCELLED, metadata) or _gone(run)
+    return _finish(run_id, claim, RunStatus.COMPLETED, metadata, progress=100.0) or _gone(run)
+
+
+def _still_mine(run_id: str, claim: str) -> bool:
+    """Whether the run is still executing under this claim (its results may be written)."""
+    return Run.objects.filter(run_id=run_id, claim=claim, status__in=EXECUTING_STATUSES).exists()
 
 
 def _store_report_quietly(
@@ -330,16 +377,21 @@ def _gone(run: Run) -> Run:
 
 
 def run_cancel(*, run_id: str) -> Run:
-    """queued/running -> cancelled (a running worker notices within a second)."""
+    """queued -> cancelled at once; running -> cancelling, which its worker notices within a
+    second and turns into cancelled once it has stopped. Cancelling a cancelling or cancelled
+    run changes nothing; a finished one is a Conflict."""
     with transaction.atomic():
         run = _get_run(run_id)
         run = Run.objects.select_for_update().get(pk=run.pk)
         if run.status in (RunStatus.COMPLETED, RunStatus.FAILED):
             raise Conflict(RUN_ALREADY_FINISHED.format(run_id=run_id, status=run.status))
-        if run.status != RunStatus.CANCELLED:
+        if run.status == RunStatus.QUEUED:
             run.status = RunStatus.CANCELLED
             run.ts_end = time.time_ns()
             run.save(update_fields=["status", "ts_end"])
+        elif run.status == RunStatus.RUNNING:
+            run.status = RunStatus.CANCELLING
+            run.save(update_fields=["status"])
     return run
 
 
@@ -365,23 +417,32 @@ def runs_delete(*, run_ids: list[str]) -> int:
     return per_model.get(Run._meta.label, 0)
 
 
+def run_end_abandoned(run: Run, error: str) -> None:
+    """End a run whose worker is gone (the caller holds its row locked): ``failed`` with
+    ``error``, or ``cancelled`` if it was being cancelled (the user's wish came true; the
+    reason is kept under ``metadata["stopped"]``)."""
+    if run.status == RunStatus.CANCELLING:
+        run.status = RunStatus.CANCELLED
+        run.metadata = {**(run.metadata or {}), "stopped": error}
+    else:
+        run.status = RunStatus.FAILED
+        run.metadata = {**(run.metadata or {}), "error": error}
+    run.ts_end = time.time_ns()
+    run.save(update_fields=["metadata", "status", "ts_end"])
+
+
 def runs_fail_stale(*, older_than_seconds: float = 30) -> int:
-    """Mark runs left ``running`` without a heartbeat for that long as failed (dead worker)."""
+    """Mark runs left ``running`` without a heartbeat for that long as failed (dead worker);
+    ``cancelling`` ones end ``cancelled``."""
     cutoff = time.time_ns() - int(older_than_seconds * 1_000_000_000)
     count = 0
     with transaction.atomic():
         stale = (
             Run.objects.select_for_update()
-            .filter(status=RunStatus.RUNNING)
+            .filter(status__in=EXECUTING_STATUSES)
             .filter(Q(heartbeat_ns__lt=cutoff) | Q(heartbeat_ns__isnull=True))
         )
         for run in stale:
-            run.metadata = {
-                **(run.metadata or {}),
-                "error": STALE_RUN_ERROR.format(seconds=older_than_seconds),
-            }
-            run.status = RunStatus.FAILED
-            run.ts_end = time.time_ns()
-            run.save(update_fields=["metadata", "status", "ts_end"])
+            run_end_abandoned(run, STALE_RUN_ERROR.format(seconds=older_than_seconds))
             count += 1
     return count

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from ostsite.api_fields import AsciiIntegerField
 from secmaster.models import Rtype
 
 RTYPE_CHOICES_MESSAGE = "rtype must be one of " + ", ".join(str(v) for v in Rtype.values) + "."
@@ -28,7 +29,7 @@ class StrictCharField(serializers.CharField):
 
 
 def _rtype_field() -> serializers.IntegerField:
-    return serializers.IntegerField(
+    return AsciiIntegerField(
         required=False,
         help_text="Bar type: 32 ohlcv-1s, 33 ohlcv-1m, 34 ohlcv-1h, 35 ohlcv-1d, 36 ohlcv-eod.",
     )
@@ -46,7 +47,7 @@ class RtypeQuerySerializer(_RtypeValidation, serializers.Serializer):
 
 
 class CoverageQuerySerializer(_RtypeValidation, serializers.Serializer):
-    publisher_id = serializers.IntegerField(required=False, min_value=1, max_value=INT32_MAX)
+    publisher_id = AsciiIntegerField(required=False, min_value=1, max_value=INT32_MAX)
     rtype = _rtype_field()
 
 
@@ -107,6 +108,15 @@ class PresetListSerializer(serializers.Serializer):
 class PresetSerializer(serializers.Serializer):
     name = serializers.CharField()
     symbols = serializers.ListField(child=serializers.CharField())
+    owner = serializers.CharField(
+        allow_null=True, help_text="Username of who made it; null for scripts, older presets"
+    )
+    can_change = serializers.BooleanField(
+        help_text="You may update it: yours, or you hold secmaster.change_symbolpreset"
+    )
+    can_delete = serializers.BooleanField(
+        help_text="You may delete it: yours, or you hold secmaster.delete_symbolpreset"
+    )
 
 
 class PresetStatusSerializer(serializers.Serializer):

@@ -27,6 +27,7 @@ register_converter(AnyTextConverter, "anytext")
 urlpatterns = [
     path("", api_root, name="api-root"),
     path("auth/token", views.TokenObtainView.as_view(), name="api-token"),
+    path("auth/token/rotate", views.TokenRotateView.as_view(), name="api-token-rotate"),
     path("secmaster/publishers", views.PublisherListView.as_view(), name="secmaster-publishers"),
     path(
         "secmaster/publishers/<anytext:name>/datasets",

@@ -11,13 +11,20 @@ Rules, shared by the API and the admin form:
 - No NUL characters anywhere (PostgreSQL cannot store them).
 
 Every write runs in one transaction on the secmaster database: a refused request changes nothing.
+
+Owners: a preset made through the API or the admin belongs to its creator. Given ``user``,
+updates and deletes follow ``ostsite.permissions`` (theirs, or the permission
+``secmaster.change_symbolpreset`` / ``secmaster.delete_symbolpreset``; 403 otherwise).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import IntegrityError, transaction
 
 from ostsite.errors import Conflict, InvalidInput, NotFound
+from ostsite.permissions import user_may_check
 from secmaster.models import SymbolPreset
 from secmaster.selectors import PRESET_NOT_FOUND
 
@@ -92,9 +99,17 @@ def preset_symbols_clean(symbols: object) -> list[str]:
     return cleaned
 
 
+def preset_owner_fields(owner: Any) -> dict[str, Any]:
+    """The owner columns of a preset made by ``owner`` (a user, or None)."""
+    if owner is None or not getattr(owner, "is_authenticated", False):
+        return {"owner_id": None, "owner_username": ""}
+    return {"owner_id": owner.pk, "owner_username": owner.get_username()}
+
+
 @transaction.atomic(using=SECMASTER_DB)
-def preset_create(*, name: str, symbols: list[str]) -> SymbolPreset:
-    """Create a preset; Conflict if the (stripped) name is taken."""
+def preset_create(*, name: str, symbols: list[str], owner: Any = None) -> SymbolPreset:
+    """Create a preset owned by ``owner`` (a user, or None); Conflict if the (stripped) name
+    is taken."""
     name = preset_name_clean(name)
     symbols = preset_symbols_clean(symbols)
     message = PRESET_EXISTS.format(name=name)
@@ -103,14 +118,32 @@ def preset_create(*, name: str, symbols: list[str]) -> SymbolPreset:
         raise conflict
     try:
         with transaction.atomic(using=SECMASTER_DB):
-            return SymbolPreset.objects.create(name=name, symbols=symbols)
+            return SymbolPreset.objects.create(
+                name=name, symbols=symbols, **preset_owner_fields(owner)
+            )
     except IntegrityError:  # created by a concurrent request since the check above
         raise conflict from None
 
 
+def _preset_for(name: str, user: Any, action: str) -> SymbolPreset:
+    """The preset called ``name``, locked for this transaction (NotFound if none); with a
+    ``user``, one they may ``action`` (Forbidden otherwise)."""
+    preset = None
+    if "\x00" not in name:
+        preset = SymbolPreset.objects.select_for_update().filter(name=name).first()
+    if preset is None:
+        raise NotFound(PRESET_NOT_FOUND)
+    if user is not None:
+        user_may_check(user=user, obj=preset, action=action, ident=repr(name))
+    return preset
+
+
 @transaction.atomic(using=SECMASTER_DB)
-def preset_update(*, name: str, symbols: list[str], body_name: str | None = None) -> SymbolPreset:
-    """Replace the symbols of the preset called ``name``; NotFound if there is none.
+def preset_update(
+    *, name: str, symbols: list[str], body_name: str | None = None, user: Any = None
+) -> SymbolPreset:
+    """Replace the symbols of the preset called ``name``; NotFound if there is none, and
+    given ``user``, Forbidden unless they may change it.
 
     ``body_name`` is the name the request body repeats, if any: it must be ``name`` (after
     stripping), since a preset cannot be renamed.
@@ -118,16 +151,25 @@ def preset_update(*, name: str, symbols: list[str], body_name: str | None = None
     if body_name is not None and preset_name_clean(body_name) != name:
         raise InvalidInput(NAME_MISMATCH, fields={"name": NAME_MISMATCH})
     symbols = preset_symbols_clean(symbols)
-    if "\x00" in name or not SymbolPreset.objects.filter(name=name).update(symbols=symbols):
-        raise NotFound(PRESET_NOT_FOUND)
-    return SymbolPreset(name=name, symbols=symbols)
+    preset = _preset_for(name, user, "change")
+    preset.symbols = symbols
+    preset.save(update_fields=["symbols"])
+    return preset
 
 
 @transaction.atomic(using=SECMASTER_DB)
-def preset_delete(*, name: str) -> None:
-    """Delete the preset called ``name``; NotFound if there is none."""
-    if "\x00" in name:
-        raise NotFound(PRESET_NOT_FOUND)
-    deleted, _ = SymbolPreset.objects.filter(name=name).delete()
-    if not deleted:
-        raise NotFound(PRESET_NOT_FOUND)
+def preset_delete(*, name: str, user: Any = None) -> None:
+    """Delete the preset called ``name``; NotFound if there is none, and given ``user``,
+    Forbidden unless they may delete it."""
+    _preset_for(name, user, "delete").delete()
+
+
+def presets_disown(*, user_id: int) -> int:
+    """The presets of a deleted user become ownerless (so a later user given the same id
+    does not inherit them); returns how many."""
+    return SymbolPreset.objects.filter(owner_id=user_id).update(owner_id=None)
+
+
+def presets_disown_on_user_delete(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """``post_delete`` receiver of the user model (see ``presets_disown``)."""
+    presets_disown(user_id=instance.pk)

@@ -316,6 +316,24 @@
     }
     const none = $("preset").disabled;
     for (const id of ["preset-load", "preset-update", "preset-delete"]) $(id).disabled = none;
+    presetAccess();
+  }
+
+  /* Update and Delete only for a preset the user may change or delete (theirs, or with the
+     permission): the API says so per preset. */
+  async function presetAccess() {
+    const name = $("preset").value;
+    if (!name || $("preset").disabled) return;
+    try {
+      const preset = await api.get("/api/presets/" + encodeURIComponent(name));
+      if ($("preset").value !== name) return;  // another one was chosen meanwhile
+      for (const [id, allowed, action] of [["preset-update", preset.can_change, "changing"], ["preset-delete", preset.can_delete, "deleting"]]) {
+        $(id).disabled = allowed === false;
+        $(id).title = allowed === false ? "Preset of " + (preset.owner || "nobody") + ": " + action + " it needs the permission" : "";
+      }
+    } catch (err) {
+      // The preset list is refreshed on the next save or delete; Load reports the error.
+    }
   }
 
   async function presetLoad() {
@@ -427,6 +445,7 @@
     $("end_date").addEventListener("change", validateSoon);
     $("params").addEventListener("input", validateSoon);
     $("params").addEventListener("change", validateSoon);
+    $("preset").addEventListener("change", presetAccess);
     $("preset-load").addEventListener("click", presetLoad);
     $("preset-save").addEventListener("click", presetSave);
     $("preset-update").addEventListener("click", presetUpdate);

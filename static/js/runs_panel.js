@@ -28,16 +28,29 @@
     return Number.isFinite(p) ? Math.max(0, Math.min(100, p)) : 0;
   }
 
+  const NOT_YOURS_CANCEL = "Not your run: cancelling it needs the permission backtests.cancel_run";
+  const NOT_YOURS_DELETE = "Not your run: deleting it needs the permission backtests.delete_run";
+
+  /* The Cancel button: off while the run is already cancelling, or when it is not the user's
+     to cancel (the API says so per run). */
+  function setCancel(button, run) {
+    const cancelling = run.status === "cancelling";
+    button.disabled = cancelling || run.can_cancel === false;
+    button.textContent = cancelling ? "Cancelling…" : "Cancel";
+    button.title = run.can_cancel === false ? NOT_YOURS_CANCEL : "";
+  }
+
   function jobNode(run) {
     const pct = progressOf(run);
     const bar = el("progress", { max: "100", value: String(pct), "aria-label": "Progress of run " + run.run_id });
     const cancel = el("button", { type: "button", class: "danger small-button", text: "Cancel", "aria-label": "Cancel run " + run.run_id });
     cancel.addEventListener("click", () => cancelRun(run.run_id, cancel));
+    setCancel(cancel, run);
     const config = run.config || {};
     return el("div", { class: "job", dataset: { runId: run.run_id } }, [
       el("div", { class: "job-head" }, [
         el("strong", { class: "run-name", text: run.name || config.strategy || run.run_id }),
-        el("span", { class: "muted small", text: run.run_id + " · " + (config.symbols || []).join(", ") }),
+        el("span", { class: "muted small", text: run.run_id + (run.owner ? " · " + run.owner : "") + " · " + (config.symbols || []).join(", ") }),
         el("span", { class: "badge badge-" + run.status, text: run.status }),
       ]),
       el("div", { class: "job-progress" }, [bar, el("span", { class: "pct", text: pct.toFixed(0) + " %" }), cancel]),
@@ -51,6 +64,7 @@
     const badge = node.querySelector(".badge");
     badge.textContent = run.status;
     badge.className = "badge badge-" + run.status;
+    setCancel(node.querySelector("button"), run);
   }
 
   function renderRunning(runs) {
@@ -124,8 +138,9 @@
   async function cancelRun(runId, button) {
     button.disabled = true;
     try {
-      await api.post("/api/backtest/" + encodeURIComponent(runId) + "/cancel");
-      say($("run-status"), "Cancelling run " + runId + "…", "info");
+      const data = await api.post("/api/backtest/" + encodeURIComponent(runId) + "/cancel");
+      say($("run-status"), (data.status === "cancelled" ? "Cancelled run " : "Cancelling run ") + runId +
+        (data.status === "cancelled" ? "." : "… (until its worker has stopped)"), "info");
       poll();
     } catch (err) {
       say($("run-status"), err.message, "error");
@@ -222,6 +237,7 @@
     const config = run.config || {};
     const summary = summaryOf(run);
     const box = el("input", { type: "checkbox", value: run.run_id, checked: chosen.has(run.run_id), "aria-label": "Select run " + run.run_id });
+    if (run.can_delete === false) box.title = NOT_YOURS_DELETE;  // it can still be compared
     box.addEventListener("change", () => {
       if (box.checked) chosen.add(run.run_id); else chosen.delete(run.run_id);
       selectionChanged();
@@ -233,7 +249,7 @@
       el("td", { class: "select-cell" }, [box]),
       el("td", { class: "name-cell" }, [
         el("div", { class: "run-name", text: run.name || config.strategy || run.run_id }),
-        el("div", { class: "muted small", text: run.run_id }),
+        el("div", { class: "muted small", text: run.run_id + (run.owner ? " · " + run.owner : "") }),
       ]),
       statusCell(run),
       el("td", { class: "strategy-cell", dataset: { label: "Strategy" } }, [
@@ -314,10 +330,20 @@
     renderHistory();
   }
 
+  function deletable() {
+    return historyRuns.filter((r) => r.can_delete !== false);
+  }
+
+  /* Runs can be ticked to compare them whoever owns them; Delete needs every ticked run to
+     be the user's own (or the delete permission), as the server checks too. */
   function selectionChanged() {
     for (const id of [...chosen]) if (!historyRuns.some((r) => r.run_id === id)) chosen.delete(id);
-    $("delete-runs").disabled = chosen.size === 0;
-    $("delete-runs").textContent = chosen.size ? "Delete selected (" + chosen.size + ")" : "Delete selected";
+    const mine = new Set(deletable().map((r) => r.run_id));
+    const notYours = [...chosen].filter((id) => !mine.has(id)).length;
+    const button = $("delete-runs");
+    button.disabled = chosen.size === 0 || notYours > 0;
+    button.title = notYours ? notYours + " of the ticked runs are not yours: " + NOT_YOURS_DELETE : "";
+    button.textContent = chosen.size ? "Delete selected (" + chosen.size + ")" : "Delete selected";
     const all = $("select-all-runs");
     all.checked = historyRuns.length > 0 && chosen.size === historyRuns.length;
     all.indeterminate = chosen.size > 0 && chosen.size < historyRuns.length;
@@ -337,7 +363,7 @@
   async function deleteChosen() {
     const ids = [...chosen];
     if (ids.length === 0) return;
-    const running = historyRuns.filter((r) => ids.includes(r.run_id) && (r.status === "running" || r.status === "queued")).length;
+    const running = historyRuns.filter((r) => ids.includes(r.run_id) && ["running", "queued", "cancelling"].includes(r.status)).length;
     const question = "Delete " + ids.length + " run" + (ids.length > 1 ? "s" : "") + " and all recorded data?" +
       (running ? " " + running + " still running will be cancelled." : "") + " This cannot be undone.";
     if (!window.confirm(question)) return;

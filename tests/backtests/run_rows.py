@@ -10,7 +10,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from backtests.models import Fill, RecordedBar, Run, RunStatus
+from backtests.models import (
+    ACTIVE_STATUSES,
+    EXECUTING_STATUSES,
+    Fill,
+    RecordedBar,
+    Run,
+    RunStatus,
+)
 
 BASE_NS = 1_704_186_000_000_000_000  # 2024-01-02 09:00:00 UTC
 MINUTE_NS = 60_000_000_000
@@ -64,20 +71,22 @@ def run_row(
     metadata: dict[str, Any] | None = None,
     heartbeat_ns: int | None = None,
     worker: str = "",
+    owner: Any = None,
 ) -> Run:
-    if heartbeat_ns is None and status == RunStatus.RUNNING:
+    if heartbeat_ns is None and status in EXECUTING_STATUSES:
         heartbeat_ns = time.time_ns()  # a live worker's heartbeat, so no stale-run check fails it
     return Run.objects.create(
         run_id=run_id,
         name=f"run {run_id}",
         ts_start=ts_start,
-        ts_end=None if status in ("queued", "running") else ts_start + 1,
+        ts_end=None if status in ACTIVE_STATUSES else ts_start + 1,
         status=status,
         config=run_config(symbols, strategy),
         metadata=metadata if metadata is not None else {},
         progress=progress,
         heartbeat_ns=heartbeat_ns,
         worker=worker,
+        owner=owner,
     )
 
 

@@ -229,6 +229,7 @@ def test_running_lists_queued_and_running_only(api_client):
         "ts_start",
         "started_ns",
         "config",
+        *("owner", "can_cancel", "can_delete"),
     }
     assert body["runs"][1]["progress"] == 12.0
     assert body["runs"][1]["config"]["symbols"] == ["AAPL", "MSFT"]
@@ -241,20 +242,37 @@ def test_running_none_answers_empty_list(api_client):
 # --- cancel ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status", [RunStatus.QUEUED, RunStatus.RUNNING])
-def test_cancel_active_run(api_client, status):
-    run_row("a", status=status)
+def test_cancel_queued_run_is_cancelled_at_once(api_client, user):
+    run_row("a", status=RunStatus.QUEUED, owner=user)
     response = api_client.post("/api/backtest/a/cancel")
     assert response.status_code == 200
     assert response.json() == {"run_id": "a", "status": "cancelled"}
     run = Run.objects.get(run_id="a")
     assert run.status == RunStatus.CANCELLED
     assert run.ts_end is not None
+    assert api_client.get("/api/backtest/running").json() == {"runs": []}
+
+
+def test_cancel_running_run_is_cancelling_until_its_worker_stops(api_client, user):
+    run_row("a", status=RunStatus.RUNNING, progress=40.0, owner=user)
+    for _ in range(2):  # asking twice changes nothing
+        response = api_client.post("/api/backtest/a/cancel")
+        assert response.status_code == 200
+        assert response.json() == {"run_id": "a", "status": "cancelling"}
+    run = Run.objects.get(run_id="a")
+    assert (run.status, run.ts_end) == (RunStatus.CANCELLING, None)
+    # Its worker slot is still busy: the run is listed as running, saying so.
+    running = api_client.get("/api/backtest/running").json()["runs"]
+    assert [(r["run_id"], r["status"], r["progress"]) for r in running] == [
+        ("a", "cancelling", 40.0)
+    ]
+    status = api_client.get("/api/backtest/status/a").json()
+    assert status == {"run_id": "a", "status": "cancelling", "progress": 40.0}
 
 
 @pytest.mark.parametrize("status", [RunStatus.COMPLETED, RunStatus.FAILED])
-def test_cancel_finished_run_is_409(api_client, status):
-    run_row("done", status=status)
+def test_cancel_finished_run_is_409(api_client, user, status):
+    run_row("done", status=status, owner=user)
     response = api_client.post("/api/backtest/done/cancel")
     assert response.status_code == 409
     assert response.json()["error"] == RUN_ALREADY_FINISHED.format(run_id="done", status=status)

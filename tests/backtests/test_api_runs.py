@@ -28,6 +28,7 @@ RUN_KEYS = {
     "metadata",
     "progress",
 }
+ACCESS_KEYS = {"owner", "can_cancel", "can_delete"}
 CHART_QUERY = {"symbol": "AAPL", "start_ns": t(1), "end_ns": t(3), "direction": "LONG", "pnl": 48}
 WINDOW_QUERY = {"symbol": "AAPL", "start_ns": t(0), "end_ns": t(4)}
 # Each span chart with a valid query: the trade chart and the chart page's window chart.
@@ -90,7 +91,7 @@ def test_runs_list_newest_first_with_seed_shape(api_client):
     body = api_client.get("/api/runs").json()
     assert [run["run_id"] for run in body["runs"]] == ["new", "mid", "old"]
     newest = body["runs"][0]
-    assert set(newest) == RUN_KEYS
+    assert set(newest) == RUN_KEYS | ACCESS_KEYS
     assert newest["status"] == "running"
     assert newest["progress"] == 42.5
     assert newest["ts_start"] == t(2)
@@ -126,9 +127,9 @@ def test_runs_list_limit_bounds_accepted(api_client):
 # --- DELETE /api/runs --------------------------------------------------------------------
 
 
-def test_runs_delete_removes_runs_and_their_events(api_client):
-    run_with_one_trade("trade1")
-    run_with_one_trade("trade2")
+def test_runs_delete_removes_runs_and_their_events(api_client, user):
+    run_with_one_trade("trade1", owner=user)
+    run_with_one_trade("trade2", owner=user)
     response = api_client.delete("/api/runs", {"run_ids": ["trade1"]}, format="json")
     assert response.status_code == 200
     assert response.json() == {"deleted": 1}
@@ -138,8 +139,8 @@ def test_runs_delete_removes_runs_and_their_events(api_client):
     assert Fill.objects.filter(run_id="trade2").count() == 2
 
 
-def test_runs_delete_unknown_ids_count_only_existing(api_client):
-    run_row("a")
+def test_runs_delete_unknown_ids_count_only_existing(api_client, user):
+    run_row("a", owner=user)
     response = api_client.delete("/api/runs", {"run_ids": ["a", "nope", "a"]}, format="json")
     assert response.json() == {"deleted": 1}
 
@@ -150,9 +151,9 @@ def test_runs_delete_empty_list_deletes_nothing(api_client):
     assert Run.objects.count() == 1
 
 
-def test_runs_delete_running_run_is_deleted(api_client):
-    run_row("busy", status=RunStatus.RUNNING, progress=10)
-    run_row("waiting", status=RunStatus.QUEUED)
+def test_runs_delete_running_run_is_deleted(api_client, user):
+    run_row("busy", status=RunStatus.RUNNING, progress=10, owner=user)
+    run_row("waiting", status=RunStatus.QUEUED, owner=user)
     body = api_client.delete("/api/runs", {"run_ids": ["busy", "waiting"]}, format="json").json()
     assert body == {"deleted": 2}
     assert not Run.objects.exists()

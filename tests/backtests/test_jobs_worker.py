@@ -11,14 +11,16 @@ import os
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from django_q.brokers.orm import ORM
 from django_q.models import Task
 from django_q.signals import post_spawn
 
-from backtests.models import EVENT_MODELS, Fill, Run, RunStatus
+from backtests.models import EVENT_MODELS, Fill, RecordedBar, Run, RunStatus
 from backtests.services import jobs
 from backtests.services.jobs import WORKER_GONE_ERROR, runs_fail_orphaned
 from backtests.tasks import RUN_GONE, run_backtest_task
@@ -109,10 +111,10 @@ def test_worker_run_cancelled_stops_early(api_client, qcluster, slow_run):
     run_id = slow_run(record="trades")
     cancelled_at = time.monotonic()
     response = api_client.post(f"/api/backtest/{run_id}/cancel")
-    assert response.json() == {"run_id": run_id, "status": "cancelled"}
-    # The worker writes what it did once it has stopped.
+    assert response.json() == {"run_id": run_id, "status": "cancelling"}
+    # Cancelling until the worker has stopped; it then writes what it did, and cancelled.
     run = wait_for(
-        lambda: (r := run_state(run_id)).metadata.get("bars") is not None and r,
+        lambda: (r := run_state(run_id)).status != RunStatus.CANCELLING and r,
         what="the worker to stop the cancelled run",
     )
     print(
@@ -120,7 +122,57 @@ def test_worker_run_cancelled_stops_early(api_client, qcluster, slow_run):
         f" after {run.metadata['bars']} of {SLOW_BARS} bars"
     )
     assert run.status == RunStatus.CANCELLED
+    assert run.ts_end is not None
     assert run.metadata["bars"] < SLOW_BARS
+
+
+SECOND_A_BAR_BARS = 120
+
+
+@pytest.mark.worker
+@pytest.mark.parametrize("broker_env", ["orm"], indirect=True)
+def test_strategy_sleeping_a_second_a_bar_stops_after_the_bar_it_is_on(
+    api_client, qcluster, tmp_path, slow_strategy
+):
+    # Cancellation is checked by time: one-bar sub-batches at this pace. (It used to be
+    # checked after 256 bars first, then at least every 64: minutes at a second a bar.)
+    publisher = ingest_bars(
+        tmp_path,
+        bars=minute_bars(38, "2024-01-02T00:00", SECOND_A_BAR_BARS),
+        mappings={"AAPL": [("2024-01-02", "2024-01-03", 38)]},
+        name="sleepy",
+    )
+    run_id = submit(
+        api_client,
+        strategy="SlowTestStrategy",
+        strategy_params={"sleep_ms": 1000},
+        symbols=["AAPL"],
+        rtype=33,
+        publisher_id=publisher,
+        record="full",
+    )
+    # Progress is reported after every bar: wait for the second one.
+    wait_for(
+        lambda: run_state(run_id).progress >= 100 * 2 / SECOND_A_BAR_BARS,
+        what="two bars to be processed",
+    )
+    cancelled_at = time.monotonic()
+    done_at_cancel = round(run_state(run_id).progress * SECOND_A_BAR_BARS / 100)
+    assert api_client.post(f"/api/backtest/{run_id}/cancel").json()["status"] == "cancelling"
+    running = api_client.get("/api/backtest/running").json()["runs"]
+    assert [(r["run_id"], r["status"]) for r in running] == [(run_id, "cancelling")]
+
+    run = wait_for(
+        lambda: (r := run_state(run_id)).status != RunStatus.CANCELLING and r,
+        what="the worker to stop",
+    )
+    print(f"cancel -> stopped: {time.monotonic() - cancelled_at:.2f} s")
+    assert run.status == RunStatus.CANCELLED
+    # At most the bar being processed when the cancel came, and the one the heartbeat had
+    # not reported yet (progress is written every 0.25 s).
+    assert done_at_cancel <= run.metadata["bars"] <= done_at_cancel + 2
+    assert RecordedBar.objects.filter(run_id=run_id).count() == run.metadata["bars"]
+    assert api_client.get("/api/backtest/running").json() == {"runs": []}
 
 
 @pytest.mark.worker
@@ -238,3 +290,63 @@ def test_orphaned_local_runs_fail_by_process_id():
         "remote": "running",
         "done": "completed",
     }
+
+
+# --- queued runs: only lost tasks are enqueued again ----------------------------------------
+
+OLD_ENOUGH = time.time_ns() - (jobs.QUEUED_GRACE_SECONDS + 60) * 10**9
+
+
+@pytest.fixture
+def empty_queue() -> None:
+    """This test process's queue, emptied before and after (Redis keeps no transaction)."""
+    from django_q.brokers import get_broker
+
+    get_broker().purge_queue()
+    yield
+    get_broker().purge_queue()
+
+
+def _queued_taken_by(run_id: str, taken_by: str) -> None:
+    run_row(run_id, status=RunStatus.QUEUED, ts_start=OLD_ENOUGH)
+    Run.objects.filter(run_id=run_id).update(taken_by=taken_by)
+
+
+def test_queued_run_held_by_a_live_local_cluster_is_left_to_it(empty_queue):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    host = socket.gethostname()
+    _queued_taken_by("held", f"{host}:{os.getpid()}")  # a process that runs: this one
+    _queued_taken_by("orphaned", f"{host}:{dead.pid}")
+    _queued_taken_by("never-taken", "")
+
+    assert jobs.runs_requeue_lost() == 2
+
+    assert jobs._run_ids_waiting_in_queue() == {"orphaned", "never-taken"}
+    taken = dict(Run.objects.values_list("run_id", "taken_by"))
+    assert taken == {"held": f"{host}:{os.getpid()}", "orphaned": "", "never-taken": ""}
+    assert jobs.runs_requeue_lost() == 0  # their tasks wait in the queue now
+
+
+def test_queued_run_held_by_a_cluster_on_another_machine_waits_while_it_reports_status(
+    empty_queue,
+):
+    from django_q.brokers import get_broker
+    from django_q.signing import SignedPackage
+    from django_q.status import Stat, Status
+
+    _queued_taken_by("remote", "elsewhere.example:4242")
+    status = Status(pid=4241, cluster_id=uuid.uuid4())
+    status.host, status.sentinel = "elsewhere.example", 4242
+    broker = get_broker()
+    key = Stat.get_key(status.cluster_id)
+    broker.set_stat(key, SignedPackage.dumps(status, True), 3)  # as its guard does
+    try:
+        assert jobs.runs_requeue_lost() == 0
+    finally:  # the cluster stops reporting (its status expires)
+        if isinstance(broker, ORM):  # its statuses live in Django's cache
+            broker.get_cache().delete(key)
+        else:
+            broker.connection.delete(key)
+    assert jobs.runs_requeue_lost() == 1
+    assert jobs._run_ids_waiting_in_queue() == {"remote"}

@@ -115,3 +115,41 @@ def test_serve_rejects_bad_port():
 
     with pytest.raises(CommandError, match="--port must be between 1 and 65535"):
         call_command("serve", "--port", "70000")
+
+
+def _descendants(pid: int) -> set[int]:
+    found, pending = set(), [pid]
+    while pending:
+        for child in child_pids(pending.pop()):
+            if child not in found:
+                found.add(child)
+                pending.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.worker
+def test_serve_killed_outright_takes_its_site_and_worker_with_it(serve_env, tmp_path):
+    port = free_port()
+    log = tmp_path / "serve.log"
+    process = start_manage(["serve", "--port", str(port)], serve_env, log)
+    try:
+        wait_for(lambda: health_ok(port), what="the site to answer /health")
+        # runserver, qcluster, its sentinel and the sentinel's worker, fetcher and monitor
+        members = wait_for(
+            lambda: found if len(found := _descendants(process.pid)) >= 6 else None,
+            what="the site, the cluster and its processes",
+        )
+        os.kill(process.pid, signal.SIGKILL)  # no chance to stop its children
+        process.wait()
+        wait_for(lambda: not any(map(_alive, members)), what="every child of serve to die")
+        assert not health_ok(port)
+    finally:
+        stop_process(process)
+        print(log.read_text(errors="replace")[-3000:])

@@ -11,10 +11,11 @@ from django.db import connections
 from backtests.engine.enums import BarPeriod, OrderType, TradeSide
 from backtests.engine.strategies.base import ParamSpec, StrategyBase
 from backtests.engine.strategies.base import _strategy_classes as registered
-from backtests.models import EVENT_MODELS, Fill, RecordedBar, Run
+from backtests.models import EVENT_MODELS, Fill, OrderSubmission, RecordedBar, Run
 from backtests.services import backtest_spec as spec_module
 from backtests.services.backtest_spec import backtest_spec_build
 from backtests.services.runs import (
+    STALE_RUN_ERROR,
     run_cancel,
     run_create,
     run_execute,
@@ -395,13 +396,14 @@ def test_run_cancel_while_running_stops_the_worker_early(long_publisher, slow_st
     thread = _execute_in_thread(run.run_id, result)
 
     _wait_until_running(run.run_id)
-    run_cancel(run_id=run.run_id)
+    assert run_cancel(run_id=run.run_id).status == "cancelling"
     thread.join(timeout=30)
 
     assert not thread.is_alive()
     assert "error" not in result
     final = Run.objects.get(run_id=run.run_id)
     assert final.status == "cancelled"
+    assert final.ts_end is not None
     assert 0 < final.metadata["bars"] < 4000
     assert RecordedBar.objects.filter(run_id=run.run_id).count() == final.metadata["bars"]
 
@@ -449,6 +451,93 @@ def test_runs_delete_removes_runs_and_all_their_events(publisher_id):
 def test_runs_delete_bad_ids_raise_invalid_input(bad):
     with pytest.raises(InvalidInput, match="run_ids must be a list"):
         runs_delete(run_ids=bad)
+
+
+@pytest.mark.django_db(databases=DBS, transaction=True)
+def test_run_failed_as_stale_while_executing_is_never_written_by_its_worker_again(
+    long_publisher, slow_strategy
+):
+    # A worker paused (SIGSTOP) past the heartbeat limit has its run failed by the stale-run
+    # check; once it resumes, the run is no longer its own. Here the check fails the run
+    # while the worker thread goes on, which is what the resumed worker does.
+    spec = _spec(
+        long_publisher,
+        strategy=slow_strategy,
+        strategy_params={},
+        symbols=["AAPL"],
+        start_date=None,
+        end_date=None,
+    )
+    run = run_create(spec=spec)
+    result: dict = {}
+    thread = _execute_in_thread(run.run_id, result)
+    _wait_until_running(run.run_id)
+    deadline = time.monotonic() + 30
+    while not RecordedBar.objects.filter(run_id=run.run_id).exists():  # a batch is written
+        assert time.monotonic() < deadline, "no batch was written"
+        time.sleep(0.02)
+
+    assert runs_fail_stale(older_than_seconds=-60) == 1  # every running run counts as stale
+    failed = Run.objects.get(run_id=run.run_id)
+    counts = {m.__name__: m.objects.filter(run_id=run.run_id).count() for m in EVENT_MODELS}
+    assert counts["RecordedBar"] > 0
+    thread.join(timeout=60)
+
+    assert not thread.is_alive()
+    assert "error" not in result
+    assert result["run"].status == "failed"
+    final = Run.objects.get(run_id=run.run_id)
+    expected_error = STALE_RUN_ERROR.format(seconds=-60)
+    assert final.metadata == {**(run.metadata or {}), "error": expected_error}
+    assert (final.status, final.ts_end, final.progress, final.heartbeat_ns) == (
+        "failed",
+        failed.ts_end,
+        failed.progress,
+        failed.heartbeat_ns,
+    )
+    after = {m.__name__: m.objects.filter(run_id=run.run_id).count() for m in EVENT_MODELS}
+    assert after == counts
+
+
+@pytest.mark.django_db(databases=DBS)
+def test_run_claimed_again_by_another_execution_refuses_the_first_ones_batches(publisher_id):
+    from backtests.recording import OrmRecorder
+    from backtests.recording.batches import Batch
+
+    run = run_create(spec=_spec(publisher_id, record="trades"))
+    Run.objects.filter(run_id=run.run_id).update(status="running", claim="second")
+    row = ("O1", "AAPL", "MARKET", "BUY", 1.0, None, None, None, None)
+    for claim, written in (("first", False), ("second", True)):
+        recorder = OrmRecorder(run_id=run.run_id, record="trades", claim=claim)
+        recorder.open()
+        recorder._writer.write(
+            Batch(
+                run.run_id, {"order_submissions": [(run.run_id, 1, 1, *row)]}, events=1, claim=claim
+            )
+        )
+        recorder.flush()
+        assert recorder.run_deleted is not written
+    assert OrderSubmission.objects.filter(run_id=run.run_id).count() == 1
+
+
+def test_recording_statements_know_the_executing_statuses():
+    from backtests.models import EXECUTING_STATUSES
+    from backtests.recording import statements
+
+    assert tuple(EXECUTING_STATUSES) == statements.EXECUTING_STATUSES
+    for status in EXECUTING_STATUSES:
+        assert f"'{status}'" in statements.RUN_CLAIMED_SQL
+
+
+@pytest.mark.django_db
+def test_runs_fail_stale_ends_a_cancelling_run_cancelled():
+    Run.objects.create(
+        run_id="stopping", name="x", ts_start=1, status="cancelling", heartbeat_ns=1, metadata={}
+    )
+    assert runs_fail_stale(older_than_seconds=30) == 1
+    run = Run.objects.get(run_id="stopping")
+    assert run.status == "cancelled" and run.ts_end is not None
+    assert run.metadata == {"stopped": STALE_RUN_ERROR.format(seconds=30)}
 
 
 @pytest.mark.django_db

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 from django.db.models import F
+from django_q.models import Task
 
 from backtests.models import ACTIVE_STATUSES, EVENT_MODELS, Run, RunStatus
 from backtests.services import jobs
@@ -23,7 +26,7 @@ from backtests.services.jobs import (
     WORKER_GONE_ERROR,
     _run_ids_waiting_in_queue,
 )
-from backtests.services.runs import runs_delete
+from backtests.services.runs import STALE_RUN_ERROR, runs_delete, runs_fail_stale
 from tests.backtests.subprocesses import wait_for
 from tests.backtests.worker_runs import (
     TRADER_BARS,
@@ -144,6 +147,25 @@ def test_killed_cluster_run_fails_when_a_new_cluster_starts(start_cluster, trade
     assert_killed_run_kept_only_its_partial_rows(trader, killed, completed)
 
 
+@pytest.mark.parametrize("broker_env", ["orm"], indirect=True)
+def test_killing_only_the_cluster_main_process_leaves_no_process_behind(start_cluster, trader):
+    first = start_cluster()
+    killed = trader.submit(sleep_ms=SLOW_MS)
+    run = wait_mid_run(killed)
+    members = descendants(first.pid)  # sentinel, worker (and its writer), fetcher, monitor
+    assert worker_pid(run) in members and len(members) >= 4
+
+    os.kill(first.pid, signal.SIGKILL)  # the main process only, as an OOM kill may
+    first.wait()
+    # They used to live on, taking tasks with no one watching; now they die with it.
+    wait_for(lambda: not any(map(running, members)), what="the cluster's processes to die")
+
+    start_cluster()
+    assert_failed_by_dead_worker(killed, run.worker)
+    completed = assert_next_run_completes(trader)
+    assert_killed_run_kept_only_its_partial_rows(trader, killed, completed)
+
+
 def test_runs_whose_tasks_a_killed_cluster_had_taken_are_queued_again_and_complete(
     start_cluster, trader
 ):
@@ -169,6 +191,35 @@ def test_runs_whose_tasks_a_killed_cluster_had_taken_are_queued_again_and_comple
     assert run_state(killed).status == RunStatus.FAILED
 
 
+def test_runs_whose_tasks_a_busy_live_cluster_holds_are_not_queued_again(start_cluster, trader):
+    cluster = start_cluster()
+    busy = trader.submit(sleep_ms=SLOW_MS)
+    waiting = [trader.submit(sleep_ms=0) for _ in range(2)]  # taken ahead of its one worker
+    wait_mid_run(busy)
+    wait_for(lambda: not _run_ids_waiting_in_queue(), what="the cluster to take every task")
+    # Queued for longer than the grace period, as behind a long run.
+    Run.objects.filter(run_id__in=waiting).update(
+        ts_start=F("ts_start") - (QUEUED_GRACE_SECONDS + 1) * 1_000_000_000
+    )
+    holders = {run_state(r).taken_by for r in waiting}
+    assert len(holders) == 1
+    host, _, sentinel = holders.pop().rpartition(":")
+    assert host == socket.gethostname() and int(sentinel) in descendants(cluster.pid)
+
+    assert jobs.runs_requeue_lost() == 0  # the cluster lives: its tasks will run
+    assert not _run_ids_waiting_in_queue()
+
+    for run_id in [busy, *waiting]:
+        assert wait_finished(run_id).status == RunStatus.COMPLETED
+    for run_id in waiting:  # each executed once, by its one task
+        tasks = wait_for(
+            lambda run_id=run_id: list(Task.objects.filter(name=f"backtest-{run_id}")),
+            what=f"the task of {run_id} to be saved",
+        )
+        assert [task.result for task in tasks] == ["completed"]
+        assert event_rows(run_id) == trader.reference_rows()
+
+
 @pytest.mark.parametrize("broker_env", ["orm"], indirect=True)
 def test_killed_cluster_run_fails_on_the_sites_first_status_call(
     api_client, start_cluster, trader, monkeypatch
@@ -187,6 +238,44 @@ def test_killed_cluster_run_fails_on_the_sites_first_status_call(
     start_cluster()
     completed = assert_next_run_completes(trader)
     assert_killed_run_kept_only_its_partial_rows(trader, killed, completed)
+
+
+# --- a worker paused past the heartbeat limit ----------------------------------------------
+
+
+@pytest.mark.parametrize("broker_env", ["orm"], indirect=True)
+def test_worker_paused_past_the_heartbeat_limit_never_writes_its_failed_run_again(qcluster, trader):
+    run_id = trader.submit(sleep_ms=SLOW_MS)
+    pid = worker_pid(wait_mid_run(run_id))
+
+    os.kill(pid, signal.SIGSTOP)  # its SQLite writer process, if any, goes on meanwhile
+    try:
+        wait_for(
+            lambda: time.time_ns() - run_state(run_id).heartbeat_ns > 1_500_000_000,
+            what="the paused worker's heartbeat to be 1.5 s old",
+        )
+        assert runs_fail_stale(older_than_seconds=1) == 1  # as the site's check would
+        failed = run_state(run_id)
+        counts = row_counts(run_id)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+    task = wait_for(
+        lambda: Task.objects.filter(name=f"backtest-{run_id}").first(),
+        what="the resumed worker to end its task",
+    )
+    assert task.result == "failed"
+    final = run_state(run_id)
+    assert final.metadata == {"error": STALE_RUN_ERROR.format(seconds=1)}
+    assert (final.status, final.ts_end, final.heartbeat_ns, final.progress) == (
+        RunStatus.FAILED,
+        failed.ts_end,
+        failed.heartbeat_ns,
+        failed.progress,
+    )
+    assert row_counts(run_id) == counts  # no fill, bar or order row after it was failed
+    assert counts["RecordedBar"] < TRADER_BARS
+    assert_next_run_completes(trader)
 
 
 # --- deleting runs while others execute -----------------------------------------------------

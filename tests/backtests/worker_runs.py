@@ -27,7 +27,7 @@ class SlowTestStrategy(StrategyBase):
     name = "Slow test strategy"
     parameters = {
         "bar_period": ParamSpec(default=BarPeriod.MINUTE),
-        "sleep_ms": ParamSpec(default=0.15, min=0.0, max=100.0),
+        "sleep_ms": ParamSpec(default=0.15, min=0.0, max=2000.0),
     }
 
     def on_bar(self, bar):

@@ -51,9 +51,14 @@ def progress_of(page, run_id: str) -> str:
     return page.locator(f"#running .job[data-run-id='{run_id}'] progress").get_attribute("value")
 
 
-def test_running_panel_shows_progress_survives_reload_and_cancels(e2e_user, desktop, page_errors):
+def test_running_panel_shows_progress_survives_reload_and_cancels(
+    e2e_user, desktop, page_errors, django_user_model
+):
     page = desktop
-    run_row("r-live", status=RunStatus.RUNNING, progress=40.0, worker=this_process_worker_name())
+    worker = this_process_worker_name()
+    run_row("r-live", status=RunStatus.RUNNING, progress=40.0, worker=worker, owner=e2e_user)
+    other = django_user_model.objects.create_user(username="olga", password="pw-olga-123")
+    run_row("r-olga", status=RunStatus.RUNNING, progress=5.0, worker=worker, owner=other)
     page.reload()
     job = page.locator("#running .job[data-run-id='r-live']")
     job.wait_for()
@@ -69,9 +74,24 @@ def test_running_panel_shows_progress_survives_reload_and_cancels(e2e_user, desk
     assert progress_of(page, "r-live") == "70"
     screenshot(page, "e2e-running-1280")
 
+    # Not the user's run: its Cancel button is off, saying why.
+    olga_cancel = page.locator("#running .job[data-run-id='r-olga'] button")
+    assert olga_cancel.is_disabled()
+    assert "needs the permission backtests.cancel_run" in olga_cancel.get_attribute("title")
+
     job.get_by_role("button", name="Cancel run r-live").click()
-    page.wait_for_selector("#running .empty")
-    assert Run.objects.get(run_id="r-live").status == RunStatus.CANCELLED
+    # Cancelling until its worker has stopped: still listed, button off.
+    page.wait_for_function(
+        "document.querySelector(\"#running .job[data-run-id='r-live'] .badge\")"
+        ".textContent === 'cancelling'"
+    )
+    assert job.locator("button").is_disabled()
+    assert job.locator("button").inner_text() == "Cancelling…"
+    assert Run.objects.get(run_id="r-live").status == RunStatus.CANCELLING
+    screenshot(page, "e2e-running-cancelling-1280")
+    # The worker stops and says so.
+    Run.objects.filter(run_id="r-live").update(status=RunStatus.CANCELLED, ts_end=1)
+    page.wait_for_selector("#running .job[data-run-id='r-live']", state="detached")
     page.wait_for_selector("#run-status:has-text('Run r-live cancelled.')")
     row = page.locator("#history tr[data-run-id='r-live'] .badge")
     page.wait_for_function(
@@ -79,6 +99,10 @@ def test_running_panel_shows_progress_survives_reload_and_cancels(e2e_user, desk
         ".textContent === 'cancelled'"
     )
     assert row.inner_text().lower() == "cancelled"
+    # In the history, the other user's run cannot be ticked for deletion.
+    olga_box = page.locator("#history tr[data-run-id='r-olga'] input[type=checkbox]")
+    assert olga_box.is_disabled()
+    assert "needs the permission backtests.delete_run" in olga_box.get_attribute("title")
     assert page_errors == []
 
 
@@ -175,4 +199,29 @@ def test_pages_explain_what_to_do_when_there_is_no_data(e2e_user, desktop, page_
     page.goto(page.base_url + "/performance?run=nope")
     page.wait_for_selector("#page-status.status-error")
     assert "Run nope is not a completed run" in page.locator("#page-status").inner_text()
+    assert page_errors == []
+
+
+def test_preset_buttons_follow_who_may_change_the_preset(
+    e2e_user, desktop, page_errors, django_user_model
+):
+    from secmaster.models import SymbolPreset
+
+    page = desktop
+    olga = django_user_model.objects.create_user(username="olga", password="pw-olga-123")
+    SymbolPreset.objects.create(
+        name="olga's", symbols=["AAPL"], owner_id=olga.pk, owner_username="olga"
+    )
+    SymbolPreset.objects.create(name="mine", symbols=["AAPL"], owner_id=e2e_user.pk)
+    page.reload()
+    page.wait_for_selector("#preset option[value=mine]", state="attached")
+    for name, allowed in (("olga's", False), ("mine", True), ("olga's", False)):
+        page.select_option("#preset", name)
+        for button in ("#preset-update", "#preset-delete"):
+            page.wait_for_function(
+                f"document.querySelector('{button}').disabled === {str(not allowed).lower()}"
+            )
+    assert "Preset of olga" in page.locator("#preset-delete").get_attribute("title")
+    assert not page.locator("#preset-load").is_disabled()  # anyone may load it
+    screenshot(page, "e2e-preset-not-yours-1280")
     assert page_errors == []

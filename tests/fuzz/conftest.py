@@ -56,7 +56,8 @@ def fuzz_data(tmp_path, user) -> FuzzData:
         rtype=33,
         publisher_id=publisher_id,
     )
-    run = run_execute(run_id=run_create(spec=spec, name="fuzz").run_id)
+    # Everything is the fuzzing user's, so that cancels, updates and deletes can succeed.
+    run = run_execute(run_id=run_create(spec=spec, name="fuzz", owner=user).run_id)
     assert run.status == RunStatus.COMPLETED, run.metadata
     trades = roundtrips_for_run(run.run_id)
     assert trades, "the fuzz run must have round trips"
@@ -68,10 +69,10 @@ def fuzz_data(tmp_path, user) -> FuzzData:
         publisher_id=publisher_id,
         capital=50_000,
     )
-    other = run_execute(run_id=run_create(spec=other_spec, name="fuzz other").run_id)
+    other = run_execute(run_id=run_create(spec=other_spec, name="fuzz other", owner=user).run_id)
     assert other.status == RunStatus.COMPLETED, other.metadata
-    run_row(QUEUED_RUN_ID, status=RunStatus.QUEUED, symbols=SYMBOLS)
-    preset_create(name=PRESET_NAME, symbols=list(SYMBOLS))
+    run_row(QUEUED_RUN_ID, status=RunStatus.QUEUED, symbols=SYMBOLS, owner=user)
+    preset_create(name=PRESET_NAME, symbols=list(SYMBOLS), owner=user)
     assert user.check_password(USER_PASSWORD)
     return FuzzData(
         publisher_id=publisher_id,

@@ -14,6 +14,7 @@ Generation is derandomized and Hypothesis keeps no example database: a run is re
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -73,27 +74,83 @@ def rolled_back() -> Iterator[None]:
             transaction.set_rollback(True, using=alias)
 
 
-def with_known_values(values: Any, known: dict[str, list]) -> st.SearchStrategy:
-    """``values`` with all but a few of its known keys set to known values, or as generated.
+def nested(depth: int, leaf: Any = 1) -> Any:
+    """``leaf`` inside ``depth`` levels of alternating lists and objects."""
+    value = leaf
+    for level in range(depth):
+        value = [value] if level % 2 else {"x": value}
+    return value
+
+
+# Values that once got a 500 or were wrongly accepted (issue 12, item 4), for any field: digits
+# that are not ASCII, dates Python parses but nobody means, numbers beyond 64 bits or any
+# float, NUL and (bodies only) deep nesting. Lone surrogates cannot travel through the
+# fuzzer (it encodes bodies as UTF-8); test_fuzz_findings.py sends them as raw JSON.
+HOSTILE_TEXT = [
+    "²",
+    "³³",
+    "١",
+    "٣٣",
+    "１２",  # fullwidth digits
+    "1" * 5000,
+    "-" + "9" * 30,
+    "2024-W01-1",
+    "9999-12-31",
+    "0001-01-01",
+    "20240102",
+    "\x00",
+    "a\x00b",
+]
+HOSTILE_NUMBERS = [10**400, -(10**30), 2**63, 2**64, 1e308, -1e308]
+HOSTILE_BODY_ONLY = [
+    {"fast_period": "٥", "slow_period": 10},
+    {"quantity": "١"},
+    {"fast_period": 10**400},
+    nested(40),
+    [nested(20), nested(30)],
+]
+HOSTILE_QUERY = HOSTILE_TEXT + [str(number) for number in HOSTILE_NUMBERS]
+HOSTILE_BODY = HOSTILE_TEXT + HOSTILE_NUMBERS + HOSTILE_BODY_ONLY
+
+
+def with_known_values(
+    values: Any, known: dict[str, list], hostile: list[Any] | None = None
+) -> st.SearchStrategy:
+    """``values`` with all but a few of its known keys set to known values, or as generated;
+    with ``hostile``, also the known values with one field set to a hostile value.
 
     The known branch comes first: it is the one Hypothesis tries most, and shrinks towards.
     """
-    swappable = sorted(key for key in values if key in known) if isinstance(values, dict) else []
-    if not swappable:
+    if not isinstance(values, dict):
+        return st.just(values)
+    swappable = sorted(key for key in values if key in known)
+    if not swappable and not (hostile and values):
         return st.just(values)
 
     def overlay(random_keys: set[str], picks: dict[str, Any]) -> dict[str, Any]:
         return {**values, **{k: v for k, v in picks.items() if k not in random_keys}}
 
-    random_keys = st.sets(
-        st.sampled_from(swappable), max_size=min(MAX_RANDOM_FIELDS, len(swappable) - 1)
-    )
+    def spoiled(picks: dict[str, Any], key: str, bad: Any) -> dict[str, Any]:
+        return {**values, **picks, key: bad}
+
     picks = st.fixed_dictionaries({key: st.sampled_from(known[key]) for key in swappable})
-    return st.one_of(st.builds(overlay, random_keys, picks), st.just(values))
+    branches = [st.just(values)]
+    if swappable:
+        random_keys = st.sets(
+            st.sampled_from(swappable), max_size=min(MAX_RANDOM_FIELDS, len(swappable) - 1)
+        )
+        branches.insert(0, st.builds(overlay, random_keys, picks))
+    if hostile:
+        fields = sorted({*values, *swappable})
+        branches.append(
+            st.builds(spoiled, picks, st.sampled_from(fields), st.sampled_from(hostile))
+        )
+    return st.one_of(branches)
 
 
-def known_values_hooks(data: FuzzData) -> HookDispatcher:
-    """Hooks that put existing ids and valid values into generated cases (see the docstring)."""
+def known_values(data: FuzzData) -> tuple[dict[str, list], dict[str, list], dict]:
+    """Existing ids and valid values: for path parameters, query parameters and, per
+    operation, body fields (the first value of each is valid with the others' first)."""
     trade = data.trade
     path_values = {
         "run_id": [data.completed_run_id, data.queued_run_id],
@@ -143,16 +200,23 @@ def known_values_hooks(data: FuzzData) -> HookDispatcher:
         },
     }
 
+    return path_values, query_values, body_values
+
+
+def known_values_hooks(data: FuzzData) -> HookDispatcher:
+    """Hooks that put existing ids and valid values into generated cases (see the docstring)."""
+    path_values, query_values, body_values = known_values(data)
+
     def flatmap_path_parameters(context: HookContext, path_parameters: Any) -> Any:
         return with_known_values(path_parameters, path_values)
 
     def flatmap_query(context: HookContext, query: Any) -> Any:
-        return with_known_values(query, query_values)
+        return with_known_values(query, query_values, HOSTILE_QUERY)
 
     def flatmap_body(context: HookContext, body: Any) -> Any:
         operation = context.operation
         known = body_values.get((operation.method.upper(), operation.path), {})
-        return with_known_values(body, known)
+        return with_known_values(body, known, HOSTILE_BODY)
 
     hooks = HookDispatcher(scope=HookScope.TEST)
     for hook in (flatmap_path_parameters, flatmap_query, flatmap_body):
@@ -256,3 +320,72 @@ def test_every_api_operation_answers_boundary_cases_as_documented(api_schema, fu
     print(f"{sum(cases.values())} boundary cases over {len(cases)} operations")
     assert not failures, "\n\n".join(failures)
     assert set(cases) == operation_labels(api_schema)
+
+
+# --- every field, every hostile value ---------------------------------------------------------
+
+PLACEHOLDER = "@@hostile@@"
+DEEP = 10_000
+# One value of each kind above (for every field, so the matrix stays cheap): a digit int()
+# refuses, one it takes, 5,000 digits, a week date, year 9999, NUL, numbers beyond 64 bits and
+# near the float limit, a parameter in other digits, nesting 40 deep.
+MATRIX_TEXT = ["²", "١", "1" * 5000, "2024-W01-1", "9999-12-31", "a\x00b"]
+MATRIX_NUMBERS = [10**400, 2**63, 1e308]
+MATRIX_QUERY = MATRIX_TEXT + [str(number) for number in MATRIX_NUMBERS]
+# Raw JSON texts: json.dumps escapes lone surrogates as \\udXXX, so they travel as a client
+# would send them; nesting 10,000 deep is written out (json.dumps itself would recurse).
+HOSTILE_JSON = [
+    *(json.dumps(value) for value in MATRIX_TEXT + MATRIX_NUMBERS),
+    json.dumps({"fast_period": "٥", "slow_period": 10}),
+    json.dumps(nested(40)),
+    json.dumps("a\udfffb"),
+    json.dumps({"\ud800": 1}),
+    "[" * DEEP + "]" * DEEP,
+]
+HOSTILE_WHOLE_BODIES = ["[" * DEEP + "]" * DEEP, '{"x": ' + "{" * DEEP + "}" * DEEP + "}"]
+
+
+def spoiled_body(known: dict[str, list], field: str, raw: str) -> bytes:
+    """The first known value of every field, with ``field`` set to the raw JSON ``raw``."""
+    body = {key: values[0] for key, values in known.items()} | {field: PLACEHOLDER}
+    return json.dumps(body).replace(json.dumps(PLACEHOLDER), raw).encode()
+
+
+def test_every_field_refuses_hostile_values_as_documented(api_schema, fuzz_data):
+    """Each body field and query parameter of every operation, with every other value valid,
+    gets each hostile value in turn (lone surrogates and 10,000-deep nesting included): the
+    answer must be documented and never a 5xx."""
+    headers = {"Authorization": fuzz_data.auth_header}
+    path_values, query_values, body_values = known_values(fuzz_data)
+    cases: Counter[str] = Counter()
+    failures: list[str] = []
+
+    def check(operation: Any, **kwargs: Any) -> None:
+        path = {p.name: path_values[p.name][0] for p in operation.path_parameters}
+        case = operation.Case(path_parameters=path, **kwargs)
+        try:
+            with rolled_back():
+                case.call_and_validate(headers=headers, checks=CHECKS)
+        except (Exception, FailureGroup) as exc:
+            failures.append(f"{operation.label} {kwargs}: {exc}"[:2000])
+        cases[operation.label] += 1
+
+    for result in api_schema.get_all_operations():
+        operation = result.ok()
+        known = body_values.get((operation.method.upper(), operation.path))
+        if known:
+            json_body = {"media_type": "application/json"}
+            for field in known:
+                for raw in HOSTILE_JSON:
+                    check(operation, body=spoiled_body(known, field, raw), **json_body)
+            for raw in HOSTILE_WHOLE_BODIES:
+                check(operation, body=raw.encode(), **json_body)
+        names = [parameter.name for parameter in operation.query]
+        valid = {name: query_values[name][0] for name in names if name in query_values}
+        for name in names:
+            for value in MATRIX_QUERY:
+                check(operation, query={**valid, name: value})
+
+    print(f"{sum(cases.values())} hostile cases over {len(cases)} operations")
+    assert not failures, "\n\n".join(failures)
+    assert len(cases) >= 15

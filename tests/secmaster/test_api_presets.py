@@ -39,7 +39,13 @@ def test_preset_create_then_get_round_trips(api_client):
     assert SymbolPreset.objects.get(name="tech").symbols == ["AAPL", "MSFT"]
     response = api_client.get("/api/presets/tech")
     assert response.status_code == 200
-    assert response.json() == {"name": "tech", "symbols": ["AAPL", "MSFT"]}
+    assert response.json() == {
+        "name": "tech",
+        "symbols": ["AAPL", "MSFT"],
+        "owner": "alice",
+        "can_change": True,
+        "can_delete": True,
+    }
 
 
 def test_preset_create_strips_name_and_symbols_keeps_case_and_order(api_client):
@@ -54,10 +60,10 @@ def test_preset_odd_name_works_through_every_route(api_client, name):
     path = f"/api/presets/{quote(name, safe='')}"
     assert _post(api_client, {"name": name, "symbols": ["A"]}).status_code == 201
     assert api_client.get("/api/presets").json() == {"presets": [name]}
-    assert api_client.get(path).json() == {"name": name, "symbols": ["A"]}
+    assert api_client.get(path).json()["symbols"] == ["A"]
     response = _put(api_client, name, {"symbols": ["B", "C"]})
     assert response.json() == {"status": "updated", "name": name}
-    assert api_client.get(path).json() == {"name": name, "symbols": ["B", "C"]}
+    assert api_client.get(path).json()["symbols"] == ["B", "C"]
     response = api_client.delete(path)
     assert response.json() == {"status": "deleted", "name": name}
     assert not SymbolPreset.objects.exists()
@@ -67,7 +73,13 @@ def test_preset_name_with_raw_slash_in_path_is_found(api_client):
     SymbolPreset.objects.create(name="energy/oil", symbols=["XOM"])
     response = api_client.get("/api/presets/energy/oil")
     assert response.status_code == 200
-    assert response.json() == {"name": "energy/oil", "symbols": ["XOM"]}
+    assert response.json() == {
+        "name": "energy/oil",
+        "symbols": ["XOM"],
+        "owner": None,  # made by a script: nobody's
+        "can_change": False,
+        "can_delete": False,
+    }
 
 
 def test_preset_create_duplicate_name_answers_409_and_keeps_original(api_client):
@@ -171,21 +183,21 @@ def test_preset_get_nul_in_name_answers_404(api_client):
     assert api_client.get("/api/presets/a%00b").status_code == 404
 
 
-def test_preset_update_replaces_symbols(api_client):
-    SymbolPreset.objects.create(name="tech", symbols=["AAPL"])
+def test_preset_update_replaces_symbols(api_client, user):
+    SymbolPreset.objects.create(name="tech", symbols=["AAPL"], owner_id=user.pk)
     response = _put(api_client, "tech", {"name": "tech", "symbols": ["MSFT", " NVDA "]})
     assert response.status_code == 200
     assert response.json() == {"status": "updated", "name": "tech"}
     assert SymbolPreset.objects.get(name="tech").symbols == ["MSFT", "NVDA"]
 
 
-def test_preset_update_body_name_with_spaces_still_matches(api_client):
-    SymbolPreset.objects.create(name="tech", symbols=["AAPL"])
+def test_preset_update_body_name_with_spaces_still_matches(api_client, user):
+    SymbolPreset.objects.create(name="tech", symbols=["AAPL"], owner_id=user.pk)
     assert _put(api_client, "tech", {"name": " tech ", "symbols": ["X"]}).status_code == 200
 
 
-def test_preset_update_other_name_in_body_answers_400_and_changes_nothing(api_client):
-    SymbolPreset.objects.create(name="tech", symbols=["AAPL"])
+def test_preset_update_other_name_in_body_answers_400_and_changes_nothing(api_client, user):
+    SymbolPreset.objects.create(name="tech", symbols=["AAPL"], owner_id=user.pk)
     response = _put(api_client, "tech", {"name": "banks", "symbols": ["JPM"]})
     assert response.status_code == 400
     assert response.json()["fields"] == {"name": rules.NAME_MISMATCH}
@@ -203,16 +215,16 @@ def test_preset_update_unknown_answers_404_and_creates_nothing(api_client):
     ("body", "field"),
     [({}, "symbols"), ({"symbols": []}, "symbols"), ({"symbols": ["A", "A"]}, "symbols")],
 )
-def test_preset_update_invalid_body_answers_400_and_keeps_symbols(api_client, body, field):
-    SymbolPreset.objects.create(name="tech", symbols=["AAPL"])
+def test_preset_update_invalid_body_answers_400_and_keeps_symbols(api_client, user, body, field):
+    SymbolPreset.objects.create(name="tech", symbols=["AAPL"], owner_id=user.pk)
     response = _put(api_client, "tech", body)
     assert response.status_code == 400
     assert field in response.json()["fields"]
     assert SymbolPreset.objects.get(name="tech").symbols == ["AAPL"]
 
 
-def test_preset_delete_removes_only_that_preset(api_client):
-    SymbolPreset.objects.create(name="tech", symbols=["AAPL"])
+def test_preset_delete_removes_only_that_preset(api_client, user):
+    SymbolPreset.objects.create(name="tech", symbols=["AAPL"], owner_id=user.pk)
     SymbolPreset.objects.create(name="banks", symbols=["JPM"])
     response = api_client.delete("/api/presets/tech")
     assert response.status_code == 200

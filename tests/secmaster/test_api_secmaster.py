@@ -195,7 +195,8 @@ def test_secmaster_browser_request_renders_browsable_api(api_client, secmaster_d
 
 SECMASTER_PATHS = {
     "/api/": {"get"},
-    "/api/auth/token": {"post"},
+    "/api/auth/token": {"post", "delete"},
+    "/api/auth/token/rotate": {"post"},
     "/api/secmaster/publishers": {"get"},
     "/api/secmaster/publishers/{name}/datasets": {"get"},
     "/api/secmaster/symbols_coverage": {"get"},

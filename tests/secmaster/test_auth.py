@@ -109,12 +109,13 @@ def test_api_root_lists_routes_of_both_apps_as_links(api_client):
     )
     assert body["backtests"]["GET, DELETE /api/runs"] == f"{base}/api/runs"
     assert body["backtests"]["POST /api/backtest/run"] == f"{base}/api/backtest/run"
-    assert body["secmaster"]["POST /api/auth/token"] == f"{base}/api/auth/token"
     assert body["docs"] == {
         "swagger_ui": f"{base}/api/docs/",
         "redoc": f"{base}/api/redoc/",
         "schema": f"{base}/api/schema/",
     }
+    assert body["secmaster"]["POST, DELETE /api/auth/token"] == f"{base}/api/auth/token"
+    assert body["secmaster"]["POST /api/auth/token/rotate"] == f"{base}/api/auth/token/rotate"
 
 
 def test_api_root_in_browser_renders_browsable_api(api_client):

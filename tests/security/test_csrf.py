@@ -28,11 +28,12 @@ FORGED = "A" * 32  # well-formed, but not this session's token
 
 
 @pytest.fixture
-def world(write, tmp_path) -> dict[str, Any]:
-    """A preset, a completed and a running run, and bars when the write submits a backtest."""
-    SymbolPreset.objects.create(name="tech", symbols=["AAPL"])
-    run_row("done1")
-    run_row("live1", status=RunStatus.RUNNING)
+def world(write, tmp_path, user) -> dict[str, Any]:
+    """The user's preset, completed and running run, and bars when the write submits a
+    backtest."""
+    SymbolPreset.objects.create(name="tech", symbols=["AAPL"], owner_id=user.pk)
+    run_row("done1", owner=user)
+    run_row("live1", status=RunStatus.RUNNING, owner=user)
     if write.body is not _backtest_body:
         return {}
     publisher_id = ingest_bars(
@@ -112,7 +113,7 @@ WRITES = [
         "/api/backtest/live1/cancel",
         lambda w: None,
         200,
-        lambda: Run.objects.get(run_id="live1").status == RunStatus.CANCELLED,
+        lambda: Run.objects.get(run_id="live1").status == RunStatus.CANCELLING,
     ),
     # No route takes PATCH: with the token it is 405, so the CSRF check came first.
     Write("patch preset", "patch", "/api/presets/tech", lambda w: {}, 405, lambda: True),

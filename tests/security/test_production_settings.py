@@ -101,6 +101,11 @@ WEAK_KEY = (
     "start with 'django-insecure-'; generate one with: python -c "
     '"import secrets; print(secrets.token_urlsafe(50))"'
 )
+ANY_HOST = (
+    "ALLOWED_HOSTS must not contain '*' with DJANGO_ENV=production: it accepts any Host header; "
+    "list the site's host names, e.g. ost.example.com (.example.com for a domain and its "
+    "subdomains)"
+)
 
 
 @pytest.mark.parametrize(
@@ -131,6 +136,8 @@ WEAK_KEY = (
             "DJANGO_ENV=production needs ALLOWED_HOSTS: the comma-separated host names of the "
             "site, e.g. ost.example.com",
         ),
+        ({"ALLOWED_HOSTS": "*"}, ANY_HOST),
+        ({"ALLOWED_HOSTS": "ost.example.com, *"}, ANY_HOST),
         (
             {"CSRF_TRUSTED_ORIGINS": "ost.example.com"},
             "CSRF_TRUSTED_ORIGINS entries need a scheme, e.g. https://ost.example.com; got "
@@ -149,6 +156,8 @@ WEAK_KEY = (
         "DEBUG=true",
         "no ALLOWED_HOSTS",
         "blank ALLOWED_HOSTS",
+        "ALLOWED_HOSTS=*",
+        "* among the hosts",
         "origin without scheme",
         "unknown DJANGO_ENV",
         "negative HSTS",

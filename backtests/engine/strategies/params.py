@@ -20,6 +20,15 @@ class ParamError(ValueError):
         self.message = message
 
 
+def _is_unicode(text: str) -> bool:
+    """Whether ``text`` can be stored and shown (no lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _plain(value: Any) -> Any:
     """A JSON-friendly form: enum members as their NAME."""
     return value.name if isinstance(value, enum.Enum) else value
@@ -114,7 +123,7 @@ class ParamSpec:
         number: float | None = None
         if isinstance(raw, float):
             number = raw
-        elif isinstance(raw, str):
+        elif isinstance(raw, str) and raw.isascii():  # int("١") is 1: ASCII digits only
             text = raw.strip()
             try:
                 return int(text)
@@ -129,13 +138,13 @@ class ParamSpec:
 
     def _to_float(self, name: str, raw: Any) -> float:
         number: float | None = None
-        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-            number = float(raw)
-        elif isinstance(raw, str):
-            try:
+        try:
+            if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+                number = float(raw)
+            elif isinstance(raw, str) and raw.isascii():  # float("١") is 1.0: ASCII only
                 number = float(raw.strip())
-            except ValueError:
-                number = None
+        except (ValueError, OverflowError):  # not a number; an integer beyond any float
+            number = None
         if number is None or not math.isfinite(number):
             raise ParamError(name, f"expected a finite number, got {raw!r}")
         return number
@@ -145,6 +154,8 @@ class ParamSpec:
             raise ParamError(name, f"expected a string, got {raw!r}")
         if "\x00" in raw:  # PostgreSQL cannot store it in the run's JSON config
             raise ParamError(name, f"expected a string without NUL characters, got {raw!r}")
+        if not _is_unicode(raw):  # a lone surrogate (e.g. from a command line's bad bytes)
+            raise ParamError(name, f"expected valid Unicode text, got {raw!r}")
         return raw
 
     def _to_enum(self, name: str, raw: Any) -> enum.Enum:

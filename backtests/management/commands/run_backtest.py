@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import time
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backtests.engine.enums import BarPeriod
@@ -55,6 +56,7 @@ MSG_RUN_CANCELLED = "run {run_id} was cancelled"
 MSG_SENSITIVITY_FAILED = "run {run_id} completed, but its sensitivity report failed: {error}"
 MSG_INTERRUPTED = "interrupted; run {run_id} is cancelled"
 MSG_NOTE = "note: {note}"
+MSG_OWNER_UNKNOWN = "--owner: no user is called {username!r}"
 
 
 class Command(BaseCommand):
@@ -106,6 +108,12 @@ class Command(BaseCommand):
             " print net P&L and Sharpe per cell (README: Sensitivity report)",
         )
         parser.add_argument("--name", help="run name (default: strategy, symbols and dates)")
+        parser.add_argument(
+            "--owner",
+            metavar="USERNAME",
+            help="the user the run belongs to (default: nobody; only users with the "
+            "permission may then delete or cancel it)",
+        )
 
     def handle(self, *args, **options) -> None:
         try:
@@ -128,9 +136,10 @@ class Command(BaseCommand):
         except ServiceError as exc:
             raise CommandError(_describe(exc)) from None
 
+        owner = _owner(options["owner"])
         for note in spec.notes:
             self.stdout.write(MSG_NOTE.format(note=note))
-        run = run_create(spec=spec, name=options["name"])
+        run = run_create(spec=spec, name=options["name"], owner=owner)
         self.stdout.write(f"run {run.run_id}: {run.name}")
         bar = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
         try:
@@ -264,6 +273,17 @@ def sensitivity_table(report: dict) -> list[str]:
         lines.append(row)
     lines.append(f"chart: /api/runs/{report['run_id']}/sensitivity.png")
     return lines
+
+
+def _owner(username: str | None) -> object | None:
+    if username is None:
+        return None
+    user_model = get_user_model()
+    try:
+        username.encode("utf-8")  # undecodable bytes of a command line: no user has them
+        return user_model._default_manager.get_by_natural_key(username)
+    except (user_model.DoesNotExist, UnicodeEncodeError):
+        raise CommandError(MSG_OWNER_UNKNOWN.format(username=username)) from None
 
 
 def _describe(exc: ServiceError) -> str:

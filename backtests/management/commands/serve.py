@@ -3,11 +3,13 @@
 Starts ``runserver`` and ``qcluster`` as two child processes (each in its own process group,
 so a signal reaches the autoreloader's child too), forwards Ctrl-C / SIGTERM to both, and
 stops the other one when either exits, saying which. Before the worker starts, runs left
-``running`` by a dead worker are marked failed.
+``running`` by a dead worker are marked failed. The children die with serve even when it is
+killed outright (SIGKILL on its death, Linux), and qcluster's own processes die with it.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -20,6 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from backtests.cluster_processes import die_with_parent
 from ostsite.manage_hint import manage_command
 
 STOP_GRACE_SECONDS = 15.0
@@ -49,6 +52,12 @@ def port_unavailable(host: str, port: int) -> str | None:
         except OSError as exc:
             return (exc.strerror or str(exc)).lower()
     return None
+
+
+def _die_with(serve_pid: int) -> None:
+    """In a child, before it starts: SIGKILL when serve dies; exit if it already has."""
+    if die_with_parent() and os.getppid() != serve_pid:
+        os._exit(1)
 
 
 class Command(BaseCommand):
@@ -112,7 +121,10 @@ class Command(BaseCommand):
             raise CommandError(f"stopped (exit code {exit_code})", returncode=exit_code)
 
     def _start(self, command: list[str]) -> subprocess.Popen:
-        return subprocess.Popen(command, start_new_session=True)
+        # Each child dies with serve, even when serve is killed with no chance to stop it.
+        return subprocess.Popen(
+            command, start_new_session=True, preexec_fn=functools.partial(_die_with, os.getpid())
+        )
 
     def _supervise(self, children: dict[str, subprocess.Popen], stop_requested: list[int]) -> int:
         """Wait until a signal arrives or a child exits; stop the rest; the exit code."""

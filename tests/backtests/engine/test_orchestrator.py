@@ -174,18 +174,20 @@ def test_pending_orders_expire_at_end_of_data():
     assert strategy.expired == [expired] and strategy.open_orders == {}
 
 
-def test_progress_reported_per_batch_and_reaches_one():
+def test_progress_reported_per_sub_batch_and_reaches_one():
     progress: list[float] = []
     outcome, _ = run(Scripted({}), flat_bars(10), batch_size=4, on_progress=progress.append)
-    assert progress == [0.4, 0.8, 1.0] and outcome.bars == 10
+    # Sub-batches start at one bar and double (at this speed), within feed batches of 4:
+    # [0] [1 2] [3] | [4 5 6 7] | [8 9]
+    assert progress == [0.1, 0.3, 0.4, 0.8, 1.0] and outcome.bars == 10
 
 
-def test_cancel_checked_per_batch_stops_run_without_expiry():
+def test_cancel_checked_per_sub_batch_stops_run_without_expiry():
     calls = []
 
     def should_cancel():
         calls.append(1)
-        return len(calls) == 2
+        return len(calls) == 3  # before bar 0, before bars 1-2, then cancelled
 
     strategy = Scripted(
         {(1, "AAA"): [lambda s: s.submit_order(OrderType.LIMIT, BUY, 1.0, limit_price=1.0)]}
@@ -358,3 +360,92 @@ def test_indicators_computed_ahead_give_the_events_of_the_per_bar_path(
             ]
         else:
             assert mine == reference
+
+
+# --- cancellation by time (sub-batch sizing) ---------------------------------------------------
+
+
+class _SimulatedClock:
+    """Stands in for ``time.perf_counter``: each bar a strategy walks costs ``per_bar`` s."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _Costly(Scripted, register=False):
+    """Costs ``per_bar`` simulated seconds a bar, ``slow_per_bar`` from bar ``slow_from`` on."""
+
+    def __init__(
+        self,
+        clock: _SimulatedClock,
+        per_bar: float,
+        *,
+        slow_from: int | None = None,
+        slow_per_bar: float = 0.0,
+        **kw,
+    ) -> None:
+        self.clock, self.per_bar = clock, per_bar
+        self.slow_from, self.slow_per_bar = slow_from, slow_per_bar
+        self.walked = 0
+        super().__init__({}, **kw)
+
+    def on_bar(self, bar) -> None:
+        slow = self.slow_from is not None and self.walked >= self.slow_from
+        self.clock.now += self.slow_per_bar if slow else self.per_bar
+        self.walked += 1
+
+
+@pytest.fixture
+def clock(monkeypatch) -> _SimulatedClock:
+    simulated = _SimulatedClock()
+    monkeypatch.setattr(orchestrator_module, "_clock", simulated)
+    return simulated
+
+
+def test_strategy_taking_a_second_a_bar_is_checked_for_cancel_after_every_bar(clock):
+    cancel_at = 3.5  # simulated seconds
+    checks: list[float] = []
+
+    def should_cancel() -> bool:
+        checks.append(clock.now)
+        return clock.now >= cancel_at
+
+    strategy = _Costly(clock, per_bar=1.0)
+    outcome, _ = run(strategy, flat_bars(300), batch_size=100, should_cancel=should_cancel)
+    # Checked after each one-second bar; the cancel asked at 3.5 s is seen at 4 s.
+    assert checks == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert (outcome.status, outcome.bars) == ("cancelled", 4)
+
+
+def test_sub_batches_shrink_when_a_strategy_slows_down(clock):
+    checks: list[float] = []
+
+    def should_cancel() -> bool:
+        checks.append(round(clock.now, 6))
+        return False
+
+    strategy = _Costly(clock, per_bar=0.001, slow_from=31, slow_per_bar=0.5)
+    run(strategy, flat_bars(80), batch_size=80, should_cancel=should_cancel)
+    gaps = [round(b - a, 6) for a, b in zip(checks, checks[1:], strict=False)]
+    # 1 ms a bar: sub-batches of 1, 2, 4, 8, 16 bars (31 bars); the next, of 32 bars, runs
+    # at 0.5 s a bar (16 s: the one long wait, as the pace changed inside it); then one bar a
+    # sub-batch, 0.5 s each.
+    assert gaps[:5] == [0.001, 0.002, 0.004, 0.008, 0.016]
+    assert gaps[5] == 16.0
+    assert gaps[6:] == [0.5] * (80 - 63 - 1)
+
+
+def test_fast_strategy_reaches_full_sub_batches_after_a_few_checks(clock):
+    fractions: list[float] = []
+    strategy = _Costly(clock, per_bar=1e-6)
+    total = 100_000
+    run(strategy, flat_bars(total), batch_size=10_000, on_progress=fractions.append)
+    done = [round(f * total) for f in fractions]
+    sizes = [b - a for a, b in zip([0, *done], done, strict=False)]
+    # Feed batches of 10,000 bars. Sizes double from 1 (each under 0.1 s at 1 us a bar) up to
+    # 4,096 (8,191 bars), the batch's last 1,809 bars; then 8,192 and 1,808; then the step
+    # (16,384) exceeds a batch, so each later batch is one sub-batch.
+    assert sizes == [2**i for i in range(13)] + [1809, 8192, 1808] + [10_000] * 8
