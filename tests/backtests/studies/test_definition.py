@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (expected messages are asserted verbatim, one per line)
 """Bad study requests are refused before anything is written, naming the field; good ones
 get their defaults (sampler, budget, direction, seed) and a first batch."""
 

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (expected messages are asserted verbatim, one per line)
 """The search space: entries checked against the strategy's ParamSpecs, ranges enumerated
 exactly, constraints parsed safely, the grid enumerated in a fixed order without the points
 that break a rule."""
