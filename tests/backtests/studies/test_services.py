@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import pytest
 
+from backtests.analysis.metrics import daily_returns_of
+from backtests.models import Run
 from backtests.services.backtest_spec import backtest_spec_from_mapping
 from backtests.services.evaluation import spec_evaluate
+from backtests.studies.analysis import study_returns_matrix
 from backtests.studies.definition import study_definition_build
 from backtests.studies.execution import study_batch_run
 from backtests.studies.models import Study, StudyStatus, Trial, TrialStatus
-from backtests.studies.services import study_create
+from backtests.studies.services import (
+    studies_delete,
+    study_cancel,
+    study_create,
+    study_extend,
+    study_resume,
+    trial_open_as_run,
+)
+from ostsite.errors import Conflict
 
 pytestmark = pytest.mark.django_db(databases=["default", "secmaster"])
 
@@ -93,3 +104,87 @@ def test_min_trades_makes_sparse_trials_infeasible(fragile_body):
     assert [trials[p].status for p in range(1, 7)] == ["complete"] * 4 + ["infeasible"] * 2
     assert trials[6].reason == "100 trades, below the minimum of 150"
     assert trials[5].reason == "120 trades, below the minimum of 150"
+
+
+def test_overfitting_statistics_judge_the_best_trial_among_all_that_ran(study_body):
+    study = study_create(definition=study_definition_build(**study_body), enqueue=False)
+    run_in_process(study)
+    trials = list(Trial.objects.filter(study=study).order_by("number"))
+    best = max(trials, key=lambda t: (t.value, -t.number))
+    analysis = study.analysis
+    assert analysis["best_trial"] == best.number
+    assert analysis["n_trials"] == 10 and analysis["n_with_returns"] == 10
+    assert analysis["n_days"] == 40  # one return per session
+    assert analysis["dsr"]["n_trials"] == 10
+    assert analysis["pbo"]["n_trials"] == 10 and analysis["pbo"]["n_splits"] == 16
+    assert analysis["verdict"].startswith("The best of 10 trials has a deflated Sharpe of ")
+    # The matrix the statistics used holds each trial's own daily returns.
+    matrix = study_returns_matrix(study)
+    spec = backtest_spec_from_mapping(
+        {**study.config, "strategy_params": {**study.config["strategy_params"], **best.params}}
+    )
+    _, returns = daily_returns_of(spec_evaluate(spec).report.account)
+    assert matrix.matrix[:, matrix.numbers.index(best.number)].tolist() == returns.tolist()
+
+
+def test_extend_runs_the_next_grid_points_and_stops_at_the_grid(study_body):
+    study = study_create(
+        definition=study_definition_build(**{**study_body, "n_trials": 4}), enqueue=False
+    )
+    run_in_process(study)
+    assert Trial.objects.filter(study=study).count() == 4
+    study = study_extend(study_id=study.study_id, n_trials=3, enqueue=False)
+    assert study.status == StudyStatus.RUNNING and study.analysis is None
+    run_in_process(study)
+    pairs = [
+        (t.params["fast_period"], t.params["slow_period"])
+        for t in Trial.objects.filter(study=study).order_by("number")
+    ]
+    assert pairs == GRID[:7]
+    assert study.status == StudyStatus.COMPLETED and study.analysis["n_trials"] == 7
+    with pytest.raises(Conflict) as caught:
+        study_extend(study_id=study.study_id, n_trials=4)
+    assert caught.value.message == (
+        "the grid has 10 points that obey the constraints and the study's budget is 7 "
+        "already: it can be extended by at most 3"
+    )
+
+
+def test_cancelled_study_keeps_its_waiting_trials_and_resumes_where_it_stopped(study_body):
+    study = study_create(definition=study_definition_build(**study_body), enqueue=False)
+    study_batch_run(study_id=study.study_id, enqueue=False)  # trials 0 and 1
+    study_cancel(study_id=study.study_id)
+    assert study_batch_run(study_id=study.study_id, enqueue=False) == 0  # nothing claimed
+    assert Trial.objects.filter(study=study, status=TrialStatus.WAITING).count() == 8
+    study = study_resume(study_id=study.study_id, enqueue=False)
+    assert study.status == StudyStatus.RUNNING
+    run_in_process(study)
+    assert study.status == StudyStatus.COMPLETED
+    assert Trial.objects.filter(study=study, status=TrialStatus.COMPLETE).count() == 10
+    with pytest.raises(Conflict) as caught:
+        study_resume(study_id=study.study_id)
+    assert caught.value.message == f"study {study.study_id} is completed: extend it to run more trials"
+
+
+def test_time_limit_stops_the_study_and_drops_trials_never_run(fragile_body):
+    body = {**fragile_body, "strategy_params": {"sleep_ms": 0.5}, "time_limit_seconds": 0.3}
+    study = study_create(definition=study_definition_build(**body), enqueue=False)
+    run_in_process(study)
+    # The first task claimed 2 trials before the limit; each takes >= 1,200 x 0.5 ms = 0.6 s.
+    assert Trial.objects.filter(study=study).count() == 2
+    assert study.status == StudyStatus.COMPLETED
+    assert study.note == "stopped by its time limit of 0.3 s after 2 trials"
+
+
+def test_open_as_run_creates_one_full_run_and_delete_takes_it_along(study_body):
+    study = study_create(definition=study_definition_build(**study_body), enqueue=False)
+    run_in_process(study)
+    run = trial_open_as_run(study_id=study.study_id, number=3, enqueue=False)
+    assert run.config["record"] == "full"
+    assert run.config["strategy_params"]["fast_period"] == GRID[3][0]
+    assert run.config["strategy_params"]["slow_period"] == GRID[3][1]
+    assert trial_open_as_run(study_id=study.study_id, number=3, enqueue=False) == run
+    assert Trial.objects.get(study=study, number=3).run_id == run.run_id
+    assert studies_delete(study_ids=[study.study_id, "no-such-study"]) == 1
+    assert not Run.objects.filter(run_id=run.run_id).exists()
+    assert not Trial.objects.exists()
