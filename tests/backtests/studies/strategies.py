@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 FRAGILE = '''
+import os
 import time
 
 from backtests.engine.enums import BarPeriod, OrderType, TradeSide
@@ -14,7 +15,9 @@ from backtests.engine.strategies.base import ParamSpec, StrategyBase
 
 class Fragile(StrategyBase):
     """Buys 1 when flat and sells it when long, every ``period`` bars; raises on its first
-    bar when ``period`` is above ``fail_above``; sleeps ``sleep_ms`` on every bar."""
+    bar when ``period`` is above ``fail_above``; sleeps ``sleep_ms`` on every bar. With
+    OST_TEST_TRIAL_LOG set, appends its period to that file whenever it is built (once per
+    trial executed), so a test can count executions."""
 
     name = "Fragile"
     parameters = {
@@ -26,6 +29,10 @@ class Fragile(StrategyBase):
 
     def setup(self):
         self.seen = 0
+        log = os.environ.get("OST_TEST_TRIAL_LOG")
+        if log:
+            with open(log, "a") as out:
+                out.write(f"{self.period}\\n")
 
     def on_bar(self, bar):
         if self.period > self.fail_above:

@@ -163,7 +163,9 @@ def test_cancelled_study_keeps_its_waiting_trials_and_resumes_where_it_stopped(s
     assert Trial.objects.filter(study=study, status=TrialStatus.COMPLETE).count() == 10
     with pytest.raises(Conflict) as caught:
         study_resume(study_id=study.study_id)
-    assert caught.value.message == f"study {study.study_id} is completed: extend it to run more trials"
+    assert (
+        caught.value.message == f"study {study.study_id} is completed: extend it to run more trials"
+    )
 
 
 def test_time_limit_stops_the_study_and_drops_trials_never_run(fragile_body):
