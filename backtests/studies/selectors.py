@@ -123,8 +123,12 @@ def study_as_dict(study: Study, *, detail: bool = False) -> dict[str, Any]:
     return data
 
 
-def studies_list(*, limit: int = 50) -> QuerySet[Study]:
-    return Study.objects.select_related("owner").order_by("-ts_created", "-study_id")[:limit]
+def studies_list(*, limit: int = 50, status: str | None = None) -> QuerySet[Study]:
+    """The newest studies first (optionally of one status)."""
+    studies = Study.objects.select_related("owner")
+    if status:
+        studies = studies.filter(status=status)
+    return studies.order_by("-ts_created", "-study_id")[:limit]
 
 
 def trial_sorts(study: Study) -> list[str]:
