@@ -249,8 +249,8 @@ def study_definition_build(
         name = None
 
     if sampler is None or sampler == "":
-        discrete = search is not None and search.grid_size() is not None
-        sampler = "grid" if discrete else "tpe"
+        # grid when every searched parameter is discrete (unknown until the space is valid)
+        sampler = None if search is None else ("grid" if search.grid_size() else "tpe")
     elif sampler not in SAMPLERS:
         errors["sampler"] = SAMPLER_INVALID
 
@@ -262,7 +262,7 @@ def study_definition_build(
             budget = grid_points
         elif grid_points is not None and budget is not None and budget > grid_points:
             errors["n_trials"] = N_TRIALS_ABOVE_GRID.format(n_trials=budget, points=grid_points)
-    elif budget is None and "n_trials" not in errors:
+    elif sampler is not None and budget is None and "n_trials" not in errors:
         if limit is None and "time_limit_seconds" not in errors:
             errors["n_trials"] = BUDGET_MISSING
         else:

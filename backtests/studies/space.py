@@ -57,7 +57,7 @@ RANGE_NOT_NUMBER = "{bound} must be a finite number, got {value!r}"
 RANGE_OUTSIDE = "range {low}..{high} is outside the parameter's limits {limits}"
 RANGE_REVERSED = "min {low} is above max {high}"
 RANGE_INT_BOUND = "{bound} must be a whole number for an integer parameter, got {value!r}"
-STEP_NOT_POSITIVE = "step must be above 0, got {value!r}"
+STEP_NOT_POSITIVE = "step must be above 0, got {value}"
 STEP_INT = "step must be a whole number for an integer parameter, got {value!r}"
 RANGE_TOO_MANY = "range {low}..{high} step {step} has {count:,} values, above {limit:,}"
 CHOICES_NOT_CATEGORICAL = "choices need an enum, text or boolean parameter; this one is {kind}"
@@ -390,7 +390,7 @@ def _parse_range(name: str, spec: ParamSpec, raw: Mapping[str, Any]) -> ParamSea
             raise ParamError(name, RANGE_NO_BOUND.format(bound=bound))
     assert low is not None and high is not None
     if step is not None and step <= 0:
-        raise ParamError(name, STEP_NOT_POSITIVE.format(value=raw.get("step", step)))
+        raise ParamError(name, STEP_NOT_POSITIVE.format(value=_shown(step)))
     if kind_type == "int":
         for bound, value in (("min", low), ("max", high)):
             if not float(value).is_integer():

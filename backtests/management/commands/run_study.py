@@ -210,7 +210,7 @@ class Command(BaseCommand):
             metavar="RULE",
             help='a rule between parameters, e.g. "fast_period < slow_period" (repeatable)',
         )
-        parser.add_argument("--objective", default="net_pnl", help="run metric (default net_pnl)")
+        parser.add_argument("--objective", help="run metric (default net_pnl)")
         parser.add_argument("--direction", help="maximize or minimize (default per metric)")
         parser.add_argument("--min-trades", help="fewer trades make a trial infeasible")
         parser.add_argument(
@@ -220,8 +220,8 @@ class Command(BaseCommand):
         parser.add_argument("--trials", help="number of trials (default: the grid's size)")
         parser.add_argument("--time-limit", help="stop after this many seconds")
         parser.add_argument("--seed", help="seed of random and model-based samplers")
-        parser.add_argument("--batch-size", default="4", help="trials per task (default 4)")
-        parser.add_argument("--pbo-splits", default="16", help="CSCV blocks for PBO (default 16)")
+        parser.add_argument("--batch-size", help="trials per task (default 4)")
+        parser.add_argument("--pbo-splits", help="CSCV blocks for PBO (default 16)")
         parser.add_argument("--commission-per-unit", default="0")
         parser.add_argument("--minimum-commission", default="0")
         parser.add_argument("--fill-timing", default="next_bar", help="next_bar or same_bar")
@@ -281,14 +281,14 @@ class Command(BaseCommand):
             space=_space(options["space"]),
             constraints=options["constraint"],
             sampler=options["sampler"],
-            objective=options["objective"],
+            objective=options["objective"] or "net_pnl",
             direction=options["direction"],
             min_trades=options["min_trades"],
             n_trials=options["trials"],
             time_limit_seconds=options["time_limit"],
             seed=options["seed"],
-            batch_size=options["batch_size"],
-            pbo_splits=options["pbo_splits"],
+            batch_size=options["batch_size"] or 4,
+            pbo_splits=options["pbo_splits"] or 16,
             commission_per_unit=options["commission_per_unit"],
             minimum_commission=options["minimum_commission"],
             fill_timing=options["fill_timing"],
