@@ -17,5 +17,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/", include("secmaster.api.urls")),
     path("api/", include("backtests.api.urls")),
+    path("api/", include("backtests.studies.api.urls")),
     path("", include("backtests.urls")),
 ]

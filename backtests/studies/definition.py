@@ -157,11 +157,11 @@ def _time_limit(raw: Any, errors: dict[str, str]) -> float | None:
 
 def study_definition_build(
     *,
-    strategy: Any,
-    symbols: Any,
-    rtype: Any,
-    publisher_id: Any,
-    space: Any,
+    strategy: Any = None,
+    symbols: Any = None,
+    rtype: Any = None,
+    publisher_id: Any = None,
+    space: Any = None,
     start_date: Any = None,
     end_date: Any = None,
     commission_per_unit: Any = 0,
@@ -212,11 +212,11 @@ def study_definition_build(
         except SpaceError as exc:
             errors.update(exc.fields)
 
-    if objective not in OBJECTIVES:
+    if not isinstance(objective, str) or objective not in OBJECTIVES:
         errors["objective"] = OBJECTIVE_INVALID.format(valid=", ".join(OBJECTIVES))
     if direction is None or direction == "":
-        direction = "minimize" if objective in MINIMISED_BY_DEFAULT else "maximize"
-    elif direction not in DIRECTIONS:
+        direction = "minimize" if str(objective) in MINIMISED_BY_DEFAULT else "maximize"
+    elif not isinstance(direction, str) or direction not in DIRECTIONS:
         errors["direction"] = DIRECTION_INVALID
     trades_floor = (
         None
@@ -251,7 +251,7 @@ def study_definition_build(
     if sampler is None or sampler == "":
         # grid when every searched parameter is discrete (unknown until the space is valid)
         sampler = None if search is None else ("grid" if search.grid_size() else "tpe")
-    elif sampler not in SAMPLERS:
+    elif not isinstance(sampler, str) or sampler not in SAMPLERS:
         errors["sampler"] = SAMPLER_INVALID
 
     grid_points: int | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 import schemathesis
@@ -12,13 +12,14 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from rest_framework.authtoken.models import Token
 
-from backtests.analysis.roundtrips import roundtrips_for_run
 from backtests.models import RunStatus
+from backtests.results.selectors import roundtrips_for_run
 from backtests.services.backtest_spec import backtest_spec_build
 from backtests.services.runs import run_create, run_execute
 from secmaster.services.presets import preset_create
 from tests.backtests.market_data import ingest_bars, minute_bars
 from tests.backtests.run_rows import run_row
+from tests.fuzz.studies import study_fuzz_values
 
 SYMBOLS = ("AAPL", "MSFT")
 MAPPINGS = {"AAPL": [("2024-01-02", "2024-01-10", 10)], "MSFT": [("2024-01-02", "2024-01-10", 20)]}
@@ -38,6 +39,7 @@ class FuzzData:
     trade: dict  # one round trip of the completed run, as the API lists it
     username: str
     auth_header: str
+    studies: dict = field(default_factory=dict)  # tests/fuzz/studies.py
 
 
 @pytest.fixture
@@ -70,6 +72,7 @@ def fuzz_data(tmp_path, user) -> FuzzData:
         trade=trades[0],
         username=user.username,
         auth_header=f"Token {Token.objects.create(user=user).key}",
+        studies=study_fuzz_values(publisher_id, SYMBOLS),
     )
 
 

@@ -136,6 +136,11 @@ def known_values_hooks(data: FuzzData) -> HookDispatcher:
         },
     }
 
+    studies = data.studies  # the studies' operations (tests/fuzz/studies.py)
+    path_values.update(studies.get("path", {}))
+    query_values.update(studies.get("query", {}))
+    body_values.update(studies.get("body", {}))
+
     def flatmap_path_parameters(context: HookContext, path_parameters: Any) -> Any:
         return with_known_values(path_parameters, path_values)
 
@@ -221,6 +226,7 @@ def test_every_api_operation_answers_boundary_cases_as_documented(api_schema, fu
         "run_id": fuzz_data.completed_run_id,
         "name": fuzz_data.preset_name,
         "strategy_id": "SMACrossover",
+        **fuzz_data.studies.get("known_path", {}),
     }
     modes = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
     cases: Counter[str] = Counter()
