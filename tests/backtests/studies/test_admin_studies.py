@@ -1,4 +1,4 @@
-# ruff: noqa: E501  (admin HTML is asserted verbatim)
+
 """The studies admin: list with progress, a study with its best trials and verdict, the
 cancel and resume actions, delete through the service (opened runs go too)."""
 
