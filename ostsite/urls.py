@@ -19,4 +19,5 @@ urlpatterns = [
     path("api/", include("backtests.api.urls")),
     path("api/", include("backtests.studies.api.urls")),
     path("", include("backtests.urls")),
+    path("", include("backtests.studies.urls")),
 ]
