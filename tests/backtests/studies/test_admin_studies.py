@@ -1,4 +1,3 @@
-
 """The studies admin: list with progress, a study with its best trials and verdict, the
 cancel and resume actions, delete through the service (opened runs go too)."""
 

@@ -190,3 +190,22 @@ def test_open_as_run_creates_one_full_run_and_delete_takes_it_along(study_body):
     assert studies_delete(study_ids=[study.study_id, "no-such-study"]) == 1
     assert not Run.objects.filter(run_id=run.run_id).exists()
     assert not Trial.objects.exists()
+
+
+def test_a_worker_reads_a_study_s_bars_once_and_again_after_they_change(study_body, tmp_path):
+    from backtests.studies.datafeed import bar_cache
+    from tests.backtests.market_data import P, ingest_bars, ns
+
+    bar_cache.clear()
+    reads = bar_cache.reads
+    study = study_create(definition=study_definition_build(**study_body), enqueue=False)
+    run_in_process(study)  # five tasks of two trials each
+    assert bar_cache.reads == reads + 1
+    # One more bar for AAPL (an ingest after the study started): the next task sees it.
+    extra = [(38, ns("2024-02-26T20:00"), 100 * P, 101 * P, 99 * P, 100 * P, 5)]
+    ingest_bars(
+        tmp_path, bars=extra, mappings={"AAPL": [("2024-02-26", "2024-02-27", 38)]}, name="extra"
+    )
+    spec = backtest_spec_from_mapping(study.config)
+    assert bar_cache.datafeed(spec, verify=True).total_bars() == 1_201
+    assert bar_cache.reads == reads + 2
