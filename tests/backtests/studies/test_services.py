@@ -209,3 +209,27 @@ def test_a_worker_reads_a_study_s_bars_once_and_again_after_they_change(study_bo
     spec = backtest_spec_from_mapping(study.config)
     assert bar_cache.datafeed(spec, verify=True).total_bars() == 1_201
     assert bar_cache.reads == reads + 2
+
+
+@pytest.mark.parametrize("sampler", ["random", "tpe"])
+def test_same_seed_gives_the_same_trials_and_results(study_body, sampler):
+    body = {
+        **study_body,
+        "space": {"fast_period": {"min": 5, "max": 30}, "slow_period": {"min": 20, "max": 80}},
+        "sampler": sampler,
+        "n_trials": 20,  # TPE: 3 generations of 8, 8 and 4
+        "seed": 42,
+        "batch_size": 3,
+    }
+    outcomes = []
+    for _ in range(2):
+        study = study_create(definition=study_definition_build(**body), enqueue=False)
+        run_in_process(study)
+        trials = Trial.objects.filter(study=study).order_by("number")
+        outcomes.append([(t.batch, t.params, t.value) for t in trials])
+    assert len(outcomes[0]) == 20
+    assert outcomes[0] == outcomes[1]
+    points = [(p["fast_period"], p["slow_period"]) for _, p, _ in outcomes[0]]
+    assert len(set(points)) == 20 and all(f < s for f, s in points)
+    if sampler == "tpe":
+        assert [b for b, _, _ in outcomes[0]] == [0] * 8 + [1] * 8 + [2] * 4
