@@ -153,10 +153,7 @@ def write_sessions(path: Path) -> tuple[int, Path]:
 
 def ensure_peer() -> Path:
     python = PEER_VENV / "bin" / "python"
-    if not (
-        python.exists()
-        and subprocess.run([str(python), "-c", "import backtesting, pyarrow"]).returncode == 0
-    ):
+    if not python.exists():
         print(f"creating {PEER_VENV} with backtesting=={PEER_VERSION} ...", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
         subprocess.run(
