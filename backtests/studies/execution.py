@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import logging
 import os
 import secrets
@@ -264,12 +265,22 @@ def _libc_malloc_trim() -> object | None:
 _malloc_trim = _libc_malloc_trim()
 
 
+_startup_frozen = False
+
+
 def memory_release() -> None:
-    """Give the memory a batch's trials freed back to the system: the bar tuples, frames and
-    arrays of each trial leave the C heap fragmented, and a long-lived worker's RSS would creep
-    up trial after trial. ``malloc_trim`` (glibc, well under a millisecond) keeps it flat; a
-    full ``gc.collect`` would cost about 0.2 s a batch and is not needed (the objects are
-    freed by reference counting)."""
+    """Give the memory a batch's trials freed back to the system. Each trial leaves a few
+    hundred objects in reference cycles (engine callbacks, frames), which the collector rarely
+    reaches in the oldest generation, and its bar tuples, frames and arrays fragment the C
+    heap; a long-lived worker's RSS crept up by ~40 MB per 100 trials. A collection, then
+    ``malloc_trim`` (glibc), keeps it flat. The first call freezes what exists by then
+    (Django, pandas, the cached bars: ~120k objects), so later collections scan only the new
+    objects (0.1 ms instead of 0.2 s)."""
+    global _startup_frozen
+    gc.collect()
+    if not _startup_frozen:
+        gc.freeze()
+        _startup_frozen = True
     if _malloc_trim is not None:
         _malloc_trim(0)
 
