@@ -301,3 +301,7 @@ class RunAdmin(admin.ModelAdmin):
         summary = [str(run) for run in runs]
         model_count = {"runs": EVENT_ROWS_NOTE.format(count=len(runs))}
         return summary, model_count, perms_needed, []
+
+
+# Parameter studies and their trials (backtests/studies/admin.py).
+from backtests.studies import admin as studies_admin  # noqa: E402, F401

@@ -346,3 +346,6 @@ EVENT_MODELS: tuple[type[RunEvent], ...] = (
 
 # Stored results live in their own module; imported here so Django registers them.
 from backtests.results.models import RoundTrip, RunResult  # noqa: E402, F401
+
+# Parameter studies too (backtests/studies/).
+from backtests.studies.models import Study, Trial  # noqa: E402, F401

@@ -401,6 +401,17 @@ OST_COMPARE_MAX_RUNS = _env_int("OST_COMPARE_MAX_RUNS", 8)
 if OST_COMPARE_MAX_RUNS < 2:
     raise ImproperlyConfigured("OST_COMPARE_MAX_RUNS must be at least 2")
 
+# OST_STUDY_*: parameter studies (see README "Parameter studies"). A grid study over more
+# points than OST_STUDY_MAX_GRID_POINTS is refused; OST_STUDY_MAX_TRIALS caps any study's
+# budget; a worker keeps up to OST_STUDY_BAR_CACHE_BARS bars of the studies it works on in
+# memory (about 48 bytes a bar), so trials after the first do not read the security master.
+OST_STUDY_MAX_GRID_POINTS = _env_int("OST_STUDY_MAX_GRID_POINTS", 10_000)
+OST_STUDY_MAX_TRIALS = _env_int("OST_STUDY_MAX_TRIALS", 100_000)
+OST_STUDY_BAR_CACHE_BARS = _env_int("OST_STUDY_BAR_CACHE_BARS", 2_000_000)
+for _name in ("OST_STUDY_MAX_GRID_POINTS", "OST_STUDY_MAX_TRIALS"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1")
+
 # REDIS_URL: use Redis as the django-q2 broker (workers on several machines share one
 # queue). Unset, the queue lives in the default database (ORM broker).
 REDIS_URL = os.environ.get("REDIS_URL", "")

@@ -32,5 +32,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/", include("secmaster.api.urls")),
     path("api/", include("backtests.api.urls")),
+    path("api/", include("backtests.studies.api.urls")),
     path("", include("backtests.urls")),
+    path("", include("backtests.studies.urls")),
 ]

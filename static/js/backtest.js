@@ -10,6 +10,8 @@
     selected: new Set(),   // chosen symbols
     paramForm: new window.OST.ParamForm($("params")),
   };
+  // Read by optimise.js (the Optimise section starts a study from this form).
+  window.OST.backtestForm = { symbols: () => [...state.selected].sort(), params: () => state.paramForm.values() };
 
   /* ---------- field errors ---------- */
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 import schemathesis
@@ -19,6 +19,7 @@ from backtests.services.runs import run_create, run_execute
 from secmaster.services.presets import preset_create
 from tests.backtests.market_data import ingest_bars, minute_bars
 from tests.backtests.run_rows import run_row
+from tests.fuzz.studies import study_fuzz_values
 
 SYMBOLS = ("AAPL", "MSFT")
 MAPPINGS = {"AAPL": [("2024-01-02", "2024-01-10", 10)], "MSFT": [("2024-01-02", "2024-01-10", 20)]}
@@ -39,6 +40,7 @@ class FuzzData:
     other_run_id: str  # a second completed run (other parameters), to compare with
     username: str
     auth_header: str
+    studies: dict = field(default_factory=dict)  # tests/fuzz/studies.py
 
 
 @pytest.fixture
@@ -83,6 +85,7 @@ def fuzz_data(tmp_path, user) -> FuzzData:
         other_run_id=other.run_id,
         username=user.username,
         auth_header=f"Token {Token.objects.create(user=user).key}",
+        studies=study_fuzz_values(publisher_id, SYMBOLS),
     )
 
 

@@ -200,6 +200,10 @@ def known_values(data: FuzzData) -> tuple[dict[str, list], dict[str, list], dict
         },
     }
 
+    studies = data.studies  # the studies' operations (tests/fuzz/studies.py)
+    path_values.update(studies.get("path", {}))
+    query_values.update(studies.get("query", {}))
+    body_values.update(studies.get("body", {}))
     return path_values, query_values, body_values
 
 
@@ -293,6 +297,7 @@ def test_every_api_operation_answers_boundary_cases_as_documented(api_schema, fu
         "name": fuzz_data.preset_name,
         "strategy_id": "SMACrossover",
         "file": "fills.csv",
+        **fuzz_data.studies.get("known_path", {}),
     }
     modes = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
     cases: Counter[str] = Counter()
