@@ -368,16 +368,8 @@ class Matcher:
             in_market = books is not None and order_id in books[0]
             if in_market or _reachable(order, high, low, limit_book=limit_book):
                 return True
-            for request in requests:
-                if isinstance(request, OrderModificationRequest) and _reachable(
-                    order,
-                    high,
-                    low,
-                    limit_book=limit_book,
-                    stop=request.stop_price,
-                    limit=request.limit_price,
-                ):
-                    return True
+            if _modification_reaches(order, requests, high, low, limit_book=limit_book):
+                return True
         return False
 
     def _requests_reach(self, symbol: str, high: float, low: float) -> bool:
@@ -388,16 +380,8 @@ class Matcher:
             if order is None or order.symbol != symbol:
                 continue
             limit_book = books is not None and order_id in books[3]
-            for request in requests:
-                if isinstance(request, OrderModificationRequest) and _reachable(
-                    order,
-                    high,
-                    low,
-                    limit_book=limit_book,
-                    stop=request.stop_price,
-                    limit=request.limit_price,
-                ):
-                    return True
+            if _modification_reaches(order, requests, high, low, limit_book=limit_book):
+                return True
         return False
 
     def _arrive(self, symbol: str, at: int, ts: int, period: int) -> None:
@@ -464,6 +448,24 @@ class Matcher:
                 self._carry_out(self.broker.pending_order(order_id), request, ts, ts)
                 requests = self.pending.get(order_id)
             self.pending.pop(order_id, None)
+
+
+def _modification_reaches(
+    order: Any, requests: Any, high: float, low: float, *, limit_book: bool
+) -> bool:
+    """Whether one of ``requests`` (on their way) modifies ``order``'s levels into the range."""
+    return any(
+        isinstance(request, OrderModificationRequest)
+        and _reachable(
+            order,
+            high,
+            low,
+            limit_book=limit_book,
+            stop=request.stop_price,
+            limit=request.limit_price,
+        )
+        for request in requests
+    )
 
 
 def _reachable(

@@ -9,25 +9,10 @@ from __future__ import annotations
 
 from django.db import models
 
-# A stored round trip's fields (``analysis.roundtrips``' columns but ``closed``).
-ROUNDTRIP_FIELDS = (
-    "symbol",
-    "direction",
-    "duration_bars",
-    "max_position",
-    "high_watermark",
-    "low_watermark",
-    "max_drawdown",
-    "pnl_before_commission",
-    "pnl_after_commission",
-    "entry_ts",
-    "exit_ts",
-    "quantity",
-    "entry_price",
-    "exit_price",
-    "commission",
-    "n_fills",
-)
+from backtests.analysis.roundtrips import ROUNDTRIP_COLUMNS
+
+# A stored round trip's fields: the analysis' columns but ``closed`` (only closed trips are kept).
+ROUNDTRIP_FIELDS = tuple(name for name in ROUNDTRIP_COLUMNS if name != "closed")
 # Columns a run's round trips can be sorted by (the API's ``sort``).
 ROUNDTRIP_SORTS = ("number", *ROUNDTRIP_FIELDS)
 

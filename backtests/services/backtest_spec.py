@@ -240,8 +240,8 @@ def backtest_spec_build(
         errors["fill_timing"] = FILL_TIMING_INVALID
     per_unit = _clean_money("commission_per_unit", commission_per_unit, errors)
     minimum = _clean_money("minimum_commission", minimum_commission, errors)
-    starting = _clean_number(capital, 0.0, MAX_CAPITAL, "capital", CAPITAL_INVALID, errors)
-    rate = _clean_number(risk_free_rate, -0.5, 1.0, "risk_free_rate", RISK_FREE_INVALID, errors)
+    starting = number_clean(capital, 0.0, MAX_CAPITAL, "capital", CAPITAL_INVALID, errors)
+    rate = number_clean(risk_free_rate, -0.5, 1.0, "risk_free_rate", RISK_FREE_INVALID, errors)
     if starting is not None and starting <= 0:
         errors["capital"] = CAPITAL_INVALID
     fills = fill_config_clean(**fill_fields, errors=errors)
@@ -278,7 +278,7 @@ def backtest_spec_build(
     )
 
 
-def _as_int(raw: Any) -> int | None:
+def integer_parse(raw: Any) -> int | None:
     """A 64-bit integer given as a JSON number or a string of ASCII digits; else None.
 
     Other digits (``"²"``, ``"١"``, which ``str.isdigit`` accepts) and numbers beyond 64 bits
@@ -295,7 +295,7 @@ def _as_int(raw: Any) -> int | None:
 
 
 def _clean_rtype(raw: Any, errors: dict[str, str]) -> BarPeriod | None:
-    value = _as_int(raw)
+    value = integer_parse(raw)
     if value is None or value not in {p.rtype for p in BarPeriod}:
         valid = ", ".join(f"{p.rtype} ({p.name})" for p in BarPeriod)
         errors["rtype"] = RTYPE_INVALID.format(valid=valid)
@@ -304,7 +304,7 @@ def _clean_rtype(raw: Any, errors: dict[str, str]) -> BarPeriod | None:
 
 
 def _clean_publisher(raw: Any, errors: dict[str, str]) -> Publisher | None:
-    value = _as_int(raw)
+    value = integer_parse(raw)
     if value is None:
         errors["publisher_id"] = PUBLISHER_INVALID
         return None
@@ -367,11 +367,11 @@ def _clean_date(field: str, raw: Any, errors: dict[str, str]) -> date | None:
 
 def _clean_money(field: str, raw: Any, errors: dict[str, str]) -> float:
     message = COMMISSION_INVALID.format(field=field)
-    value = _clean_number(raw, 0.0, math.inf, field, message, errors)
+    value = number_clean(raw, 0.0, math.inf, field, message, errors)
     return 0.0 if value is None else value
 
 
-def _clean_number(
+def number_clean(
     raw: Any, low: float, high: float, field: str, message: str, errors: dict[str, str]
 ) -> float | None:
     """A finite number in [low, high] (JSON number or decimal text); None and an error if not."""
@@ -489,7 +489,7 @@ def publisher_resolve(
     missing, unknown or ambiguous.
     """
     if publisher_id is not None:
-        value = _as_int(publisher_id)
+        value = integer_parse(publisher_id)
         if value is None:
             raise InvalidInput(PUBLISHER_INVALID, fields={"publisher_id": PUBLISHER_INVALID})
         return value

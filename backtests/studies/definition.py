@@ -18,7 +18,13 @@ from django.conf import settings
 
 from backtests.engine.accounting import DEFAULT_CAPITAL
 from backtests.engine.enums import FillTiming
-from backtests.services.backtest_spec import BacktestSpec, backtest_spec_build, strategy_classes
+from backtests.services.backtest_spec import (
+    BacktestSpec,
+    backtest_spec_build,
+    integer_parse,
+    number_clean,
+    strategy_classes,
+)
 from backtests.studies.sampling import (
     DIRECTIONS,
     SAMPLERS,
@@ -123,15 +129,9 @@ class StudyDefinition:
 
 
 def _integer(raw: Any, field: str, low: int, high: int, errors: dict[str, str]) -> int | None:
-    value: int | None = None
-    if isinstance(raw, bool):
-        value = None
-    elif isinstance(raw, int):
-        value = raw
-    elif isinstance(raw, float) and math.isfinite(raw) and raw.is_integer():
+    value = None if isinstance(raw, float) else integer_parse(raw)
+    if isinstance(raw, float) and math.isfinite(raw) and raw.is_integer():
         value = int(raw)
-    elif isinstance(raw, str) and raw.strip().lstrip("-").isdigit() and len(raw.strip()) < 20:
-        value = int(raw.strip())
     if value is None or not low <= value <= high:
         errors[field] = INTEGER_INVALID.format(field=field, low=low, high=high)
         return None
@@ -139,17 +139,13 @@ def _integer(raw: Any, field: str, low: int, high: int, errors: dict[str, str]) 
 
 
 def _time_limit(raw: Any, errors: dict[str, str]) -> float | None:
+    """Seconds in (0, MAX_TIME_LIMIT_SECONDS]; ASCII text or a JSON number."""
     if raw is None or raw == "":
         return None
-    value: float | None = None
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        value = float(raw)
-    elif isinstance(raw, str):
-        try:
-            value = float(raw)
-        except ValueError:
-            value = None
-    if value is None or not math.isfinite(value) or not 0 < value <= MAX_TIME_LIMIT_SECONDS:
+    value = number_clean(
+        raw, 0.0, MAX_TIME_LIMIT_SECONDS, "time_limit_seconds", TIME_LIMIT_INVALID, errors
+    )
+    if value == 0.0:  # no time at all is no budget
         errors["time_limit_seconds"] = TIME_LIMIT_INVALID
         return None
     return value

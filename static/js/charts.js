@@ -227,18 +227,23 @@
     async load(offset) {
       if (!this.source) return [];
       const token = ++this.token;
-      const data = await this.source({
-        sort: this.sortKey === "n" ? "number" : this.sortKey,
-        order: this.ascending ? "asc" : "desc",
-        offset: Math.max(0, offset),
-        limit: PAGE_SIZE,
-      });
-      if (token !== this.token) return this.rows;  // a newer request won
-      this.rows = data.roundtrips;
-      this.count = data.count;
-      this.offset = Math.max(0, offset);
-      this.renderBody();
-      return this.rows;
+      this.table.setAttribute("aria-busy", "true");
+      try {
+        const data = await this.source({
+          sort: this.sortKey === "n" ? "number" : this.sortKey,
+          order: this.ascending ? "asc" : "desc",
+          offset: Math.max(0, offset),
+          limit: PAGE_SIZE,
+        });
+        if (token !== this.token) return this.rows;  // a newer request won
+        this.rows = data.roundtrips;
+        this.count = data.count;
+        this.offset = Math.max(0, offset);
+        this.renderBody();
+        return this.rows;
+      } finally {
+        if (token === this.token) this.table.setAttribute("aria-busy", "false");
+      }
     }
 
     page(step) {

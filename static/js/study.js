@@ -21,6 +21,7 @@
     chartsFor: null,   // the "done" count the charts were drawn for
     chartsAt: 0,
     timer: null,
+    trialsToken: 0,    // the latest trials request; older answers are dropped
   };
 
   function base(path) { return "/api/studies/" + encodeURIComponent(state.id) + (path || ""); }
@@ -214,8 +215,11 @@
   async function loadTrials() {
     renderHead();
     const query = { sort: state.sort, order: state.order, offset: state.offset, limit: PAGE, status: state.status };
+    const token = ++state.trialsToken;
+    $("trials").setAttribute("aria-busy", "true");
     try {
       const data = await api.get(base("/trials") + params(query));
+      if (token !== state.trialsToken) return;  // a newer load won
       const body = $("trials").querySelector("tbody");
       body.replaceChildren(...data.trials.map(trialRow));
       if (!data.trials.length) body.append(el("tr", {}, [el("td", { colspan: columns().length, class: "muted", text: "No trials." })]));
@@ -226,6 +230,8 @@
       $("next-page").disabled = last >= data.count;
     } catch (err) {
       say($("page-status"), "Cannot load trials: " + err.message, "error");
+    } finally {
+      if (token === state.trialsToken) $("trials").setAttribute("aria-busy", "false");
     }
   }
 

@@ -174,6 +174,8 @@ def test_run_on_worker_then_performance_then_delete(market, desktop, worker, tmp
 
     # Sorting by net P&L puts the worst trade first.
     page.click("#roundtrips th[data-key=pnl_after_commission] button")
+    # The table is paged by the server: wait for the sorted page to replace the first one.
+    page.wait_for_selector("#roundtrips[aria-busy=false]")
     values = page.eval_on_selector_all(
         "#roundtrips tbody tr td:last-child", "cells => cells.map(c => c.textContent)"
     )

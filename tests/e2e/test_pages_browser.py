@@ -99,10 +99,16 @@ def test_running_panel_shows_progress_survives_reload_and_cancels(
         ".textContent === 'cancelled'"
     )
     assert row.inner_text().lower() == "cancelled"
-    # In the history, the other user's run cannot be ticked for deletion.
+    # In the history, the other user's run can be ticked (to compare it) but not deleted.
     olga_box = page.locator("#history tr[data-run-id='r-olga'] input[type=checkbox]")
-    assert olga_box.is_disabled()
     assert "needs the permission backtests.delete_run" in olga_box.get_attribute("title")
+    olga_box.check()
+    delete = page.locator("#delete-runs")
+    assert delete.is_disabled()
+    assert "1 of the ticked runs are not yours" in delete.get_attribute("title")
+    olga_box.uncheck()
+    page.locator("#history tr[data-run-id='r-live'] input[type=checkbox]").check()
+    assert delete.is_enabled()
     assert page_errors == []
 
 

@@ -50,7 +50,7 @@ def test_study_from_the_backtest_page_to_its_best_trial(
     assert Study.objects.get().status == StudyStatus.COMPLETED, worker_log(tmp_path)
     progress = page.locator("#progress-text").inner_text()
     assert progress.startswith("6 of 6 trials done · 6 complete · 0 infeasible · 0 failed")
-    page.wait_for_selector("#trials tbody tr[data-number]")
+    page.wait_for_selector("#trials[aria-busy=false] tbody tr[data-number]")
     assert page.locator("#trials tbody tr[data-number]").count() == 6
     best = Trial.objects.filter(study=study).order_by("-value", "number").first()
     # The table starts sorted by the objective, best first.

@@ -44,11 +44,35 @@ def _running_max_in_groups(values: np.ndarray, group: np.ndarray, groups: int) -
     return _running_max(values + lift) - lift
 
 
-def _group_cumsum(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Cumulative sums restarting at each group (groups are contiguous runs)."""
-    total = np.cumsum(values)
-    before = total[starts] - values[starts]
-    return total - np.repeat(before, lengths)
+def _running_from(carry: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Running sums of each row of ``values`` (2-D) started from that row's ``carry``.
+
+    Added one after the other from the carry (``((carry + v0) + v1) + ...``), so a run cut
+    into stretches at other places gives the same sums to the last bit: marking does not
+    depend on how the bars were batched (sub-batches are sized by time)."""
+    return np.cumsum(np.column_stack((carry, values)), axis=1)[:, 1:]
+
+
+def _group_running(
+    values: np.ndarray, carry: np.ndarray, starts: np.ndarray, lengths: np.ndarray
+) -> np.ndarray:
+    """Running sums restarting at each group (contiguous runs), each from its ``carry``, in
+    the same order of additions as ``_running_from`` (independent of the batching)."""
+    if starts.size == 1:
+        return _running_from(carry[:1], values[None, :])[0]
+    width = int(lengths.max())
+    if starts.size * width <= 4 * values.size:  # a padded rectangle: one vectorised scan
+        column = np.arange(values.size) - np.repeat(starts, lengths)
+        row = np.repeat(np.arange(starts.size), lengths)
+        grid = np.zeros((starts.size, width))
+        grid[row, column] = values
+        return _running_from(carry, grid)[row, column]
+    out = np.empty_like(values)
+    for i, (start, length) in enumerate(zip(starts.tolist(), lengths.tolist(), strict=True)):
+        out[start : start + length] = _running_from(
+            carry[i : i + 1], values[None, start : start + length]
+        )[0]
+    return out
 
 
 def _shift_in_groups(values: np.ndarray, first: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -92,6 +116,7 @@ class Accounting:
         self.weight = self.capital / n if n else 0.0
         # The account at the end of the last bar handled.
         self.market_value = 0.0
+        self.marked_cash = self.capital  # cash as marked bar by bar (the fills' cash per bar)
         self.gross = 0.0
         self.bench_value = self.capital
         self.n_open = 0
@@ -215,7 +240,7 @@ class Accounting:
             np.zeros(n, dtype=np.int64) if single else np.repeat(np.arange(starts.size), lengths)
         )
         pos_before = self.positions[first_g]
-        pos = pos_before[group] + _group_cumsum(by_symbol(dq), starts, lengths)
+        pos = _group_running(by_symbol(dq), pos_before, starts, lengths)
         pos[np.abs(pos) < 1e-9] = 0.0
         cs = by_symbol(close)
         value = pos * cs
@@ -232,13 +257,14 @@ class Accounting:
         prev_bench = _shift_in_groups(
             bench_value,
             np.where(
-                new, self.weight, self.weight * self.last_close[first_g] / self.first_open[first_g]
+                new,
+                self.weight,
+                (self.weight / self.first_open[first_g]) * self.last_close[first_g],
             ),
             starts,
         )
-        pnl = (
-            self.cashflow[first_g][group] + _group_cumsum(by_symbol(dcash), starts, lengths) + value
-        )
+        flows = _group_running(by_symbol(dcash), self.cashflow[first_g], starts, lengths)
+        pnl = flows + value
         held = pos != 0.0
         was_held = prev_pos != 0.0
 
@@ -255,18 +281,17 @@ class Accounting:
             unsorted = np.empty_like(deltas)
             unsorted[:, order] = deltas
             deltas = unsorted
-        running = np.cumsum(deltas, axis=1)
-        market = self.market_value + running[0]
-        equity = (self.cash - dcash.sum()) + np.cumsum(dcash) + market
-        gross = self.gross + running[1]
-        bench = self.bench_value + running[2]
-        n_open = self.n_open + running[3]
+        carry = np.array(
+            [self.market_value, self.gross, self.bench_value, self.n_open, self.marked_cash]
+        )
+        market, gross, bench, n_open, cash = _running_from(carry, np.vstack((deltas, dcash)))
+        equity = cash + market
 
         # Per-symbol state and statistics.
         ends = starts + lengths - 1
         self.positions[first_g] = pos[ends]
         self.last_close[first_g] = cs[ends]
-        self.cashflow[first_g] = pnl[ends] - value[ends]
+        self.cashflow[first_g] = flows[ends]
         if len(self.symbols) > 1:  # with one symbol, its drawdown is the account's
             peaks = np.maximum(_running_max_in_groups(pnl, group, starts.size), self.pnl_peak[gs])
             worst = np.maximum.reduceat(peaks - pnl, starts)
@@ -283,6 +308,7 @@ class Accounting:
                 keep[order] = in_trade
             self._keep_position_bars(ts, high, low, g, keep)
 
+        self.marked_cash = float(cash[-1])
         self.market_value = float(market[-1])
         self.gross = float(gross[-1])
         self.bench_value = float(bench[-1])

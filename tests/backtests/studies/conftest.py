@@ -9,13 +9,16 @@ import pytest
 from backtests.engine.registry import discover_user_code
 from tests.backtests.studies.strategies import write_study_strategies
 from tests.backtests.studies.study_data import ingest_sessions
-from tests.backtests.worker_runs import write_strategies
 
 
 @pytest.fixture(scope="session")
-def strategies_dir(tmp_path_factory):
-    """The worker tests' strategies folder (tests/backtests/conftest.py), plus ``Fragile``."""
-    return write_study_strategies(write_strategies(tmp_path_factory.mktemp("strategies")))
+def strategies_dir(strategies_dir):
+    """The worker tests' strategies folder (tests/backtests/conftest.py), plus ``Fragile``.
+
+    The same folder, not a second one: a strategy module is registered once per process
+    under its name, so two folders of the same files would clash in whichever ran second.
+    """
+    return write_study_strategies(strategies_dir)
 
 
 @pytest.fixture
