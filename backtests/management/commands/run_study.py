@@ -11,14 +11,14 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from backtests.management.commands.run_backtest import (
-    OPTION_OF_FIELD as BACKTEST_OPTIONS,
-)
-from backtests.management.commands.run_backtest import (
-    _params,
-    _publisher,
-    _rtype,
-    _symbols,
+from backtests.management.options import (
+    DATA_OPTION_OF_FIELD,
+    add_data_arguments,
+    add_money_arguments,
+    params_parse,
+    publisher_parse,
+    rtype_parse,
+    symbols_parse,
 )
 from backtests.studies.analysis import study_analysis_get
 from backtests.studies.definition import study_definition_build
@@ -29,7 +29,7 @@ from backtests.studies.services import study_create, study_get, study_resume
 from ostsite.errors import ServiceError
 
 OPTION_OF_FIELD = {
-    **BACKTEST_OPTIONS,
+    **DATA_OPTION_OF_FIELD,
     "strategy_params": "--param",
     "space": "--space",
     "constraints": "--constraint",
@@ -180,21 +180,10 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--strategy", help="strategy id, e.g. SMACrossover")
-        parser.add_argument("--symbols", help="comma-separated symbols, e.g. AAPL,MSFT")
-        parser.add_argument("--preset", help="name of a saved symbol preset")
-        parser.add_argument("--bar-period", help="SECOND, MINUTE, HOUR or DAY")
-        parser.add_argument("--publisher", help="publisher name, e.g. databento")
-        parser.add_argument("--dataset", help="dataset of that publisher, e.g. XNAS.ITCH")
-        parser.add_argument("--publisher-id", help="publisher id (instead of name + dataset)")
-        parser.add_argument("--start", help="first day, YYYY-MM-DD")
-        parser.add_argument("--end", help="last day, inclusive, YYYY-MM-DD")
-        parser.add_argument(
-            "--param",
-            action="append",
-            default=[],
-            metavar="NAME=VALUE",
-            help="fix a parameter that is not searched (repeatable)",
+        add_data_arguments(
+            parser,
+            strategy_required=False,
+            param_help="fix a parameter that is not searched (repeatable)",
         )
         parser.add_argument(
             "--space",
@@ -222,11 +211,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", help="seed of random and model-based samplers")
         parser.add_argument("--batch-size", help="trials per task (default 4)")
         parser.add_argument("--pbo-splits", help="CSCV blocks for PBO (default 16)")
-        parser.add_argument("--commission-per-unit", default="0")
-        parser.add_argument("--minimum-commission", default="0")
-        parser.add_argument("--fill-timing", default="next_bar", help="next_bar or same_bar")
-        parser.add_argument("--capital", default="100000")
-        parser.add_argument("--risk-free-rate", default="0")
+        add_money_arguments(parser)
         parser.add_argument("--name", help="study name")
         parser.add_argument(
             "--jobs", default=None, help="local processes (default: the machine's cores)"
@@ -272,12 +257,12 @@ class Command(BaseCommand):
             raise CommandError("--strategy is required (or --resume STUDY_ID)")
         return study_definition_build(
             strategy=options["strategy"],
-            symbols=_symbols(options["symbols"], options["preset"]),
-            rtype=_rtype(options["bar_period"], options["strategy"]),
-            publisher_id=_publisher(options),
+            symbols=symbols_parse(options["symbols"], options["preset"]),
+            rtype=rtype_parse(options["bar_period"], options["strategy"]),
+            publisher_id=publisher_parse(options),
             start_date=options["start"],
             end_date=options["end"],
-            strategy_params=_params(options["param"]),
+            strategy_params=params_parse(options["param"]),
             space=_space(options["space"]),
             constraints=options["constraint"],
             sampler=options["sampler"],
