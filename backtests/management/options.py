@@ -76,10 +76,16 @@ def add_money_arguments(parser: CommandParser) -> None:
 
 
 def describe(exc: ServiceError, option_of_field: dict[str, str]) -> str:
-    """A service's refusal in the command's words: one line per option at fault."""
+    """A service's refusal in the command's words: one line per option at fault (a field
+    ``space.fast_period`` is told as ``--space fast_period``)."""
     if not exc.fields:
         return exc.message
-    return "\n".join(f"{option_of_field.get(f, f)}: {m}" for f, m in exc.fields.items())
+    lines = []
+    for field, message in exc.fields.items():
+        head, _, rest = field.partition(".")
+        option = option_of_field.get(head, head)
+        lines.append(f"{option} {rest}: {message}" if rest else f"{option}: {message}")
+    return "\n".join(lines)
 
 
 def params_parse(raw: list[str]) -> dict[str, str]:

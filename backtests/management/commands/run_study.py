@@ -15,6 +15,7 @@ from backtests.management.options import (
     DATA_OPTION_OF_FIELD,
     add_data_arguments,
     add_money_arguments,
+    describe,
     params_parse,
     publisher_parse,
     rtype_parse,
@@ -79,17 +80,6 @@ STUDY_OPTIONS = (
     "pbo_splits",
     "name",
 )
-
-
-def _describe(exc: ServiceError) -> str:
-    if not exc.fields:
-        return exc.message
-    lines = []
-    for field, message in exc.fields.items():
-        head, _, rest = field.partition(".")
-        option = OPTION_OF_FIELD.get(head, head)
-        lines.append(f"{option} {rest}: {message}" if rest else f"{option}: {message}")
-    return "\n".join(lines)
 
 
 def space_entry(text: str) -> dict:
@@ -233,7 +223,7 @@ class Command(BaseCommand):
             else:
                 study = study_create(definition=self._definition(options), enqueue=False)
         except ServiceError as exc:
-            raise CommandError(_describe(exc)) from None
+            raise CommandError(describe(exc, OPTION_OF_FIELD)) from None
         self.stdout.write(f"study {study.study_id}: {study.name}")
         self.stdout.write(
             f"{study.sampler} search of {study.n_trials:,} trials on {jobs} process(es); "
