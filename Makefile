@@ -18,7 +18,13 @@ $(VENV)/.installed: requirements.txt client/pyproject.toml
 	$(PY) -m pip install --quiet -e ./client  # the notebook client (its live-server test)
 	touch $@
 
-setup: $(VENV)/.installed
+# The browser's chart library (lightweight-charts) from the npm registry, exactly as
+# package-lock.json pins it; again only when the lock is newer than the installed copy.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
 
 migrate: setup
 	$(PY) manage.py migrate --noinput
@@ -54,4 +60,4 @@ bench: setup
 	$(PY) bench/backtest.py
 
 clean:
-	rm -rf $(VENV) test_*.db test_*.db-wal test_*.db-shm
+	rm -rf $(VENV) node_modules test_*.db test_*.db-wal test_*.db-shm
