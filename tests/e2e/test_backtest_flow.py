@@ -120,6 +120,12 @@ def test_server_field_error_shows_next_to_the_field(market, desktop, page_errors
     assert page_errors == []
 
 
+def api_roundtrips(page, run_id: str) -> list[dict]:
+    """The run's round trips as the API lists them, asked with the page's own login."""
+    response = page.request.get(page.base_url + f"/api/runs/{run_id}/roundtrips")
+    return response.json()["roundtrips"]
+
+
 def test_run_on_worker_then_performance_then_delete(market, desktop, worker, tmp_path, page_errors):
     page = desktop
     pick_strategy(page)
@@ -164,16 +170,21 @@ def test_run_on_worker_then_performance_then_delete(market, desktop, worker, tmp
     page.locator("#roundtrips tbody tr.clickable").first.click()
     page.wait_for_selector("#trade-dialog[open]")
     page.wait_for_function(
-        "(() => { const i = document.getElementById('trade-chart');"
-        " return i.complete && i.naturalWidth > 0; })()",
-        timeout=30_000,
+        "document.getElementById('trade-chart').dataset.drawn === 'true'", timeout=30_000
     )
-    assert "/chart.png?" in page.locator("#trade-chart").get_attribute("src")
+    assert "/chart.png?" in page.locator("#trade-chart-link").get_attribute("href")
     page.keyboard.press("Escape")
     page.wait_for_selector("#trade-dialog:not([open])", state="attached")
 
     # Sorting by net P&L puts the worst trade first.
     page.click("#roundtrips th[data-key=pnl_after_commission] button")
+    # (the sorted page comes from the server: wait until the worst trade is on top)
+    worst = min(rt["pnl_after_commission"] for rt in api_roundtrips(page, run_id))
+    page.wait_for_function(
+        "(worst) => Math.abs(Number(document.querySelector('#roundtrips tbody tr td:last-child')"
+        ".textContent.replace(/,/g, '')) - worst) < 0.006",
+        arg=worst,
+    )
     values = page.eval_on_selector_all(
         "#roundtrips tbody tr td:last-child", "cells => cells.map(c => c.textContent)"
     )
@@ -192,7 +203,8 @@ def test_run_on_worker_then_performance_then_delete(market, desktop, worker, tmp
     assert page.locator("#symbol").input_value() == "MSFT"
     assert page.locator("#per-symbol-card").is_hidden()
     assert "symbol=MSFT" in page.locator("#pnl-summary").get_attribute("src")
-    assert "symbol=MSFT" in page.locator("#equity").get_attribute("src")
+    assert "symbol=MSFT" in page.locator("#equity-link").get_attribute("href")
+    page.wait_for_function("window.ostCharts.equity.data.symbol === 'MSFT'")
 
     page.goto(page.base_url + "/backtest")
     row = page.locator(f"#history tr[data-run-id='{run_id}']")
