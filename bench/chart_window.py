@@ -123,7 +123,7 @@ def measure_route(bars: int) -> bytes:
     from django.test import Client
 
     user = get_user_model().objects.create_user(username="bench", password="bench-pass-42")
-    client = Client()
+    client = Client(HTTP_HOST="localhost")
     client.force_login(user)
     url = (
         f"/api/runs/{RUN_ID}/chart-data?symbol=SYM0&start_ns={T0}&end_ns={T0 + (bars - 1) * MINUTE}"
