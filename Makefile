@@ -21,6 +21,7 @@ $(VENV)/.installed: requirements.txt client/pyproject.toml
 # The browser's chart library (lightweight-charts) from the npm registry, exactly as
 # package-lock.json pins it; again only when the lock is newer than the installed copy.
 node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 18+ with npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
 	npm ci --no-audit --no-fund
 	touch $@
 
