@@ -25,6 +25,8 @@
   const PANEL_HEIGHT = 110;
   const MAX_FILL_TEXTS = 8;  // beyond this many fills, markers carry no text (the legend has it)
 
+  const MISSING = "The chart library is not installed on the server: run `make setup` (npm ci).";
+
   window.ostCharts = window.ostCharts || {};
 
   function utcText(seconds) {
@@ -364,6 +366,7 @@
      handle, or null when a newer load for the same host won or the load failed. */
   async function loadPrice(host, url, options) {
     const opts = options || {};
+    if (!LC) { if (opts.status) window.OST.say(opts.status, MISSING, "error"); return null; }
     const token = String(Number(host.dataset.token || 0) + 1);
     host.dataset.token = token;
     host.dataset.drawn = "false";
@@ -406,6 +409,7 @@
      errors as loadPrice. Answers the handle or null. */
   async function loadLines(host, url, draw, options) {
     const opts = options || {};
+    if (!LC) { if (opts.status) window.OST.say(opts.status, MISSING, "error"); return null; }
     const token = String(Number(host.dataset.token || 0) + 1);
     host.dataset.token = token;
     host.dataset.drawn = "false";

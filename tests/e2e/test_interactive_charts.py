@@ -90,6 +90,7 @@ def test_chart_page_draws_a_fifty_thousand_bar_window_to_its_last_bar(
     # The page still answers: a frame is painted within a second of asking.
     page.evaluate("() => new Promise((done) => requestAnimationFrame(() => done(true)))")
     assert page.locator("#chart-heading").inner_text() == "AAPL · 50,000 bars"
+    screenshot(page, "ichart-chart-50k-1280")
     # The PNG of the same window stays one link away.
     assert "/window.png?" in page.locator("#chart-link").get_attribute("href")
     assert page_errors == []
