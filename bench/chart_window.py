@@ -11,7 +11,8 @@ straight into its tables (no engine: only the chart is measured); then
 2. the same JSON drawn by static/js/ichart.js with lightweight-charts in Chromium
    (/usr/bin/chromium, 1400 px wide; the page's scripts and the JSON served from this
    process): milliseconds from the data to the chart's first frame, the longest task the
-   main thread ran meanwhile, and whether the visible range ends at the last bar.
+   main thread ran meanwhile, whether the whole window is in view (first to last bar), and
+   how long one zoom step takes to redraw (every bar in view, and about 2,500).
 """
 
 from __future__ import annotations
@@ -45,7 +46,19 @@ DRAW = """async (data) => {
   await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
   const ms = performance.now() - started;
   await new Promise((done) => setTimeout(done, 200));
-  return { ms: ms, longestTask: Math.max(0, ...longest), lastDrawn: handle.lastDrawnTime(),
+  const range = handle.chart.timeScale().getVisibleRange();
+  const zoomStarted = performance.now();
+  window.OST.ichart.zoom(handle, 0.8);
+  await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+  const zoomMs = performance.now() - zoomStarted;
+  window.OST.ichart.zoom(handle, 0.0625);  // about 2,500 bars in view
+  await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+  const nearStarted = performance.now();
+  window.OST.ichart.zoom(handle, 0.8);
+  await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+  const nearMs = performance.now() - nearStarted;
+  return { ms: ms, longestTask: Math.max(0, ...longest), lastDrawn: range.to,
+           firstDrawn: range.from, firstBar: data.bars.time[0], zoomMs: zoomMs, nearMs: nearMs,
            lastBar: data.bars.time[data.bars.time.length - 1] };
 }"""
 
@@ -168,8 +181,10 @@ def measure_browser(body: bytes) -> None:
         browser.close()
     print(
         f"browser: drawn in {result['ms']:.0f} ms, longest main-thread task "
-        f"{result['longestTask']:.0f} ms; visible range ends at the last bar: "
-        f"{result['lastDrawn'] == result['lastBar']}"
+        f"{result['longestTask']:.0f} ms; the whole window in view (first to last bar): "
+        f"{(result['firstDrawn'], result['lastDrawn']) == (result['firstBar'], result['lastBar'])}"
+        f"; a zoom step redrawn in {result['zoomMs']:.0f} ms with every bar in view, "
+        f"{result['nearMs']:.0f} ms with about 2,500"
     )
 
 

@@ -47,7 +47,8 @@
       grid: { vertLines: { color: "#f0f2f5" }, horzLines: { color: "#f0f2f5" } },
       crosshair: { mode: LC.CrosshairMode.Normal },
       rightPriceScale: { borderColor: LINE },
-      timeScale: { borderColor: LINE, timeVisible: true, secondsVisible: secondsVisible },
+      // A bar may be far thinner than a pixel, so that a whole 50,000-bar window fits at first.
+      timeScale: { borderColor: LINE, timeVisible: true, secondsVisible: secondsVisible, minBarSpacing: 0.001 },
       localization: { timeFormatter: utcText },
     };
   }

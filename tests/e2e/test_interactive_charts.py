@@ -57,9 +57,14 @@ def small_run(tmp_path) -> str:
     return completed_run(market_sessions(tmp_path)).run_id
 
 
-def last_bar_seconds(run_id: str, symbol: str) -> int:
+def bar_seconds(run_id: str, symbol: str, order: str) -> int:
+    """The UTC seconds of the run's first (``ts_event_ns``) or last (``-ts_event_ns``) bar."""
     bars = ProcessedBar.objects.filter(run_id=run_id, symbol=symbol)
-    return bars.order_by("-ts_event_ns").values_list("ts_event_ns", flat=True)[0] // S
+    return bars.order_by(order).values_list("ts_event_ns", flat=True)[0] // S
+
+
+def last_bar_seconds(run_id: str, symbol: str) -> int:
+    return bar_seconds(run_id, symbol, "-ts_event_ns")
 
 
 def visible(page, chart_id: str) -> dict:
@@ -82,11 +87,19 @@ def test_chart_page_draws_a_fifty_thousand_bar_window_to_its_last_bar(
     elapsed = time.perf_counter() - started
     print(f"\n50,000-bar window: route + draw in {elapsed:.2f} s")
     expected_last = last_bar_seconds(big_run, "AAPL")
+    expected_first = bar_seconds(big_run, "AAPL", "ts_event_ns")
     drawn = page.evaluate(
         "() => ({ last: window.ostChart.data.bars.time.at(-1), count:"
-        " window.ostChart.data.bars.time.length, drawn: window.ostChart.lastDrawnTime() })"
+        " window.ostChart.data.bars.time.length, drawn: window.ostChart.lastDrawnTime(),"
+        " from: window.ostChart.chart.timeScale().getVisibleRange().from })"
     )
-    assert drawn == {"last": expected_last, "count": BIG_WINDOW, "drawn": expected_last}
+    # every bar of the window is in view, up to the run's last bar
+    assert drawn == {
+        "last": expected_last,
+        "count": BIG_WINDOW,
+        "drawn": expected_last,
+        "from": expected_first,
+    }
     # The page still answers: a frame is painted within a second of asking.
     page.evaluate("() => new Promise((done) => requestAnimationFrame(() => done(true)))")
     assert page.locator("#chart-heading").inner_text() == "AAPL · 50,000 bars"
