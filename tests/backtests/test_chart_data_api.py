@@ -231,3 +231,11 @@ def test_equity_running_run_409_unknown_404(api_client, full_run):
         assert "running" in response.json()["error"]
     assert api_client.get("/api/runs/nope/equity").status_code == 404
     assert api_client.get("/api/runs/full/equity?symbol=TSLA").status_code == 404
+
+
+@pytest.mark.django_db(databases=DBS)
+def test_chart_data_widest_window_of_a_trades_run_all_its_bars(api_client, trades_run):
+    # from 0 to the largest UTC ns the route takes: every bar the security master has
+    response = api_client.get(_url("trades", symbol="AAPL", start_ns=0, end_ns=2**63 - 1))
+    assert response.status_code == 200
+    assert response.json()["bars"]["time"] == [T0 // S + 60 * i for i in range(200)]
