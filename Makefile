@@ -18,7 +18,14 @@ $(VENV)/.installed: requirements.txt client/pyproject.toml
 	$(PY) -m pip install --quiet -e ./client  # the notebook client (its live-server test)
 	touch $@
 
-setup: $(VENV)/.installed
+# The browser's chart library (lightweight-charts) from the npm registry, exactly as
+# package-lock.json pins it; again only when the lock is newer than the installed copy.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 18+ with npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	npm ci --no-audit --no-fund
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
 
 migrate: setup
 	$(PY) manage.py migrate --noinput
@@ -54,4 +61,4 @@ bench: setup
 	$(PY) bench/backtest.py
 
 clean:
-	rm -rf $(VENV) test_*.db test_*.db-wal test_*.db-shm
+	rm -rf $(VENV) node_modules test_*.db test_*.db-wal test_*.db-shm

@@ -321,7 +321,12 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    # TradingView lightweight-charts (Apache-2.0), installed from the npm registry by
+    # `make setup` (package-lock.json pins it), served as static/vendor/lightweight-charts/.
+    ("vendor/lightweight-charts", BASE_DIR / "node_modules" / "lightweight-charts" / "dist"),
+]
 # DJANGO_STATIC_ROOT: where `manage.py collectstatic` gathers the CSS, scripts and admin
 # files for the web server (nginx) to serve under /static/ (default ./staticfiles).
 STATIC_ROOT = _env_path("DJANGO_STATIC_ROOT", "staticfiles")

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from backtests.api import (
+    chart_data_views,
     chart_views,
     compare_views,
     export_views,
@@ -41,6 +42,16 @@ urlpatterns = [
         "runs/<str:run_id>/pnl-summary.png",
         chart_views.PnlSummaryView.as_view(),
         name="api-run-pnl-summary",
+    ),
+    path(
+        "runs/<str:run_id>/chart-data",
+        chart_data_views.ChartDataView.as_view(),
+        name="api-run-chart-data",
+    ),
+    path(
+        "runs/<str:run_id>/equity",
+        chart_data_views.EquityDataView.as_view(),
+        name="api-run-equity-data",
     ),
     path("runs/<str:run_id>/equity.png", chart_views.EquityView.as_view(), name="api-run-equity"),
     path(

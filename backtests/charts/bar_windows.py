@@ -20,7 +20,7 @@ from backtests.charts import loading
 from backtests.models import ProcessedBar, RecordedBar, Run
 from ostsite.errors import InvalidInput
 
-MAX_WINDOW_BARS = 5000
+MAX_WINDOW_BARS = 50_000  # the interactive chart draws this many (charts.columns)
 POSITIONS = ("first", "last")
 ONE_ANCHOR = "give one of start_ns, end_ns or position"
 BARS_INVALID = f"bars must be a whole number from 1 to {MAX_WINDOW_BARS}"

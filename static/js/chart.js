@@ -1,4 +1,5 @@
-/* The chart page: browse a run's bars, indicators and fills window by window, or jump to a
+/* The chart page: browse a run's bars, indicators and fills window by window (an interactive
+   chart, static/js/ichart.js; its PNG one link away), or jump to a
    trade. A window is N real bars (the server's /bar-window finds them, stepping over nights
    and weekends); First / Previous / Next / Last follow the window shown, or the trade shown
    (Previous: the bars before its entry; Next: the bars after its exit). The run, symbol and
@@ -8,6 +9,7 @@
   "use strict";
   const { api, say, num, params, nsToDateTime } = window.OST;
   const charts = window.OST.charts;
+  const ichart = window.OST.ichart;
   const $ = (id) => document.getElementById(id);
 
   const state = { runs: [], run: null, window: null, trade: null, table: null, token: 0 };
@@ -67,6 +69,7 @@
       heading.textContent = symbol() + " · no bars";
       $("chart-caption").textContent = "";
       $("chart").hidden = true;
+      $("chart").dataset.token = String(Number($("chart").dataset.token || 0) + 1);
       say($("chart-status"), "No bars of " + symbol() + " in this run" + (w && w.data_start_ns !== null ? " here." : "."), "info");
       setButtons(w && w.previous_end_ns !== null, w && w.next_start_ns !== null);
       return;
@@ -75,11 +78,12 @@
     heading.textContent = w.symbol + " · " + num(w.bars, 0) + " bars";
     $("chart-caption").textContent = nsToDateTime(w.start_ns) + " → " + nsToDateTime(w.end_ns) +
       " UTC. Fills inside the window are marked: ▲ buy, ▼ sell.";
-    const img = $("chart");
-    img.alt = "Bars of " + w.symbol + " from " + nsToDateTime(w.start_ns) + " to " + nsToDateTime(w.end_ns) + " UTC";
-    const url = "/api/runs/" + encodeURIComponent(state.run.run_id) + "/window.png" +
-      params({ symbol: w.symbol, start_ns: w.start_ns, end_ns: w.end_ns });
-    charts.loadImage(img, url, $("chart-status"), $("chart-link"));
+    const host = $("chart");
+    host.setAttribute("aria-label", "Bars of " + w.symbol + " from " + nsToDateTime(w.start_ns) + " to " + nsToDateTime(w.end_ns) + " UTC");
+    const query = { symbol: w.symbol, start_ns: w.start_ns, end_ns: w.end_ns };
+    $("chart-link").href = "/api/runs/" + encodeURIComponent(state.run.run_id) + "/window.png" + params(query);
+    ichart.loadPrice(host, ichart.dataUrl(state.run.run_id, query), { status: $("chart-status") })
+      .then((handle) => { if (handle) window.ostChart = handle; });
     setButtons(w.previous_end_ns !== null, w.next_start_ns !== null);
   }
 
@@ -90,9 +94,11 @@
     $("chart-heading").textContent = "Trade " + rt.n + " · " + rt.symbol + " · " + rt.direction + " · net " + num(rt.pnl_after_commission);
     $("chart-caption").textContent = nsToDateTime(rt.entry_ts, true) + " → " + nsToDateTime(rt.exit_ts, true) +
       " UTC. Previous shows the bars before this trade, Next the bars after it.";
-    const img = $("chart");
-    img.alt = "Chart of trade " + rt.n + ": " + rt.symbol + " " + rt.direction;
-    charts.loadImage(img, charts.tradeChartUrl(state.run.run_id, rt), $("chart-status"), $("chart-link"));
+    const host = $("chart");
+    host.setAttribute("aria-label", "Chart of trade " + rt.n + ": " + rt.symbol + " " + rt.direction);
+    $("chart-link").href = charts.tradeChartUrl(state.run.run_id, rt);
+    ichart.loadPrice(host, ichart.tradeDataUrl(state.run.run_id, rt), { status: $("chart-status"), roundtrip: rt })
+      .then((handle) => { if (handle) window.ostChart = handle; });
     $("window-start").value = toInput(rt.entry_ts);
     const w = state.window || {};
     const first = big(w.data_start_ns), last = big(w.data_end_ns);

@@ -1,6 +1,7 @@
 /* The comparison page: reads ?run_ids=, asks GET /api/runs/compare and draws the runs, the
-   overlay PNG, the metrics (best per row marked), per-symbol net P&L and the config with its
-   differences highlighted. The overlay's data is also at /api/runs/compare/overlay. */
+   overlay (an interactive chart of /api/runs/compare/overlay, static/js/ichart.js; the PNG a
+   link away), the metrics (best per row marked), per-symbol net P&L and the config with its
+   differences highlighted. */
 (function () {
   "use strict";
   const { api, el, say, num, signClass, nsToDateTime } = window.OST;
@@ -106,9 +107,10 @@
       drawMetrics(data);
       drawSymbols(data);
       drawConfig(data);
-      $("compare-chart").src = "/api/runs/compare.png" + query;
       $("compare-chart-link").href = "/api/runs/compare.png" + query;
       $("comparison").hidden = false;
+      window.OST.ichart.loadLines($("compare-chart"), "/api/runs/compare/overlay" + query + "&points=2000",
+        window.OST.ichart.overlaySeries, { status: $("compare-chart-status") });
       say(status, "");
     } catch (err) {
       $("comparison").hidden = true;

@@ -1,12 +1,14 @@
 /* The performance page: a completed run's metrics, charts and round trips, per symbol.
    The run, symbol and open trade are in the URL (?run=&symbol=&trade=); a clicked trade opens
    its chart in a dialog over the page (Previous / Next go through the table's order, across
-   its pages). Trade numbers are the run's, the same whichever symbol is shown. Every figure is
+   its pages); that chart and the equity chart are interactive (static/js/ichart.js), with
+   their PNGs a link away. Trade numbers are the run's, the same whichever symbol is shown. Every figure is
    the server's stored metrics (README: Capital, equity and metrics); none is computed here. */
 (function () {
   "use strict";
   const { api, el, say, num, signClass, params } = window.OST;
   const charts = window.OST.charts;
+  const ichart = window.OST.ichart;
   const $ = (id) => document.getElementById(id);
 
   const state = { runs: [], runId: "", table: null, token: 0, trade: null };
@@ -148,7 +150,8 @@
     $("trade-count").textContent = "";
     charts.loadImage($("pnl-summary"), runUrl("pnl-summary.png", symbol), charts.statusFor($("pnl-summary")), $("pnl-summary-link"));
     charts.loadImage($("journey"), runUrl("trade-journey.png", symbol), charts.statusFor($("journey")), $("journey-link"));
-    charts.loadImage($("equity"), runUrl("equity.png", symbol), charts.statusFor($("equity")), $("equity-link"));
+    $("equity-link").href = runUrl("equity.png", symbol);
+    ichart.loadLines($("equity"), runUrl("equity", symbol), ichart.equitySeries, { status: $("equity-status") });
     const runId = state.runId;
     const source = (query) => charts.roundtripPage(runId, Object.assign({ symbol: symbol }, query));
     const [metrics, trips] = await Promise.allSettled([api.get(runUrl("metrics", symbol)), state.table.setSource(source)]);
@@ -171,9 +174,10 @@
     charts.setQuery({ trade: rt.n });
     $("trade-heading").textContent = "Trade " + rt.n + " · " + rt.symbol + " · " + rt.direction +
       " · net " + num(rt.pnl_after_commission);
-    const img = $("trade-chart");
-    img.alt = "Chart of trade " + rt.n + ": " + rt.symbol + " " + rt.direction;
-    charts.loadImage(img, charts.tradeChartUrl(state.runId, rt), $("trade-status"), $("trade-chart-link"));
+    const host = $("trade-chart");
+    host.setAttribute("aria-label", "Chart of trade " + rt.n + ": " + rt.symbol + " " + rt.direction);
+    $("trade-chart-link").href = charts.tradeChartUrl(state.runId, rt);
+    ichart.loadPrice(host, ichart.tradeDataUrl(state.runId, rt), { status: $("trade-status"), roundtrip: rt, height: 380 });
     $("trade-browse").href = "/chart" + params({ run: state.runId, symbol: rt.symbol, trade: rt.n });
     $("trade-previous").disabled = !state.table.hasNeighbour(rt, "previous");
     $("trade-next").disabled = !state.table.hasNeighbour(rt, "next");

@@ -27,16 +27,27 @@ def run_id(tmp_path) -> str:
     return completed_run(market_sessions(tmp_path)).run_id
 
 
+# Each interactive chart's PNG link holds the window or trade it draws.
+PNG_LINKS = {"chart": "chart-link", "trade-chart": "trade-chart-link"}
+
+
 def src_query(page, image: str = "#chart") -> dict[str, str]:
-    src = page.locator(image).get_attribute("src")
+    """The query of the PNG link of chart ``image`` (the window or trade it draws)."""
+    src = page.locator("#" + PNG_LINKS[image.lstrip("#")]).get_attribute("href")
     return {"path": src.split("?")[0], **dict(re.findall(r"[?&]([a-z_]+)=([^&]*)", src))}
 
 
+def shown_src(page, image: str = "chart") -> str | None:
+    return page.locator("#" + PNG_LINKS[image]).get_attribute("href")
+
+
 def wait_image(page, image: str = "chart", previous: str | None = None) -> None:
+    """Until chart ``image`` has drawn a window or trade other than ``previous``."""
     page.wait_for_function(
-        "([id, previous]) => { const i = document.getElementById(id);"
-        " return i.getAttribute('src') !== previous && i.complete && i.naturalWidth > 0; }",
-        arg=[image, previous],
+        "([id, link, previous]) => { const c = document.getElementById(id);"
+        " return document.getElementById(link).getAttribute('href') !== previous"
+        " && c.dataset.drawn === 'true' && window.ostCharts[id] !== undefined; }",
+        arg=[image, PNG_LINKS[image], previous],
         timeout=30_000,
     )
 
@@ -58,11 +69,11 @@ def test_window_counts_real_bars_from_a_night(run_id, desktop, page_errors):
     page = desktop
     page.goto(page.base_url + f"/chart?run={run_id}&symbol=AAPL")
     wait_image(page)
-    previous = page.locator("#chart").get_attribute("src")
+    previous = shown_src(page)
     page.select_option("#window-bars", "60")  # the window shown is redrawn with 60 bars
     wait_image(page, previous=previous)
     page.fill("#window-start", "2024-01-05T22:00:00")  # Friday night: no bars
-    previous = page.locator("#chart").get_attribute("src")
+    previous = shown_src(page)
     page.click("#show")
     wait_image(page, previous=previous)
     shown = src_query(page)
@@ -71,7 +82,7 @@ def test_window_counts_real_bars_from_a_night(run_id, desktop, page_errors):
     assert page.locator("#chart-heading").inner_text() == "AAPL · 60 bars"
     assert buttons(page) == {"first": True, "prev": True, "next": True, "last": True}
 
-    previous = page.locator("#chart").get_attribute("src")
+    previous = shown_src(page)
     page.click("#prev")  # Friday's bars, skipping the weekend
     wait_image(page, previous=previous)
     shown = src_query(page)
@@ -93,7 +104,7 @@ def test_navigation_continues_from_a_trade(run_id, desktop, api_client, page_err
     assert src_query(page)["path"].endswith("/chart.png")
     assert buttons(page) == {"first": True, "prev": True, "next": True, "last": True}
 
-    previous = page.locator("#chart").get_attribute("src")
+    previous = shown_src(page)
     page.click("#next")  # the bars after the trade's exit, not entry + window
     wait_image(page, previous=previous)
     after_exit = next(ts for ts in BAR_TIMES if ts > middle["exit_ts"])
@@ -102,7 +113,7 @@ def test_navigation_continues_from_a_trade(run_id, desktop, api_client, page_err
     # From the last window, a trade clicked: Next and Last follow that trade.
     page.goto(page.base_url + f"/chart?run={run_id}&symbol=AAPL")
     wait_image(page)
-    previous = page.locator("#chart").get_attribute("src")
+    previous = shown_src(page)
     page.click("#last")
     wait_image(page, previous=previous)
     assert buttons(page) == {"first": True, "prev": True, "next": False, "last": False}

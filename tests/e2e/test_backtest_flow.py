@@ -164,11 +164,9 @@ def test_run_on_worker_then_performance_then_delete(market, desktop, worker, tmp
     page.locator("#roundtrips tbody tr.clickable").first.click()
     page.wait_for_selector("#trade-dialog[open]")
     page.wait_for_function(
-        "(() => { const i = document.getElementById('trade-chart');"
-        " return i.complete && i.naturalWidth > 0; })()",
-        timeout=30_000,
+        "document.getElementById('trade-chart').dataset.drawn === 'true'", timeout=30_000
     )
-    assert "/chart.png?" in page.locator("#trade-chart").get_attribute("src")
+    assert "/chart.png?" in page.locator("#trade-chart-link").get_attribute("href")
     page.keyboard.press("Escape")
     page.wait_for_selector("#trade-dialog:not([open])", state="attached")
 
@@ -194,7 +192,8 @@ def test_run_on_worker_then_performance_then_delete(market, desktop, worker, tmp
     assert page.locator("#symbol").input_value() == "MSFT"
     assert page.locator("#per-symbol-card").is_hidden()
     assert "symbol=MSFT" in page.locator("#pnl-summary").get_attribute("src")
-    assert "symbol=MSFT" in page.locator("#equity").get_attribute("src")
+    assert "symbol=MSFT" in page.locator("#equity-link").get_attribute("href")
+    page.wait_for_function("window.ostCharts.equity.data.symbol === 'MSFT'")
 
     page.goto(page.base_url + "/backtest")
     row = page.locator(f"#history tr[data-run-id='{run_id}']")

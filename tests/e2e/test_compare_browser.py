@@ -1,5 +1,6 @@
 """The comparison page in Chromium: reached from History (tick runs, Compare selected) and
-by ids, the best of a row marked, differences highlighted, the overlay PNG drawn."""
+by ids, the best of a row marked, differences highlighted, the overlay drawn interactively
+(both runs' lines) with its PNG a link away."""
 
 from __future__ import annotations
 
@@ -84,8 +85,19 @@ def test_compare_from_history_marks_best_and_differences(desktop, two_runs, page
     )
     page.check("#only-differences")
     assert page.locator("#compare-config tr[data-key='strategy']").is_hidden()
-    # The overlay PNG loaded (a decoded image has a natural width).
-    page.wait_for_function("document.getElementById('compare-chart').naturalWidth > 0")
+    # The interactive overlay drew both runs: a return line and a drawdown line each, named
+    # in its legend; the PNG overlay is one link away.
+    page.wait_for_function("window.ostCharts && window.ostCharts['compare-chart']")
+    assert page.evaluate("window.ostCharts['compare-chart'].seriesCount") == 4
+    legend = page.locator("#compare-chart .ichart-legend").inner_text()
+    assert "#1 " in legend and "#2 " in legend
+    assert "fast 5 / slow 10" in legend and "fast 8 / slow 20" in legend
+    panes = page.evaluate(
+        "window.ostCharts['compare-chart'].chart.panes().map((p) => p.getSeries().length)"
+    )
+    assert panes == [2, 2]
+    png = page.locator("#compare-chart-link").get_attribute("href")
+    assert page.request.get(page.base_url + png).headers["content-type"] == "image/png"
     page.set_viewport_size({"width": 1400, "height": 900})
     screenshot(page, "compare-1400")
     assert page_errors == []
@@ -96,7 +108,7 @@ def test_compare_by_ids_on_a_phone_and_errors_said(phone, two_runs, page_errors)
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(page.base_url + "/compare?run_ids=" + ",".join(two_runs))
     page.locator("#comparison").wait_for()
-    page.wait_for_function("document.getElementById('compare-chart').naturalWidth > 0")
+    page.wait_for_function("window.ostCharts && window.ostCharts['compare-chart']")
     screenshot(page, "compare-390")
     no_overflow = "document.documentElement.scrollWidth <= window.innerWidth"
     assert page.evaluate(no_overflow)

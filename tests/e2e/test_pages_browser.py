@@ -113,15 +113,16 @@ def test_running_panel_shows_progress_survives_reload_and_cancels(
 
 
 def chart_src(page) -> dict[str, str]:
-    """The query of the #chart image's URL, plus its path under "path"."""
-    src = page.locator("#chart").get_attribute("src")
+    """The query of the chart's PNG link (the same window or trade as the interactive chart),
+    plus its path under "path"."""
+    src = page.locator("#chart-link").get_attribute("href")
     return {"path": src.split("?")[0], **dict(re.findall(r"[?&]([a-z_]+)=([^&]*)", src))}
 
 
 def wait_chart_loaded(page) -> None:
     page.wait_for_function(
-        "(() => { const i = document.getElementById('chart');"
-        " return i.complete && i.naturalWidth > 0 && !i.hidden; })()",
+        "(() => { const c = document.getElementById('chart');"
+        " return c.dataset.drawn === 'true' && !c.hidden; })()",
         timeout=30_000,
     )
 
@@ -141,10 +142,10 @@ def test_chart_page_browses_windows_and_opens_trades(completed_run, desktop, pag
     assert page.locator("#prev").is_disabled()
 
     page.click("#next")
-    # The next window is asked of the server (/bar-window) before its image is set.
+    # The next window is asked of the server (/bar-window) before its chart is drawn.
     page.wait_for_function(
-        "src => document.getElementById('chart').getAttribute('src') !== src",
-        arg=page.locator("#chart").get_attribute("src"),
+        "src => document.getElementById('chart-link').getAttribute('href') !== src",
+        arg=page.locator("#chart-link").get_attribute("href"),
     )
     wait_chart_loaded(page)
     second = chart_src(page)

@@ -171,6 +171,7 @@ def known_values(data: FuzzData) -> tuple[dict[str, list], dict[str, list], dict
         "publisher_id": [data.publisher_id],
         "rtype": [33],
         "limit": [1, 50],
+        "context": [0, 20],  # bars around a chart-data window
     }
     backtest_body = {
         "strategy": ["SMACrossover"],
