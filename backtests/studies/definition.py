@@ -130,7 +130,12 @@ def _integer(raw: Any, field: str, low: int, high: int, errors: dict[str, str]) 
         value = raw
     elif isinstance(raw, float) and math.isfinite(raw) and raw.is_integer():
         value = int(raw)
-    elif isinstance(raw, str) and raw.strip().lstrip("-").isdigit() and len(raw.strip()) < 20:
+    elif (
+        isinstance(raw, str)
+        and raw.strip().isascii()
+        and raw.strip().lstrip("-").isdigit()
+        and len(raw.strip()) < 20
+    ):
         value = int(raw.strip())
     if value is None or not low <= value <= high:
         errors[field] = INTEGER_INVALID.format(field=field, low=low, high=high)

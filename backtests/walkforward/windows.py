@@ -82,7 +82,8 @@ def _days(raw: object, field: str, low: int, errors: dict[str, str]) -> int | No
     elif isinstance(raw, float):
         value = int(raw) if raw.is_integer() else None
     elif isinstance(raw, str):
-        value = int(raw.strip()) if raw.strip().isascii() and raw.strip().isdigit() else None
+        text = raw.strip()
+        value = int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else None
     else:
         value = raw
     if value is None or not low <= value <= MAX_DAYS:

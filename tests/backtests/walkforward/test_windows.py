@@ -128,3 +128,10 @@ def test_malformed_options_are_named(options, field):
     assert set(caught.value.fields) == {field}
     if field == "mode":
         assert caught.value.fields["mode"] == MODE_INVALID
+
+
+@pytest.mark.parametrize("raw", ["1" * 5000, "١٢", "12.0.1", " "])
+def test_texts_that_are_not_plain_day_counts_are_refused(raw):
+    with pytest.raises(WindowsError) as caught:
+        windows_layout(TEN, mode="rolling", in_sample_days=raw, out_of_sample_days=2)
+    assert set(caught.value.fields) == {"in_sample_days"}
