@@ -103,6 +103,10 @@ def parameters_png(walkforward: WalkForward) -> bytes:
         numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
         shown = values if numeric else [str(v) for v in values]
         ax.plot(numbers, shown, color=style.series_color(position), marker="o", linewidth=1.6)
+        if position < len(names) - 1:
+            ax.tick_params(labelbottom=False)
+        if numeric and all(isinstance(v, int) for v in values):
+            ax.yaxis.get_major_locator().set_params(integer=True)
     axes[-1].set_xlabel("window", fontsize=style.LABEL_SIZE, color=style.TEXT)
     axes[-1].set_xticks(numbers)
     changes = {}

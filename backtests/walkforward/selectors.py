@@ -39,6 +39,10 @@ def walkforward_progress(walkforward: WalkForward) -> dict[str, Any]:
     }
 
 
+def _pct(value: float | None) -> float | None:
+    return None if value is None else round(100.0 * value, 4)
+
+
 def window_as_dict(window: WalkForwardWindow, summary_row: dict[str, Any] | None) -> dict[str, Any]:
     """One row of the windows table."""
     oos = window.oos_metrics or {}
@@ -62,6 +66,8 @@ def window_as_dict(window: WalkForwardWindow, summary_row: dict[str, Any] | None
         "is_annual_return": row.get("is_annual_return"),
         "oos_annual_return": row.get("oos_annual_return"),
         "efficiency": row.get("efficiency"),
+        "is_annual_return_pct": _pct(row.get("is_annual_return")),
+        "oos_annual_return_pct": _pct(row.get("oos_annual_return")),
         "oos_net_pnl": oos.get("net_pnl"),
         "oos_total_return_pct": oos.get("total_return_pct"),
         "oos_trades": oos.get("trades"),

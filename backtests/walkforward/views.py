@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views import View
 
-from backtests.services.backtest_spec import strategy_classes
+from backtests.services.backtest_spec import publisher_resolve, strategy_classes
 from backtests.studies.definition import OBJECTIVES
 from backtests.views import BAR_PERIOD_CHOICES, DEFAULT_RTYPE
 from backtests.walkforward.models import ACTIVE_WALKFORWARD_STATUSES, WalkForward
@@ -103,6 +103,8 @@ class WalkForwardsPageView(View):
         if errors:
             return self._render(request, form, errors, 400)
         try:
+            if not form["publisher_id"].strip():  # the only one (or a list of the choices)
+                body["publisher_id"] = publisher_resolve()
             definition = walkforward_definition_build(**body)
             walkforward = walkforward_create(definition=definition, owner=request.user)
         except ServiceError as exc:

@@ -122,6 +122,8 @@ class WindowSerializer(serializers.Serializer):
     is_annual_return = serializers.FloatField(allow_null=True)
     oos_annual_return = serializers.FloatField(allow_null=True)
     efficiency = serializers.FloatField(allow_null=True)
+    is_annual_return_pct = serializers.FloatField(allow_null=True)
+    oos_annual_return_pct = serializers.FloatField(allow_null=True)
     oos_net_pnl = serializers.FloatField(allow_null=True)
     oos_total_return_pct = serializers.FloatField(allow_null=True)
     oos_trades = serializers.IntegerField(allow_null=True)
