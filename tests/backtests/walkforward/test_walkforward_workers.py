@@ -20,6 +20,7 @@ from backtests.walkforward.services import (
     walkforward_resume,
 )
 from tests.backtests.subprocesses import wait_for
+from tests.backtests.worker_runs import descendants
 
 DATABASES = ["default", "secmaster"]
 pytestmark = [pytest.mark.django_db(transaction=True, databases=DATABASES), pytest.mark.worker]
@@ -86,4 +87,27 @@ def test_cancel_stops_the_studies_on_the_workers_and_resume_finishes(
     walkforward_resume(walkforward_id=walkforward.walkforward_id)
     walkforward = wait_finished(walkforward.walkforward_id)
     assert walkforward.status == WalkForwardStatus.COMPLETED
+    assert set(walkforward.windows.values_list("status", flat=True)) == {WindowStatus.COMPLETE}
+
+
+@pytest.mark.backend("postgresql")
+@pytest.mark.parametrize("broker_env", ["redis"], indirect=True)
+def test_two_clusters_on_redis_share_one_walkforward(start_cluster, fragile_walkforward):
+    clusters = [start_cluster() for _ in range(2)]
+    for cluster in clusters:
+        wait_for(
+            lambda c=cluster: "pushing tasks at" in c.log_path.read_text(errors="replace"),
+            what="both clusters to take tasks",
+        )
+    walkforward = walkforward_create(definition=walkforward_definition_build(**fragile_walkforward))
+    walkforward = wait_finished(walkforward.walkforward_id)
+    assert walkforward.status == WalkForwardStatus.COMPLETED, walkforward.error
+    workers = [descendants(cluster.pid) for cluster in clusters]
+    ran_on = {
+        i
+        for worker in Trial.objects.values_list("worker", flat=True)
+        for i, pids in enumerate(workers)
+        if int(worker.rpartition(":")[2]) in pids
+    }
+    assert ran_on == {0, 1}
     assert set(walkforward.windows.values_list("status", flat=True)) == {WindowStatus.COMPLETE}
