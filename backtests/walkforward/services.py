@@ -184,7 +184,7 @@ def _claim(window_id: int) -> WalkForwardWindow | None:
     finished; failed at once when the study failed or is gone."""
     with transaction.atomic(using="default"):
         window = (
-            WalkForwardWindow.objects.select_for_update()
+            WalkForwardWindow.objects.select_for_update(of=("self",))
             .select_related("walkforward", "study")
             .filter(id=window_id)
             .first()
