@@ -14,9 +14,10 @@ out-of-sample trading days; --small: 60 sessions, 20 + 5 days, fast 5..25 x slow
 2. ``run_walkforward --jobs 2`` (local processes, one window after another);
 3. the same 8 in-sample studies one after another through ``run_study --jobs 2``;
 
-and prints 1 / 3 and 2 / 3 (target: overhead <= 10 %, i.e. ratio <= 1.10), then the time of
-PBO by CSCV for 1,000 trials x 250 days, S = 16 (target <= 2 s; ``bench/overfitting.py``
-measures it in more detail). SQLite files and the ORM broker, in a folder under bench/.work.
+and prints 1 / 3 and 2 / 3 (each ``--repeat`` times, 2. and 3. alternated, medians; target:
+overhead <= 10 %, i.e. ratio <= 1.10), then the time of PBO by CSCV for 1,000 trials x 250
+days, S = 16 (target <= 2 s; ``bench/overfitting.py`` measures it in more detail). SQLite
+files and the ORM broker, in a folder under bench/.work.
 """
 
 from __future__ import annotations
@@ -58,33 +59,39 @@ def common_args(publisher_id: int, grid: list[str]) -> list[str]:
     return args
 
 
-def on_cluster(env: dict, workdir: Path, body: dict) -> tuple[float, object]:
-    """The walk-forward on a 2-worker cluster: seconds from create to completed."""
+def on_cluster(env: dict, workdir: Path, body: dict, repeat: int) -> tuple[list[float], object]:
+    """The walk-forward on a 2-worker cluster ``repeat`` times: seconds from create to
+    completed, each."""
     from backtests.walkforward.definition import walkforward_definition_build
     from backtests.walkforward.models import WalkForward
     from backtests.walkforward.services import walkforward_create
 
     cluster = study_bench.Cluster(env, 2, workdir / "qcluster-walkforward.log")
+    times = []
     try:
-        definition = walkforward_definition_build(**body)
-        started = time.perf_counter()
-        walkforward = walkforward_create(definition=definition)
-        while True:
-            status = WalkForward.objects.filter(pk=walkforward.pk).values_list("status", flat=True)
-            if status[0] not in ("queued", "running"):
-                break
-            time.sleep(0.1)
-        seconds = time.perf_counter() - started
+        for _ in range(repeat):
+            definition = walkforward_definition_build(**body)
+            started = time.perf_counter()
+            walkforward = walkforward_create(definition=definition)
+            while True:
+                status = WalkForward.objects.filter(pk=walkforward.pk).values_list(
+                    "status", flat=True
+                )
+                if status[0] not in ("queued", "running"):
+                    break
+                time.sleep(0.1)
+            times.append(time.perf_counter() - started)
     finally:
         cluster.stop()
     walkforward.refresh_from_db()
-    return seconds, walkforward
+    return times, walkforward
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="60 sessions, 25-point grid")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of 2. and 3. (median)")
     args = parser.parse_args()
     size = SMALL if args.small else FULL
     study_bench.SESSIONS = size["sessions"]
@@ -127,39 +134,47 @@ def main() -> None:
         "in_sample_days": size["in_sample"],
         "out_of_sample_days": size["out_of_sample"],
     }
-    cluster_seconds, walkforward = on_cluster(env, workdir, body)
+    cluster_times, walkforward = on_cluster(env, workdir, body, args.repeat)
+    cluster_seconds = statistics.median(cluster_times)
     laid = list(walkforward.windows.order_by("index"))
     assert len(laid) == WINDOWS, f"{len(laid)} windows laid, expected {WINDOWS}"
     trials = sum(w.study.n_trials for w in laid)
     print(
-        f"1. walk-forward on a 2-worker cluster: {walkforward.status} in {cluster_seconds:.2f} s "
-        f"({trials:,} in-sample trials + {WINDOWS} out-of-sample runs)"
+        f"1. walk-forward on a 2-worker cluster: {walkforward.status}, median "
+        f"{cluster_seconds:.2f} s ({', '.join(f'{t:.2f}' for t in cluster_times)}; "
+        f"{trials:,} in-sample trials + {WINDOWS} out-of-sample runs)"
     )
 
-    started = time.perf_counter()
-    call_command("run_walkforward", *base, *windows, "--jobs", "2", stdout=io.StringIO())
-    local_seconds = time.perf_counter() - started
-    local = WalkForward.objects.order_by("-ts_created").first()
-    print(f"2. run_walkforward --jobs 2: {local.status} in {local_seconds:.2f} s")
-
-    studies_seconds = 0.0
-    for window in laid:
+    local_times: list[float] = []
+    studies_times: list[float] = []
+    for _ in range(args.repeat):  # alternated, so that a busy spell hits both alike
         started = time.perf_counter()
-        call_command(
-            "run_study",
-            *base,
-            "--start",
-            window.is_start.isoformat(),
-            "--end",
-            window.is_end.isoformat(),
-            "--jobs",
-            "2",
-            stdout=io.StringIO(),
-        )
-        studies_seconds += time.perf_counter() - started
+        call_command("run_walkforward", *base, *windows, "--jobs", "2", stdout=io.StringIO())
+        local_times.append(time.perf_counter() - started)
+        local = WalkForward.objects.order_by("-ts_created").first()
+        assert local.status == "completed", local.error
+        started = time.perf_counter()
+        for window in laid:
+            call_command(
+                "run_study",
+                *base,
+                "--start",
+                window.is_start.isoformat(),
+                "--end",
+                window.is_end.isoformat(),
+                "--jobs",
+                "2",
+                stdout=io.StringIO(),
+            )
+        studies_times.append(time.perf_counter() - started)
+    local_seconds = statistics.median(local_times)
+    studies_seconds = statistics.median(studies_times)
+    shown = ", ".join(f"{t:.2f}" for t in local_times)
+    print(f"2. run_walkforward --jobs 2: median {local_seconds:.2f} s ({shown})")
+    shown = ", ".join(f"{t:.2f}" for t in studies_times)
     print(
-        f"3. the same {WINDOWS} studies one after another, run_study --jobs 2: "
-        f"{studies_seconds:.2f} s"
+        f"3. the same {WINDOWS} studies one after another, run_study --jobs 2: median "
+        f"{studies_seconds:.2f} s ({shown})"
     )
     for label, seconds in (("cluster", cluster_seconds), ("run_walkforward", local_seconds)):
         ratio = seconds / studies_seconds
