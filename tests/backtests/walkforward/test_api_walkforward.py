@@ -187,3 +187,11 @@ def test_page_form_errors_are_shown_next_to_their_fields(api_client, walkforward
     created = api_client.post("/walkforward", form)
     assert created.status_code == 302
     assert created["Location"] == f"/walkforward/{WalkForward.objects.get().walkforward_id}"
+
+
+def test_pages_and_api_need_a_login(anon_client, finished):
+    for path in ("/walkforward", f"/walkforward/{finished.walkforward_id}"):
+        response = anon_client.get(path)
+        assert response.status_code == 302
+        assert response["Location"] == f"/login/?next={path}"
+    assert anon_client.get("/api/walkforwards").status_code in (401, 403)
