@@ -118,6 +118,14 @@ class WalkForwardWindow(models.Model):
     )
     error = models.TextField(blank=True, default="")
     seconds = models.FloatField(null=True, blank=True, help_text="Wall time of the OOS run")
+    worker = models.CharField(
+        max_length=200, blank=True, default="", help_text="host:pid running its OOS part"
+    )
+    heartbeat_ns = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="When its out-of-sample task was queued, claimed, or last beat (UTC ns)",
+    )
     ts_end = models.BigIntegerField(null=True, blank=True)
 
     class Meta:

@@ -24,6 +24,7 @@ from django_q.tasks import async_task
 from backtests.analysis.returns import daily_returns
 from backtests.results.codec import arrays_decode, arrays_encode
 from backtests.studies.analysis import best_trial
+from backtests.studies.execution import worker_name
 from backtests.studies.models import ACTIVE_STUDY_STATUSES, Study, StudyStatus
 from backtests.studies.services import (
     studies_delete,
@@ -131,7 +132,8 @@ def walkforward_create(
 
 
 def window_enqueue(*, window_id: int) -> None:
-    """Queue the window's out-of-sample task."""
+    """Queue the window's out-of-sample task (and note when, for the recovery)."""
+    WalkForwardWindow.objects.filter(id=window_id).update(heartbeat_ns=time.time_ns())
     async_task(
         WINDOW_TASK, window_id, task_name=f"walkforward-window-{window_id}", group=TASK_GROUP
     )
@@ -164,10 +166,12 @@ def _walkforward_active(walkforward_id: str) -> bool:
 
 
 class _CancelCheck:
-    """Whether the walk-forward is still active, asked at most every 0.5 s."""
+    """The out-of-sample run's heartbeat, and whether the walk-forward is still active and
+    the window still this run's, at most every 0.5 s."""
 
-    def __init__(self, walkforward_id: str) -> None:
+    def __init__(self, walkforward_id: str, window_id: int) -> None:
         self.walkforward_id = walkforward_id
+        self.window_id = window_id
         self.last = time.monotonic()
         self.stop = False
 
@@ -175,7 +179,10 @@ class _CancelCheck:
         now = time.monotonic()
         if not self.stop and now - self.last >= CHECK_INTERVAL_SECONDS:
             self.last = now
-            self.stop = not _walkforward_active(self.walkforward_id)
+            beat = WalkForwardWindow.objects.filter(
+                id=self.window_id, status=WindowStatus.OUT_OF_SAMPLE
+            ).update(heartbeat_ns=time.time_ns())
+            self.stop = not beat or not _walkforward_active(self.walkforward_id)
         return self.stop
 
 
@@ -207,7 +214,9 @@ def _claim(window_id: int) -> WalkForwardWindow | None:
             window.save(update_fields=["status", "error", "ts_end"])
             return window
         window.status = WindowStatus.OUT_OF_SAMPLE
-        window.save(update_fields=["status"])
+        window.heartbeat_ns = time.time_ns()
+        window.worker = worker_name()
+        window.save(update_fields=["status", "heartbeat_ns", "worker"])
     return window
 
 
@@ -239,7 +248,7 @@ def window_oos_run(*, window_id: int) -> str:
             "error": NO_BEST_TRIAL.format(objective=study.objective),
         }
     else:
-        check = _CancelCheck(window.walkforward_id)
+        check = _CancelCheck(window.walkforward_id, window.id)
         try:
             outcome = oos_evaluate(
                 trial_spec(study, best.params),
@@ -252,11 +261,13 @@ def window_oos_run(*, window_id: int) -> str:
             logger.exception("window %s: out-of-sample run failed", window_id)
             fields = {"status": WindowStatus.FAILED, "error": OOS_FAILED.format(error=exc)}
         else:
-            if outcome.status != "completed":
+            if outcome.status != "completed":  # cancelled, or taken back by the recovery
                 WalkForwardWindow.objects.filter(
-                    id=window_id, status=WindowStatus.OUT_OF_SAMPLE
+                    id=window_id,
+                    status=WindowStatus.OUT_OF_SAMPLE,
+                    walkforward__status=WalkForwardStatus.CANCELLED,
                 ).update(status=WindowStatus.CANCELLED)
-                return WindowStatus.CANCELLED
+                return "stopped"
             fields = {
                 "status": WindowStatus.COMPLETE,
                 "oos_metrics": {**outcome.metrics, "first_fill_ns": outcome.first_fill_ns},

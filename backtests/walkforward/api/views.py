@@ -16,6 +16,7 @@ from backtests.api.chart_views import PNGView, png_response
 from backtests.api.views import BODY_NOT_OBJECT, validated
 from backtests.walkforward.api import serializers as s
 from backtests.walkforward.models import WalkForward
+from backtests.walkforward.recovery import walkforwards_recover_throttled
 from backtests.walkforward.selectors import walkforward_as_dict, walkforwards_list
 from backtests.walkforward.services import (
     walkforward_cancel,
@@ -37,7 +38,16 @@ PNG_RESPONSES: dict[Any, Any] = {
 }
 
 
-class WalkForwardsView(APIView):
+class WalkForwardsAPIView(APIView):
+    """Base of views that show walk-forward state: lost out-of-sample tasks are queued again
+    first (at most every 30 s per process)."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        walkforwards_recover_throttled()
+
+
+class WalkForwardsView(WalkForwardsAPIView):
     schema = BodyOnDeleteAutoSchema()
 
     @extend_schema(
@@ -106,7 +116,7 @@ def _yours(request: Request, walkforward_id: str, action: str) -> WalkForward:
     return walkforward
 
 
-class WalkForwardView(APIView):
+class WalkForwardView(WalkForwardsAPIView):
     @extend_schema(
         operation_id="walkforward_get",
         parameters=[ID_PARAM],

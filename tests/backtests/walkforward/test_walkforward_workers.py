@@ -4,6 +4,9 @@ stitched result; a cancel stops it and a resume finishes it."""
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 
 from backtests.studies.models import Study, StudyStatus, Trial, TrialStatus
@@ -111,3 +114,31 @@ def test_two_clusters_on_redis_share_one_walkforward(start_cluster, fragile_walk
     }
     assert ran_on == {0, 1}
     assert set(walkforward.windows.values_list("status", flat=True)) == {WindowStatus.COMPLETE}
+
+
+@pytest.mark.parametrize("broker_env", ["orm"], indirect=True)
+def test_a_worker_killed_mid_out_of_sample_is_replaced_and_the_window_runs_again(
+    start_cluster, fragile_walkforward
+):
+    cluster = start_cluster()
+    body = {  # 2 trials of 300 bars per window; the out-of-sample run: 150 bars of 20 ms
+        **fragile_walkforward,
+        "space": {"period": {"values": [2, 3]}},
+        "strategy_params": {"sleep_ms": 20.0},
+    }
+    walkforward = walkforward_create(definition=walkforward_definition_build(**body))
+    running = wait_for(
+        lambda: (
+            walkforward.windows.filter(status=WindowStatus.OUT_OF_SAMPLE).exclude(worker="").first()
+        ),
+        what="an out-of-sample run to start",
+        timeout=120,
+    )
+    pid = int(running.worker.rpartition(":")[2])
+    assert pid in descendants(cluster.pid)
+    os.kill(pid, signal.SIGKILL)
+    walkforward = wait_finished(walkforward.walkforward_id)
+    assert walkforward.status == WalkForwardStatus.COMPLETED, walkforward.error
+    window = walkforward.windows.get(pk=running.pk)
+    assert window.status == WindowStatus.COMPLETE
+    assert int(window.worker.rpartition(":")[2]) != pid  # run again by the new worker
