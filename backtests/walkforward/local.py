@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from backtests.studies.local import study_run_locally
+from backtests.walkforward.execution import window_oos_run
 from backtests.walkforward.models import (
     ACTIVE_WALKFORWARD_STATUSES,
     WalkForward,
     WalkForwardWindow,
     WindowStatus,
 )
-from backtests.walkforward.services import walkforward_cancel, window_oos_run
+from backtests.walkforward.services import walkforward_cancel
 
 
 def walkforward_run_locally(

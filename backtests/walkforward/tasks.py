@@ -17,8 +17,8 @@ logger = logging.getLogger(__name__)
 
 def walkforward_window_task(window_id: int) -> str:
     """Run one window's out-of-sample part in this worker; returns its status."""
+    from backtests.walkforward.execution import window_oos_run
     from backtests.walkforward.recovery import walkforwards_recover_throttled
-    from backtests.walkforward.services import window_oos_run
 
     try:
         walkforwards_recover_throttled()

@@ -10,9 +10,10 @@ import pytest
 
 from backtests.studies.local import study_run_locally
 from backtests.walkforward.definition import walkforward_definition_build
+from backtests.walkforward.execution import window_oos_run
 from backtests.walkforward.models import WalkForwardStatus, WalkForwardWindow, WindowStatus
 from backtests.walkforward.recovery import STALE_WINDOW_SECONDS, walkforwards_recover
-from backtests.walkforward.services import walkforward_create, window_oos_run
+from backtests.walkforward.services import walkforward_create
 
 pytestmark = pytest.mark.django_db(databases=["default", "secmaster"])
 LONG_AGO = int((STALE_WINDOW_SECONDS + 5) * 1e9)
