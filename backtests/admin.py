@@ -305,3 +305,6 @@ class RunAdmin(admin.ModelAdmin):
 
 # Parameter studies and their trials (backtests/studies/admin.py).
 from backtests.studies import admin as studies_admin  # noqa: E402, F401
+
+# Walk-forward studies and their windows (backtests/walkforward/admin.py).
+from backtests.walkforward import admin as walkforward_admin  # noqa: E402, F401

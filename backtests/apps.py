@@ -12,6 +12,7 @@ class BacktestsConfig(AppConfig):
         from backtests import tasks  # noqa: F401
         from backtests.cluster_processes import children_die_with_parent, is_cluster_command
         from backtests.studies import tasks as study_tasks  # noqa: F401
+        from backtests.walkforward import tasks as walkforward_tasks  # noqa: F401
 
         # qcluster's sentinel and workers die with their parent: no orphans taking tasks.
         if is_cluster_command(sys.argv):

@@ -349,3 +349,6 @@ from backtests.results.models import RoundTrip, RunResult  # noqa: E402, F401
 
 # Parameter studies too (backtests/studies/).
 from backtests.studies.models import Study, Trial  # noqa: E402, F401
+
+# Walk-forward studies too (backtests/walkforward/).
+from backtests.walkforward.models import WalkForward, WalkForwardWindow  # noqa: E402, F401

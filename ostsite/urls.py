@@ -33,6 +33,8 @@ urlpatterns = [
     path("api/", include("secmaster.api.urls")),
     path("api/", include("backtests.api.urls")),
     path("api/", include("backtests.studies.api.urls")),
+    path("api/", include("backtests.walkforward.api.urls")),
     path("", include("backtests.urls")),
     path("", include("backtests.studies.urls")),
+    path("", include("backtests.walkforward.urls")),
 ]

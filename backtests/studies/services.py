@@ -279,6 +279,7 @@ def study_advance(*, study_id: str, enqueue: bool = True) -> str:
             finished = True
     if finished:
         _analyse_quietly(study_id)
+        _announce_finished(study_id)
         return "finished"
     return "waiting"
 
@@ -316,6 +317,15 @@ def _analyse_quietly(study_id: str) -> None:
         study_analysis_store(study_id=study_id)
     except Exception:
         logger.exception("study %s: overfitting statistics not computed", study_id)
+
+
+def _announce_finished(study_id: str) -> None:
+    """Send ``study_finished`` (a receiver's failure is logged, never the study's)."""
+    from backtests.studies.signals import study_finished
+
+    for receiver, result in study_finished.send_robust(sender=Study, study_id=study_id):
+        if isinstance(result, Exception):
+            logger.error("study %s: %r failed: %s", study_id, receiver, result)
 
 
 # --- cancel, resume, extend, delete ----------------------------------------------------------

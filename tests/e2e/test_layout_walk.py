@@ -45,6 +45,7 @@ PAGES = [
         "performance-trade", "/performance?run={run_id}&trade=1", "#trade-dialog[open]", charts=True
     ),
     Page("chart", "/chart?run={run_id}", "#roundtrips tbody tr.clickable", charts=True),
+    Page("walkforward", "/walkforward", "#walkforward-form"),
     Page("admin", "/admin/", "#content"),
     Page("admin-runs", "/admin/backtests/run/", "#result_list"),
     Page("admin-run", "/admin/backtests/run/{failed_run_id}/change/", "pre.ost-pre"),

@@ -20,6 +20,7 @@ from secmaster.services.presets import preset_create
 from tests.backtests.market_data import ingest_bars, minute_bars
 from tests.backtests.run_rows import run_row
 from tests.fuzz.studies import study_fuzz_values
+from tests.fuzz.walkforward import walkforward_fuzz_values
 
 SYMBOLS = ("AAPL", "MSFT")
 MAPPINGS = {"AAPL": [("2024-01-02", "2024-01-10", 10)], "MSFT": [("2024-01-02", "2024-01-10", 20)]}
@@ -41,6 +42,7 @@ class FuzzData:
     username: str
     auth_header: str
     studies: dict = field(default_factory=dict)  # tests/fuzz/studies.py
+    walkforwards: dict = field(default_factory=dict)  # tests/fuzz/walkforward.py
 
 
 @pytest.fixture
@@ -86,6 +88,7 @@ def fuzz_data(tmp_path, user) -> FuzzData:
         username=user.username,
         auth_header=f"Token {Token.objects.create(user=user).key}",
         studies=study_fuzz_values(publisher_id, SYMBOLS),
+        walkforwards=walkforward_fuzz_values(publisher_id, SYMBOLS, user),
     )
 
 

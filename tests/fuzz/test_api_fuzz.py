@@ -205,6 +205,10 @@ def known_values(data: FuzzData) -> tuple[dict[str, list], dict[str, list], dict
     path_values.update(studies.get("path", {}))
     query_values.update(studies.get("query", {}))
     body_values.update(studies.get("body", {}))
+    walkforwards = data.walkforwards  # tests/fuzz/walkforward.py
+    path_values.update(walkforwards.get("path", {}))
+    query_values.update(walkforwards.get("query", {}))
+    body_values.update(walkforwards.get("body", {}))
     return path_values, query_values, body_values
 
 
@@ -299,6 +303,7 @@ def test_every_api_operation_answers_boundary_cases_as_documented(api_schema, fu
         "strategy_id": "SMACrossover",
         "file": "fills.csv",
         **fuzz_data.studies.get("known_path", {}),
+        **fuzz_data.walkforwards.get("known_path", {}),
     }
     modes = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
     cases: Counter[str] = Counter()

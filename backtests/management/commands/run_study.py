@@ -243,34 +243,7 @@ class Command(BaseCommand):
         self._report(study_get(study_id=study.study_id), top)
 
     def _definition(self, options: dict):
-        if not options["strategy"]:
-            raise CommandError("--strategy is required (or --resume STUDY_ID)")
-        return study_definition_build(
-            strategy=options["strategy"],
-            symbols=symbols_parse(options["symbols"], options["preset"]),
-            rtype=rtype_parse(options["bar_period"], options["strategy"]),
-            publisher_id=publisher_parse(options),
-            start_date=options["start"],
-            end_date=options["end"],
-            strategy_params=params_parse(options["param"]),
-            space=_space(options["space"]),
-            constraints=options["constraint"],
-            sampler=options["sampler"],
-            objective=options["objective"] or "net_pnl",
-            direction=options["direction"],
-            min_trades=options["min_trades"],
-            n_trials=options["trials"],
-            time_limit_seconds=options["time_limit"],
-            seed=options["seed"],
-            batch_size=options["batch_size"] or 4,
-            pbo_splits=options["pbo_splits"] or 16,
-            commission_per_unit=options["commission_per_unit"],
-            minimum_commission=options["minimum_commission"],
-            fill_timing=options["fill_timing"],
-            capital=options["capital"],
-            risk_free_rate=options["risk_free_rate"],
-            name=options["name"],
-        )
+        return study_definition_build(**study_fields(options))
 
     def _report(self, study: Study, top: int) -> None:
         progress = study_progress(study)
@@ -312,6 +285,38 @@ class Command(BaseCommand):
         if study.status == StudyStatus.FAILED:
             raise CommandError(MSG_FAILED.format(study_id=study.study_id, error=study.error))
         self.stdout.write(study.study_id)
+
+
+def study_fields(options: dict) -> dict:
+    """The study's fields from the command's options (``run_walkforward`` shares them)."""
+    if not options["strategy"]:
+        raise CommandError("--strategy is required (or --resume ID)")
+    return dict(
+        strategy=options["strategy"],
+        symbols=symbols_parse(options["symbols"], options["preset"]),
+        rtype=rtype_parse(options["bar_period"], options["strategy"]),
+        publisher_id=publisher_parse(options),
+        start_date=options["start"],
+        end_date=options["end"],
+        strategy_params=params_parse(options["param"]),
+        space=_space(options["space"]),
+        constraints=options["constraint"],
+        sampler=options["sampler"],
+        objective=options["objective"] or "net_pnl",
+        direction=options["direction"],
+        min_trades=options["min_trades"],
+        n_trials=options["trials"],
+        time_limit_seconds=options["time_limit"],
+        seed=options["seed"],
+        batch_size=options["batch_size"] or 4,
+        pbo_splits=options["pbo_splits"] or 16,
+        commission_per_unit=options["commission_per_unit"],
+        minimum_commission=options["minimum_commission"],
+        fill_timing=options["fill_timing"],
+        capital=options["capital"],
+        risk_free_rate=options["risk_free_rate"],
+        name=options["name"],
+    )
 
 
 def _fmt(value) -> str:

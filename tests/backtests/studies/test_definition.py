@@ -5,6 +5,7 @@ get their defaults (sampler, budget, direction, seed) and a first batch."""
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 
 from backtests.analysis.metrics import run_metrics
 from backtests.services.backtest_spec import backtest_spec_from_mapping
@@ -42,6 +43,11 @@ def test_drawdown_objective_is_minimised_by_default(study_body):
     ("change", "field", "message"),
     [
         ({"n_trials": 0}, "n_trials", d.N_TRIALS_ZERO),
+        (
+            {"n_trials": "²"},  # a digit to str.isdigit, not to int()
+            "n_trials",
+            d.INTEGER_INVALID.format(field="n_trials", low=0, high=settings.OST_STUDY_MAX_TRIALS),
+        ),
         (
             {"n_trials": 11},
             "n_trials",
