@@ -23,7 +23,7 @@ import numpy as np
 from django.db import connections
 
 from secmaster.bar_blocks import BarColumns, block_of
-from secmaster.services.bar_blocks import bar_blocks_out_of_step, bar_blocks_store
+from secmaster.services.bar_blocks import bar_blocks_check, bar_blocks_store
 from secmaster.services.instruments import instruments_ensure
 
 DB = "secmaster"
@@ -84,6 +84,9 @@ class _BlockBuffer:
         self._pending_rows = 0
         self._checked: dict[tuple[int, int], set[int]] = {}
         self._rebuild: dict[tuple[int, int], set[int]] = {}
+        # blocks stored and in step when first checked, or written since: merged into, unless
+        # the REPLACE trigger dropped them meanwhile (then rebuilt from ohlcv)
+        self._stored: dict[tuple[int, int], set[int]] = {}
 
     @staticmethod
     def _keys(table: np.ndarray) -> Iterator[tuple[tuple[int, int], np.ndarray]]:
@@ -103,7 +106,7 @@ class _BlockBuffer:
             fresh = set(blocks[[0, *starts.tolist()]].tolist()) - seen
             if not fresh:
                 continue
-            stale = bar_blocks_out_of_step(
+            stale, stored = bar_blocks_check(
                 cursor=self.cursor,
                 vendor=self.vendor,
                 instrument_id=key[0],
@@ -111,6 +114,7 @@ class _BlockBuffer:
                 blocks=fresh,
             )
             seen |= fresh
+            self._stored.setdefault(key, set()).update(stored - stale)
             if stale:
                 self._rebuild.setdefault(key, set()).update(stale)
 
@@ -127,13 +131,17 @@ class _BlockBuffer:
         for (instrument_id, rtype), parts in self._pending.items():
             rows = parts[0] if len(parts) == 1 else np.concatenate(parts)
             rebuild = self._rebuild.pop((instrument_id, rtype), set())
+            stored = self._stored.setdefault((instrument_id, rtype), set())
+            bars = BarColumns.from_rows(rows)
             self.blocks_written += bar_blocks_store(
                 cursor=self.cursor,
                 instrument_id=instrument_id,
                 rtype=rtype,
-                bars=BarColumns.from_rows(rows),
+                bars=bars,
                 rebuild=rebuild,
+                expected=stored,
             )
+            stored.update(np.unique(block_of(bars.ts, rtype)).tolist())
         self._pending.clear()
         self._pending_rows = 0
 
