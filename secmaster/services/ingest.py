@@ -6,7 +6,8 @@ own DBN metadata), and folders of those (recursively, in sorted order).
 
 Each file is one transaction on the secmaster database: a file that fails half-way leaves the
 database as it was, and a zip is stored whole or not at all. Bars already stored are left alone,
-so ingesting the same file twice changes nothing. Symbol coverage is rebuilt at the end.
+so ingesting the same file twice changes nothing. The symbol coverage of the file's publisher is
+rebuilt in the file's transaction, so it matches the committed bars after any interruption.
 
 Hostile input is refused with a message naming the file (and zip member) and nothing stored:
 - zip members whose path is absolute, holds ``..``, a backslash or a drive letter (even though
@@ -181,16 +182,17 @@ def ingest_databento_paths(
         for path in files:
             try:
                 with transaction.atomic(using=DB):
+                    ingester.publishers.clear()
                     if path.name.endswith(".zip"):
                         ingester.ingest_zip(path)
                     else:
                         ingester.ingest_dbn_file(path)
+                    # in the file's transaction: committed coverage matches committed bars
+                    summary.coverage_rows = coverage_rebuild(publisher_ids=ingester.publishers)
             except OSError as exc:
                 raise IngestError(MSG_UNREADABLE.format(path=path, error=exc)) from exc
             summary.files += 1
     finally:
-        if summary.files:
-            summary.coverage_rows = coverage_rebuild()
         summary.elapsed_seconds = time.perf_counter() - started
     return summary
 
@@ -216,11 +218,13 @@ class _Ingester:
         self.limits = ingest_limits()
         self._bytes_done = 0
         self._bytes_total = 0
+        self.publishers: set[int] = set()  # those the current file writes to
 
     def _publisher_id(self, dataset: str) -> int:
         publisher, _ = Publisher.objects.using(DB).get_or_create(
             name=self.publisher_name, dataset=dataset, defaults={"venue": _venue(dataset)}
         )
+        self.publishers.add(publisher.publisher_id)
         return publisher.publisher_id
 
     def _store_symbology(
