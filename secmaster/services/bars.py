@@ -167,12 +167,20 @@ class BarWriter:
 
     ``close()`` writes the pending bar blocks and must run before the transaction commits;
     after a failure call ``discard()`` instead (the transaction is rolled back).
+
+    ``duplicates`` counts records that repeat the (instrument, rtype, ts_event) of an earlier
+    record of the same writer (one file, or one zip); the first is stored, the repeats are
+    not. Exact within a read block; across blocks it compares the keys at the boundary
+    timestamp, which finds every repeat of a file in time order, as Databento writes them (a
+    repeat further apart in an unordered file counts as an already stored bar).
     """
 
     def __init__(self, publisher_id: int, *, block_flush_rows: int | None = None) -> None:
         self.publisher_id = publisher_id
         self.records = 0
         self.new_bars = 0
+        self.duplicates = 0
+        self._boundary: np.ndarray | None = None  # keys at the last block's latest ts
         self._instruments: dict[int, int] = {}
         connection = connections[DB]
         connection.ensure_connection()
@@ -211,7 +219,9 @@ class BarWriter:
             return
         table = self._table(records)
         table = table[np.lexsort((table[:, 2], table[:, 1], table[:, 0]))]  # primary-key order
-        table = first_of_each_key(table)  # lexsort is stable: the file's first row stays
+        unique = first_of_each_key(table)  # lexsort is stable: the file's first row stays
+        self.duplicates += len(table) - len(unique) + self._repeats_of_boundary(unique)
+        table = unique
         self._blocks.before_insert(table)
         if self._postgres:
             self._write_postgres(table)
@@ -219,6 +229,20 @@ class BarWriter:
             self._write_sqlite(table)
         self._blocks.inserted(table)
         self.records += len(records)
+
+    def _repeats_of_boundary(self, table: np.ndarray) -> int:
+        """Rows of this key-sorted block whose key was at the previous block's latest ts;
+        keeps this block's keys at its own latest ts for the next."""
+        keys = table[:, :3]
+        count = 0
+        if self._boundary is not None and len(self._boundary):
+            at = keys[np.isin(keys[:, 2], self._boundary[:, 2])]
+            if len(at):
+                seen = {tuple(k) for k in self._boundary.tolist()}
+                count = sum(1 for k in at.tolist() if tuple(k) in seen)
+        if len(keys):
+            self._boundary = keys[keys[:, 2] == keys[:, 2].max()].copy()
+        return count
 
     def _write_postgres(self, table: np.ndarray) -> None:
         cursor = self._raw_cursor

@@ -66,6 +66,7 @@ MSG_BAD_ZIP = "{path}: not a readable zip archive: {error}"
 MSG_ZIP_NO_DBN = "{path}: the zip holds no .dbn or .dbn.zst files"
 MSG_ZIP_DUPLICATE = "{path}: the zip holds more than one {name}: {members}"
 MSG_METADATA_JSON = "{source}: invalid JSON: {error}"
+MSG_METADATA_DEPTH = "{source}: invalid JSON: nested too deeply"
 MSG_METADATA_ROOT = "{source}: expected an object with a 'query' object"
 MSG_METADATA_DATASET = "{source}: 'query.dataset' must be a non-empty string, got {value!r}"
 MSG_METADATA_SCHEMA = (
@@ -89,6 +90,10 @@ MSG_DATASET_MISMATCH = (
 )
 
 NO_NEW_BARS = "no new bars (all were stored already)"
+DUPLICATES_NOTE = (
+    "duplicate records (same instrument, rtype and ts_event as an earlier record of the file;"
+    " the first was stored, the repeats skipped): {files}"
+)
 
 ProgressCallback = Callable[[int, int, int], None]
 """Called as progress(bytes_done, bytes_total, records_so_far) while files are read."""
@@ -119,6 +124,7 @@ class IngestSummary:
     symbols: set[str] = field(default_factory=set)
     coverage_rows: int = 0
     elapsed_seconds: float = 0.0
+    duplicates: dict[str, int] = field(default_factory=dict)  # file -> repeated records
 
     @property
     def bars_per_second(self) -> float:
@@ -127,11 +133,16 @@ class IngestSummary:
     def line(self) -> str:
         """The one-line summary the command prints (the rate counts records read, new or not)."""
         new = f"{self.new_bars:,} new bars" if self.new_bars else NO_NEW_BARS
-        return (
+        line = (
             f"Ingested {self.files} file(s): {self.records:,} records, {new},"
             f" {len(self.symbols)} symbols in {self.elapsed_seconds:.1f} s"
             f" ({self.bars_per_second:,.0f} records/s)"
         )
+        if self.duplicates:
+            line += "; " + DUPLICATES_NOTE.format(
+                files="; ".join(f"{path}: {n:,}" for path, n in self.duplicates.items())
+            )
+        return line
 
 
 def databento_files(paths: Sequence[Path]) -> list[Path]:
@@ -267,7 +278,7 @@ class _Ingester:
                 writer.discard()
                 raise
             writer.close()  # writes the pending bar blocks, inside the file's transaction
-        self.summary.new_bars += writer.new_bars
+        self._count(writer, path)
 
     def ingest_zip(self, path: Path) -> None:
         try:
@@ -343,7 +354,12 @@ class _Ingester:
                 writer.discard()
             raise
         writer.close()  # writes the pending bar blocks, inside the zip's transaction
+        self._count(writer, path)
+
+    def _count(self, writer: BarWriter, path: Path) -> None:
         self.summary.new_bars += writer.new_bars
+        if writer.duplicates:
+            self.summary.duplicates[str(path)] = writer.duplicates
 
     def _check_declared_sizes(
         self,
@@ -441,6 +457,8 @@ def _metadata_dataset(raw: bytes, source: str, *, required: bool = True) -> str 
         document = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise IngestError(MSG_METADATA_JSON.format(source=source, error=exc)) from exc
+    except RecursionError:
+        raise IngestError(MSG_METADATA_DEPTH.format(source=source)) from None
     if not isinstance(document, dict) or not isinstance(document.get("query"), dict):
         raise IngestError(MSG_METADATA_ROOT.format(source=source))
     query = document["query"]
