@@ -35,6 +35,7 @@ from pathlib import Path, PurePosixPath
 from django.conf import settings
 from django.db import transaction
 
+from ostsite.db import wal_checkpoint
 from ostsite.errors import InvalidInput
 from secmaster.dbn_reading import (
     DEFAULT_MAX_MEMBER_BYTES,
@@ -204,6 +205,8 @@ def ingest_databento_paths(
                 raise IngestError(MSG_UNREADABLE.format(path=path, error=exc)) from exc
             summary.files += 1
     finally:
+        if summary.files:
+            wal_checkpoint(DB)  # SQLite: the WAL the file's transaction grew shrinks back
         summary.elapsed_seconds = time.perf_counter() - started
     return summary
 
