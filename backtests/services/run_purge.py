@@ -43,24 +43,37 @@ def run_relations() -> list[models.ForeignObjectRel]:
     ]
 
 
+def _has_dependents(model: type[models.Model]) -> bool:
+    """Whether other rows point at ``model``'s rows (then Django's collector deletes them)."""
+    return any(
+        f.auto_created and not f.concrete and f.is_relation
+        for f in model._meta.get_fields(include_hidden=True)
+    )
+
+
 def _purge_relation(relation: models.ForeignObjectRel, run_id: str, chunk: int) -> int:
-    """Delete (or null) the rows of one relation of one run, ``chunk`` at a time."""
+    """Delete (or null) the rows of one relation of one run, ``chunk`` at a time: each chunk
+    one statement ``... WHERE pk IN (SELECT pk ... WHERE run_id = %s LIMIT chunk)`` in a
+    transaction of its own."""
     model = relation.related_model
     column = relation.field.name
-    rows = model._base_manager.filter(**{column: run_id})
+    manager = model._base_manager
+    rows = manager.filter(**{column: run_id})
     nulling = relation.on_delete is models.SET_NULL
+    collect = _has_dependents(model)
     done = 0
     while True:
+        batch = manager.filter(pk__in=rows.values("pk")[:chunk])
         with transaction.atomic(using=DB):
-            keys = list(rows.values_list("pk", flat=True)[:chunk])
-            if not keys:
-                return done
-            batch = model._base_manager.filter(pk__in=keys)
             if nulling:
-                batch.update(**{column: None})
-            else:
-                batch.delete()
-        done += len(keys)
+                count = batch.update(**{column: None})
+            elif collect:
+                count = batch.delete()[1].get(model._meta.label, 0)
+            else:  # a leaf table: one DELETE, no objects fetched
+                count = batch._raw_delete(DB)
+        done += count
+        if count < chunk:
+            return done
 
 
 def runs_purge(*, run_ids: Iterable[str] | None = None) -> int:
