@@ -54,7 +54,9 @@ def write_lock_held(alias: str) -> Iterator[None]:
 
 
 @pytest.mark.django_db(databases=DATABASES)
-def test_runs_marked_deleted_are_hidden_from_lists_and_details_until_purged(api_client):
+def test_runs_marked_deleted_are_hidden_from_lists_and_details_until_purged(
+    api_client, admin_client
+):
     run_with_one_trade("trade1")
     run_with_one_trade("trade2", ts_start=2)
 
@@ -65,6 +67,9 @@ def test_runs_marked_deleted_are_hidden_from_lists_and_details_until_purged(api_
     assert api_client.get("/api/runs/trade1").status_code == 404
     assert api_client.get("/api/runs/trade1/roundtrips").status_code == 404
     assert api_client.get("/api/backtest/status/trade1").status_code == 404
+    changelist = admin_client.get("/admin/backtests/run/").content.decode()
+    assert "trade2" in changelist and "trade1" not in changelist
+    assert admin_client.get("/admin/backtests/run/trade1/change/").status_code in (302, 404)
     assert event_counts("trade1")["fills"] == 2  # not purged yet, only hidden
 
     assert runs_purge() == 1
