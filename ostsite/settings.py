@@ -399,10 +399,14 @@ OST_RUN_TIMEOUT_SECONDS = _env_int("OST_RUN_TIMEOUT_SECONDS", 6 * 3600)
 OST_INGEST_MAX_MEMBER_BYTES = _env_int("OST_INGEST_MAX_MEMBER_BYTES", 8 * 1024**3)
 OST_INGEST_MAX_RATIO = _env_int("OST_INGEST_MAX_RATIO", 1000)
 OST_INGEST_MAX_METADATA_BYTES = _env_int("OST_INGEST_MAX_METADATA_BYTES", 64 * 1024**2)
+# Records of a file written per transaction: each holds the security master's write lock for
+# a fraction of a second; a journal removes a failed file's earlier ones (services/journal.py).
+OST_INGEST_TRANSACTION_RECORDS = _env_int("OST_INGEST_TRANSACTION_RECORDS", 200_000)
 for _name in (
     "OST_INGEST_MAX_MEMBER_BYTES",
     "OST_INGEST_MAX_RATIO",
     "OST_INGEST_MAX_METADATA_BYTES",
+    "OST_INGEST_TRANSACTION_RECORDS",
 ):
     if globals()[_name] < 1:
         raise ImproperlyConfigured(f"{_name} must be at least 1")

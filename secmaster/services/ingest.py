@@ -25,6 +25,7 @@ Hostile input is refused with a message naming the file (and zip member) and not
 from __future__ import annotations
 
 import json
+import logging
 import time
 import zipfile
 import zlib
@@ -48,10 +49,20 @@ from secmaster.dbn_reading import (
     MappingInterval,
     ReadLimits,
 )
-from secmaster.models import Publisher
+from secmaster.models import IngestJournal, IngestJournalEntry, Publisher
 from secmaster.services.bars import BarWriter
 from secmaster.services.coverage import coverage_rebuild
+from secmaster.services.journal import (
+    journal_close,
+    journal_created,
+    journal_open,
+    journal_rollback,
+    journals_recover,
+    transaction_records,
+)
 from secmaster.services.symbology import symbology_parse, symbology_store
+
+logger = logging.getLogger(__name__)
 
 DB = "secmaster"
 DBN_SUFFIXES = (".dbn.zst", ".dbn")
@@ -190,25 +201,46 @@ def ingest_databento_paths(
     started = time.perf_counter()
     summary = IngestSummary()
     ingester = _Ingester(publisher_name, symbol_type, dataset, summary, progress)
+    journals_recover()  # a killed ingest's partial file goes first
     try:
         for path in files:
+            journal = journal_open(source=str(path))
+            ingester.begin(journal)
             try:
+                if path.name.endswith(".zip"):
+                    ingester.ingest_zip(path)
+                else:
+                    ingester.ingest_dbn_file(path)
+                # The file's last transaction: its symbology and coverage (so committed
+                # coverage matches committed bars), and the journal is forgotten.
                 with transaction.atomic(using=DB):
-                    ingester.publishers.clear()
-                    if path.name.endswith(".zip"):
-                        ingester.ingest_zip(path)
-                    else:
-                        ingester.ingest_dbn_file(path)
-                    # in the file's transaction: committed coverage matches committed bars
+                    ingester.finish()
                     summary.coverage_rows = coverage_rebuild(publisher_ids=ingester.publishers)
-            except OSError as exc:
-                raise IngestError(MSG_UNREADABLE.format(path=path, error=exc)) from exc
+                    journal_close(journal)
+            except BaseException as exc:
+                _rollback_quietly(journal)
+                if isinstance(exc, OSError):
+                    raise IngestError(MSG_UNREADABLE.format(path=path, error=exc)) from exc
+                raise
             summary.files += 1
     finally:
         if summary.files:
-            wal_checkpoint(DB)  # SQLite: the WAL the file's transaction grew shrinks back
+            wal_checkpoint(DB)  # SQLite: the WAL the file's transactions grew shrinks back
         summary.elapsed_seconds = time.perf_counter() - started
     return summary
+
+
+def _rollback_quietly(journal: IngestJournal) -> None:
+    """Remove what a failed file wrote; a failure here is logged (the journal stays, and the
+    next ingest finishes the rollback), never raised over the file's own error."""
+    try:
+        journal_rollback(journal)
+    except Exception:
+        logger.exception("rollback of the failed ingest of %s incomplete", journal.source)
+
+
+class _DryRun(Exception):
+    """Rolls back a check that had to write to find conflicts."""
 
 
 def _venue(dataset: str) -> str | None:
@@ -233,23 +265,55 @@ class _Ingester:
         self._bytes_done = 0
         self._bytes_total = 0
         self.publishers: set[int] = set()  # those the current file writes to
+        self.journal: IngestJournal | None = None
+        self._symbology: list[tuple[int, list[MappingInterval], str]] = []
+
+    def begin(self, journal: IngestJournal) -> None:
+        """Start a file whose writes ``journal`` records."""
+        self.journal = journal
+        self.publishers.clear()
+        self._symbology.clear()
+
+    def finish(self) -> None:
+        """Store the file's symbology (in the caller's transaction, the file's last)."""
+        for publisher_id, intervals, source in self._symbology:
+            self.summary.symbols |= symbology_store(
+                publisher_id=publisher_id,
+                symbol_type=self.symbol_type,
+                intervals=intervals,
+                source=source,
+            )
 
     def _publisher_id(self, dataset: str) -> int:
-        publisher, _ = Publisher.objects.using(DB).get_or_create(
-            name=self.publisher_name, dataset=dataset, defaults={"venue": _venue(dataset)}
-        )
+        with transaction.atomic(using=DB):
+            publisher, created = Publisher.objects.using(DB).get_or_create(
+                name=self.publisher_name, dataset=dataset, defaults={"venue": _venue(dataset)}
+            )
+            if created and self.journal is not None:
+                journal_created(
+                    self.journal, IngestJournalEntry.PUBLISHER, [publisher.publisher_id]
+                )
         self.publishers.add(publisher.publisher_id)
         return publisher.publisher_id
 
     def _store_symbology(
         self, publisher_id: int, intervals: Iterable[MappingInterval], source: str
     ) -> None:
-        self.summary.symbols |= symbology_store(
-            publisher_id=publisher_id,
-            symbol_type=self.symbol_type,
-            intervals=intervals,
-            source=source,
-        )
+        """Check the mappings now (a conflict refuses the file before its bars are written);
+        they are stored in the file's last transaction (``finish``)."""
+        intervals = list(intervals)
+        try:
+            with transaction.atomic(using=DB):
+                symbology_store(
+                    publisher_id=publisher_id,
+                    symbol_type=self.symbol_type,
+                    intervals=intervals,
+                    source=source,
+                )
+                raise _DryRun
+        except _DryRun:
+            pass
+        self._symbology.append((publisher_id, intervals, source))
 
     def _stream_bars(
         self, reader: DbnOhlcvReader, counter: CountingReader, writer: BarWriter
@@ -267,14 +331,18 @@ class _Ingester:
         with path.open("rb") as raw:
             counter = CountingReader(raw)
             reader = DbnOhlcvReader(
-                counter, str(path), limits=self.limits, stored_size=self._bytes_total
+                counter,
+                str(path),
+                limits=self.limits,
+                stored_size=self._bytes_total,
+                block_records=transaction_records(),
             )
             dataset = self.dataset_override or reader.header.dataset
             if not dataset:
                 raise IngestError(MSG_NO_DATASET.format(source=path))
             publisher_id = self._publisher_id(dataset)
             self._store_symbology(publisher_id, reader.header.mappings, str(path))
-            writer = BarWriter(publisher_id)
+            writer = BarWriter(publisher_id, journal=self.journal)
             try:
                 self._stream_bars(reader, counter, writer)
             except BaseException:
@@ -331,7 +399,11 @@ class _Ingester:
                 with archive.open(member) as stream:
                     counter = CountingReader(stream)
                     reader = DbnOhlcvReader(
-                        counter, name, limits=self.limits, stored_size=member.compress_size
+                        counter,
+                        name,
+                        limits=self.limits,
+                        stored_size=member.compress_size,
+                        block_records=transaction_records(),
                     )
                     if dataset is None:
                         dataset = reader.header.dataset or None
@@ -347,7 +419,7 @@ class _Ingester:
                         publisher_id = self._publisher_id(dataset)
                         if symbology is not None:
                             self._store_symbology(publisher_id, symbology[0], symbology[1])
-                        writer = BarWriter(publisher_id)
+                        writer = BarWriter(publisher_id, journal=self.journal)
                     header_mappings.extend(reader.header.mappings)
                     self._stream_bars(reader, counter, writer)
             if symbology is None and header_mappings:
