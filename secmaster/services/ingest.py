@@ -4,10 +4,13 @@ Accepted inputs: batch zips (``.dbn.zst``/``.dbn`` members with ``metadata.json`
 ``symbology.json``), single ``.dbn``/``.dbn.zst`` files (dataset and symbol mappings from their
 own DBN metadata), and folders of those (recursively, in sorted order).
 
-Each file is one transaction on the secmaster database: a file that fails half-way leaves the
-database as it was, and a zip is stored whole or not at all. Bars already stored are left alone,
-so ingesting the same file twice changes nothing. The symbol coverage of the file's publisher is
-rebuilt in the file's transaction, so it matches the committed bars after any interruption.
+Each file is stored whole or not at all: its bars are written in bounded transactions
+(``OST_INGEST_TRANSACTION_RECORDS`` records each, so the write lock is never held for long) that
+an ingest journal can undo (``secmaster.services.journal``): a file that fails half-way leaves
+the database as it was, and a zip is stored whole or not at all. Bars already stored are left
+alone, so ingesting the same file twice changes nothing. The file's symbology (checked before
+its bars are written) and the symbol coverage of its publisher are stored in its last
+transaction, which also deletes its journal.
 
 Hostile input is refused with a message naming the file (and zip member) and nothing stored:
 - zip members whose path is absolute, holds ``..``, a backslash or a drive letter (even though
