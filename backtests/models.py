@@ -26,8 +26,23 @@ ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.CANCELLING)
 EXECUTING_STATUSES = (RunStatus.RUNNING, RunStatus.CANCELLING)
 
 
+class VisibleRunManager(models.Manager):
+    """Runs not being deleted: what every list, page, API answer, admin and worker sees."""
+
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().filter(deleted=False)
+
+
+class AllRunsManager(models.Manager):
+    """Every run, those being deleted included (the purge, related-object access)."""
+
+
 class Run(models.Model):
     """One backtest: its configuration, lifecycle and progress.
+
+    ``deleted`` marks a run being deleted (``runs_delete`` sets it in one short write, then
+    purges its rows in bounded chunks): ``Run.objects`` leaves such runs out everywhere;
+    ``Run.all_objects`` sees them (the purge).
 
     ``owner`` is the user who started it (page, API or ``run_backtest --owner``); None for
     runs started by scripts without an owner and for runs from before owners existed.
@@ -70,8 +85,16 @@ class Run(models.Model):
         default="",
         help_text="Queued: the cluster (host:pid) that took its task from the queue",
     )
+    deleted = models.BooleanField(
+        default=False, help_text="Being deleted: hidden everywhere while its rows are purged"
+    )
+
+    objects = VisibleRunManager()
+    all_objects = AllRunsManager()
 
     class Meta:
+        default_manager_name = "objects"
+        base_manager_name = "all_objects"
         db_table = "runs"
         ordering = ["-ts_start"]
         permissions = [("cancel_run", "Can cancel runs of other users")]

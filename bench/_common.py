@@ -47,20 +47,27 @@ def symbol_names(count: int = SYMBOL_COUNT) -> list[str]:
     return [f"SYM{i}" for i in range(count)]
 
 
-def write_dbn(path: Path, *, minutes: int, symbols: int = SYMBOL_COUNT, seed: int = 7) -> int:
-    """A DBN file of ``symbols`` x ``minutes`` one-minute bars (ts order) from ``FIRST_DAY``
+def write_dbn(
+    path: Path,
+    *,
+    minutes: int,
+    symbols: int = SYMBOL_COUNT,
+    seed: int = 7,
+    first_day: dt.date = FIRST_DAY,
+) -> int:
+    """A DBN file of ``symbols`` x ``minutes`` one-minute bars (ts order) from ``first_day``
     on, symbols SYM0.. mapped to instruments 1001..; returns the number of bars."""
     import databento_dbn
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    start_ns = int(dt.datetime.combine(FIRST_DAY, dt.time(), dt.UTC).timestamp()) * 10**9
-    last_day = FIRST_DAY + dt.timedelta(days=minutes // MINUTES_PER_DAY + 2)
+    start_ns = int(dt.datetime.combine(first_day, dt.time(), dt.UTC).timestamp()) * 10**9
+    last_day = first_day + dt.timedelta(days=minutes // MINUTES_PER_DAY + 2)
     names = symbol_names(symbols)
 
     class Interval:
         def __init__(self, instrument: int) -> None:
-            self.start_date, self.end_date, self.symbol = FIRST_DAY, last_day, str(instrument)
+            self.start_date, self.end_date, self.symbol = first_day, last_day, str(instrument)
 
     class Mapping:
         def __init__(self, name: str, instrument: int) -> None:

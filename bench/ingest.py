@@ -4,6 +4,8 @@ Generates a batch zip of >= 1,000,000 one-minute bars (10 symbols, a year of ses
 with the real service into a fresh SQLite security master in a temporary folder, then inserts the
 very same rows into the same (freshly migrated) table of a second database with one bare
 ``executemany`` and prints both rates and their ratio. Target: ingest >= 85% of the bare rate.
+A third database without the BEFORE INSERT trigger of migration 0007 (``INSERT OR REPLACE``
+drops the replaced bar's block) shows what that trigger costs a plain insert.
 
     .venv/bin/python bench/ingest.py [--symbols 10] [--sessions 257]
 """
@@ -162,11 +164,15 @@ def main() -> int:
         from django.core.management import call_command
         from django.db import connections
 
+        from secmaster.bar_block_triggers import SQLITE_REPLACE_TRIGGER
         from secmaster.services.ingest import ingest_databento_paths
 
         call_command("migrate", database="secmaster", verbosity=0)
         connections["secmaster"].close()
         shutil.copy(work / "secmaster.db", work / "bare.db")
+        shutil.copy(work / "secmaster.db", work / "bare-no-trigger.db")
+        with sqlite3.connect(work / "bare-no-trigger.db") as con:  # as before migration 0007
+            con.execute(f"DROP TRIGGER {SQLITE_REPLACE_TRIGGER}")
 
         records = _records(args.symbols, args.sessions)
         zip_path = work / "bench.zip"
@@ -186,10 +192,12 @@ def main() -> int:
         connections["secmaster"].close()
 
         bare = _bare_seconds(work / "bare.db", records, internal_ids)
+        untriggered = _bare_seconds(work / "bare-no-trigger.db", records, internal_ids)
         n = len(records)
         for label, (wall, cpu) in (
             ("ingest (zip, zstd, DBN decode, SQLite, coverage)", ingest),
             ("bare executemany of the same rows, same table", bare),
+            ("the same without the INSERT OR REPLACE trigger", untriggered),
         ):
             print(
                 f"{label:50s} wall {wall:6.2f} s = {n / wall:>9,.0f} bars/s"

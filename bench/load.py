@@ -17,12 +17,17 @@ PostgreSQL databases on 127.0.0.1:5432 with a Redis broker and a queue name of i
    ``--seconds``; print per route and in total: requests, requests/s, p50/p99 latency, errors;
 5. wait for the four runs; print each one's bars/s against the baseline, the aggregate rate,
    and how much of the hammering window had runs executing;
-6. stop the server and the worker and search their logs for "database is locked",
+6. long writes (issue 12): submit two more runs (record=full) and, while they record and the
+   clients go on reading, ingest a file of ``--ingest-bars`` new bars with ``manage.py
+   ingest_databento`` and delete the five runs above through ``DELETE /api/runs`` (purged in
+   chunks); print the ingest's and the delete's time, the reads during them, the two runs'
+   outcome and (SQLite) the WAL files' sizes afterwards;
+7. stop the server and the worker and search their logs for "database is locked",
    OperationalError, tracebacks and error lines.
 
 Errors are: an HTTP status other than 200, a body that is not JSON / not a PNG, a client
-exception, a run that does not complete, and any of those log lines. The script ends with
-"errors: N" and exits 1 when N > 0.
+exception, a run that does not complete, an ingest that fails, and any of those log lines.
+The script ends with "errors: N" and exits 1 when N > 0.
 """
 
 from __future__ import annotations
@@ -636,10 +641,93 @@ def run_leg(leg: Leg, args: argparse.Namespace) -> int:
         errors = print_reads(samples, idle, elapsed)
         errors.update(f"warm-up: {s.error}" for s in warm if s.error)
         runs = wait_finished(api, run_ids)
-    errors += print_runs(runs, alone_rate, window)
+        errors += print_runs(runs, alone_rate, window)
+        errors += long_writes(
+            api, leg, routes, args, seeded.publisher_id, days, [alone_id, *run_ids]
+        )
     errors += log_problems(leg.workdir)
     print(f"  {leg.name}: errors: {sum(errors.values())}")
     return sum(errors.values())
+
+
+def long_writes(
+    api: Api,
+    leg: Leg,
+    routes: dict[str, str],
+    args: argparse.Namespace,
+    publisher_id: int,
+    days: int,
+    doomed: list[str],
+) -> Counter[str]:
+    """Phase 6: a big ingest and a bulk delete while two runs record and clients read."""
+    errors: Counter[str] = Counter()
+    later = FIRST_DAY + dt.timedelta(days=days + 7)
+    big = leg.workdir / "later.ohlcv-1m.dbn"
+    new_bars = write_dbn(big, minutes=max(1, args.ingest_bars // SYMBOL_COUNT), first_day=later)
+    recording = [
+        submit(api, run_body(publisher_id, days, fast, f"recording {fast}")) for fast in (15, 25)
+    ]
+    reads: list[Sample] = []
+    stop = threading.Event()
+
+    def read_on() -> None:
+        while not stop.is_set():
+            reads.extend(hammer(api, routes, args.clients, 1.0))
+
+    reader = threading.Thread(target=read_on)
+    reader.start()
+    try:
+        started = time.perf_counter()
+        ingest = subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), "ingest_databento", str(big)],
+            cwd=ROOT,
+            env=_full_env(leg),
+            capture_output=True,
+            text=True,
+        )
+        ingest_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        status, content = api.request("DELETE", "/api/runs", {"run_ids": doomed})
+        delete_seconds = time.perf_counter() - started
+        runs = wait_finished(api, recording)
+    finally:
+        stop.set()
+        reader.join()
+    if ingest.returncode != 0:
+        errors["ingest failed"] += 1
+        print(f"  ingest failed: {ingest.stdout[-500:]}{ingest.stderr[-1500:]}")
+    print(
+        f"  long writes: ingest of {new_bars:,} bars in {ingest_seconds:.1f} s"
+        f" ({ingest.stdout.strip().splitlines()[-1][:120] if ingest.stdout.strip() else ''})"
+    )
+    if status != 200:
+        errors[f"delete HTTP {status}"] += 1
+    print(
+        f"  long writes: DELETE /api/runs of {len(doomed)} runs: HTTP {status} {content[:80]!r}"
+        f" in {delete_seconds:.1f} s"
+    )
+    latencies = [s.seconds for s in reads] or [0.0]
+    read_errors = Counter(s.error for s in reads if s.error)
+    print(
+        f"  long writes: {len(reads):,} reads meanwhile, p50 {percentile_ms(latencies, 0.5):.0f}"
+        f" ms, p99 {percentile_ms(latencies, 0.99):.0f} ms, max {max(latencies) * 1000:.0f} ms,"
+        f" errors: {sum(read_errors.values())} {dict(read_errors) or ''}"
+    )
+    errors.update(f"long-writes read: {e}" for e in read_errors.elements())
+    for run_id, run in runs.items():
+        meta = run["metadata"]
+        print(
+            f"  long writes: recording run {run_id}: {run['status']}"
+            f" ({meta.get('bars', 0):,} bars, {meta.get('rows_recorded', 0):,} rows)"
+            + (f": {meta.get('error')}" if run["status"] != "completed" else "")
+        )
+        if run["status"] != "completed":
+            errors[f"long-writes run {run['status']}"] += 1
+    for name in ("runs.db-wal", "secmaster.db-wal"):
+        wal = leg.workdir / name
+        if wal.exists():
+            print(f"  long writes: {name} after: {wal.stat().st_size / 2**20:.1f} MiB")
+    return errors
 
 
 def make_leg(name: str, workdir: Path, redis_url: str) -> Leg:
@@ -653,6 +741,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30, help="hammering time per database")
     parser.add_argument("--clients", type=int, default=4, help="client threads")
     parser.add_argument("--bars", type=int, default=400_000, help="bars per run (whole days)")
+    parser.add_argument(
+        "--ingest-bars", type=int, default=1_000_000, help="bars of the long-writes ingest"
+    )
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn processes")
     parser.add_argument("--web-threads", type=int, default=4, help="threads per gunicorn process")
     parser.add_argument("--redis-url", default=REDIS_URL, help="broker of the PostgreSQL leg")

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from ostsite.api_not_found import API_PREFIX, api_not_found_message
+from ostsite.database_busy import DATABASE_BUSY, RETRY_AFTER_SECONDS, is_database_busy
 from ostsite.errors import ServiceError
 
 
@@ -39,7 +40,16 @@ REQUEST_REFUSED = "The request was refused: {reason}"
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
-    """Render service errors and DRF errors in the house format; let the rest propagate."""
+    """Render service errors and DRF errors in the house format; let the rest propagate.
+
+    A database that stayed locked (``ostsite.database_busy``) answers 503 with Retry-After.
+    """
+    if is_database_busy(exc):
+        return Response(
+            {"error": DATABASE_BUSY},
+            status=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         return Response({"error": BODY_TOO_BIG.format(limit=limit)}, status=413)

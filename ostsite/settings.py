@@ -204,6 +204,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "ostsite.database_busy.DatabaseBusyMiddleware",
     "ostsite.middleware.NulInUrlRefusedMiddleware",
     "ostsite.api_not_found.ApiNotFoundMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -243,6 +244,9 @@ TEMPLATES = [
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 SQLITE_WAL_AUTOCHECKPOINT_PAGES = 65536  # 256 MB of WAL before a connection checkpoints
+# After a checkpoint the WAL file is truncated to at most this size (it never shrank before:
+# a big delete left a 10 GB WAL behind); big deletes and ingests also checkpoint (TRUNCATE).
+SQLITE_JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 
 # Test databases are named per test process, so two test runs on one machine never share
 # (or delete) each other's databases. SQLite test databases are real files, never ":memory:",
@@ -270,7 +274,8 @@ def _database(url_var: str, path_var: str, default_path: str) -> dict:
             # package), so the engine's own commits (heartbeats) never wait for one.
             "init_command": (
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                f" PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT_PAGES}"
+                f" PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT_PAGES};"
+                f" PRAGMA journal_size_limit={SQLITE_JOURNAL_SIZE_LIMIT_BYTES}"
             ),
             "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
             "transaction_mode": "IMMEDIATE",
@@ -384,6 +389,12 @@ OST_MAX_CONCURRENT_RUNS = _env_int("OST_MAX_CONCURRENT_RUNS", 2)
 if OST_MAX_CONCURRENT_RUNS < 1:
     raise ImproperlyConfigured("OST_MAX_CONCURRENT_RUNS must be at least 1")
 
+# OST_RUNS_PURGE_CHUNK_ROWS: rows of deleted runs removed per transaction (each one holds the
+# database's write lock for a fraction of a second; see backtests.services.run_purge).
+OST_RUNS_PURGE_CHUNK_ROWS = _env_int("OST_RUNS_PURGE_CHUNK_ROWS", 20_000)
+if OST_RUNS_PURGE_CHUNK_ROWS < 1:
+    raise ImproperlyConfigured("OST_RUNS_PURGE_CHUNK_ROWS must be at least 1")
+
 # OST_RUN_TIMEOUT_SECONDS: a backtest running longer than this is stopped by its worker.
 OST_RUN_TIMEOUT_SECONDS = _env_int("OST_RUN_TIMEOUT_SECONDS", 6 * 3600)
 
@@ -393,10 +404,14 @@ OST_RUN_TIMEOUT_SECONDS = _env_int("OST_RUN_TIMEOUT_SECONDS", 6 * 3600)
 OST_INGEST_MAX_MEMBER_BYTES = _env_int("OST_INGEST_MAX_MEMBER_BYTES", 8 * 1024**3)
 OST_INGEST_MAX_RATIO = _env_int("OST_INGEST_MAX_RATIO", 1000)
 OST_INGEST_MAX_METADATA_BYTES = _env_int("OST_INGEST_MAX_METADATA_BYTES", 64 * 1024**2)
+# Records of a file written per transaction: each holds the security master's write lock for
+# a fraction of a second; a journal removes a failed file's earlier ones (services/journal.py).
+OST_INGEST_TRANSACTION_RECORDS = _env_int("OST_INGEST_TRANSACTION_RECORDS", 200_000)
 for _name in (
     "OST_INGEST_MAX_MEMBER_BYTES",
     "OST_INGEST_MAX_RATIO",
     "OST_INGEST_MAX_METADATA_BYTES",
+    "OST_INGEST_TRANSACTION_RECORDS",
 ):
     if globals()[_name] < 1:
         raise ImproperlyConfigured(f"{_name} must be at least 1")

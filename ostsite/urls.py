@@ -10,6 +10,7 @@ from ostsite.login_throttle import ThrottledLoginForm, login_response_status
 from ostsite.views import favicon, health
 
 handler404 = "ostsite.exceptions.not_found_handler"
+handler500 = "ostsite.database_busy.server_error"
 
 
 class LoginView(auth_views.LoginView):

@@ -4,8 +4,18 @@ Ingest keeps the blocks in step itself, in the same transaction as the bars. Any
 UPDATE or DELETE of ``ohlcv`` rows (a user's script, the admin, a cascade) fires these
 triggers, which delete the block of the old row and, for an UPDATE, of the new row: readers
 then read those bars from ``ohlcv`` until an ingest touches the block again or
-``rebuild_bar_blocks`` runs. There is no INSERT trigger (ingest inserts millions of rows); an
-INSERT from elsewhere changes a block's bar count, which readers compare with ``ohlcv``.
+``rebuild_bar_blocks`` runs. An INSERT of a new key changes a block's bar count, which readers
+compare with ``ohlcv``; an INSERT that *replaces* a row keeps the count, so:
+
+- SQLite's ``INSERT OR REPLACE`` / ``REPLACE INTO`` deletes the old row without firing DELETE
+  triggers (unless the connection set ``PRAGMA recursive_triggers``, which a user's script
+  does not): a BEFORE INSERT trigger drops the block when a row with the new row's key exists
+  and differs from it (a primary-key lookup per inserted row; an identical row changes nothing,
+  so re-ingesting a file keeps its blocks). ``UPDATE OR REPLACE`` onto another row's key fires
+  the UPDATE trigger, whose NEW block is that row's block. An UPSERT's ``DO UPDATE`` fires the
+  UPDATE trigger (and the BEFORE INSERT one).
+- PostgreSQL has no REPLACE; ``INSERT ... ON CONFLICT DO UPDATE`` fills the UPDATE trigger's
+  transition tables.
 
 The block index is floor(ts_event / span) with span = BLOCK_DAYS[rtype] days, as
 ``secmaster.bar_blocks.block_of`` computes it. SQL integer division truncates toward zero, so
@@ -29,7 +39,12 @@ from django.db import migrations
 
 from secmaster.bar_blocks import NS_PER_DAY
 
-SQLITE_TRIGGERS = ("ohlcv_blocks_forget_updated", "ohlcv_blocks_forget_deleted")
+SQLITE_TRIGGERS = (
+    "ohlcv_blocks_forget_updated",
+    "ohlcv_blocks_forget_deleted",
+    "ohlcv_blocks_forget_replaced",
+)
+SQLITE_REPLACE_TRIGGER = "ohlcv_blocks_forget_replaced"
 PG_TRIGGERS = (
     "ohlcv_blocks_forget_updated",
     "ohlcv_blocks_forget_deleted",
@@ -56,6 +71,20 @@ def _sqlite_delete(row: str, block_days: Mapping[int, int]) -> str:
     )
 
 
+def sqlite_replace_trigger_sql(block_days: Mapping[int, int]) -> str:
+    """CREATE TRIGGER for SQLite's INSERT OR REPLACE: drop the block of a row about to be
+    replaced by different values (created if missing, so migrations may run it twice)."""
+    differs = " OR ".join(
+        f"o.{c} IS NOT NEW.{c}" for c in ("open", "high", "low", "close", "volume")
+    )
+    return (
+        f"CREATE TRIGGER IF NOT EXISTS {SQLITE_REPLACE_TRIGGER} BEFORE INSERT ON ohlcv"
+        " FOR EACH ROW WHEN EXISTS (SELECT 1 FROM ohlcv o WHERE o.instrument_id ="
+        " NEW.instrument_id AND o.rtype = NEW.rtype AND o.ts_event = NEW.ts_event"
+        f" AND ({differs})) BEGIN " + _sqlite_delete("NEW", block_days) + " END"
+    )
+
+
 def sqlite_create_sql(block_days: Mapping[int, int]) -> list[str]:
     """CREATE TRIGGER statements for SQLite."""
     return [
@@ -67,6 +96,7 @@ def sqlite_create_sql(block_days: Mapping[int, int]) -> list[str]:
         "CREATE TRIGGER ohlcv_blocks_forget_deleted AFTER DELETE ON ohlcv FOR EACH ROW BEGIN "
         + _sqlite_delete("OLD", block_days)
         + " END",
+        sqlite_replace_trigger_sql(block_days),
     ]
 
 
@@ -140,6 +170,20 @@ def create_operations(block_days: Mapping[int, int]) -> list[migrations.RunPytho
             _runner(drop_sql),
         )
     ]
+
+
+def replace_trigger_operations(block_days: Mapping[int, int]) -> list[migrations.RunPython]:
+    """Operations that add the SQLite REPLACE trigger to a database that has the others
+    (nothing on PostgreSQL, which has no REPLACE)."""
+    days = dict(block_days)
+
+    def create(vendor: str) -> list[str]:
+        return [sqlite_replace_trigger_sql(days)] if vendor == "sqlite" else []
+
+    def drop(vendor: str) -> list[str]:
+        return [f"DROP TRIGGER IF EXISTS {SQLITE_REPLACE_TRIGGER}"] if vendor == "sqlite" else []
+
+    return [migrations.RunPython(_runner(create), _runner(drop))]
 
 
 def drop_operations(block_days: Mapping[int, int]) -> list[migrations.RunPython]:

@@ -125,6 +125,9 @@ class _OutputBudget:
             raise DbnReadError(MSG_RATIO.format(name=self.name, ratio=self.max_ratio))
 
 
+BLOCK_RECORDS = 200_000  # records per block a DbnOhlcvReader yields, unless told otherwise
+
+
 @dataclass(frozen=True)
 class MappingInterval:
     """A symbol maps to ``source_instrument_id`` on the UTC dates in [start_date, end_date)."""
@@ -236,10 +239,14 @@ def _mapping_intervals(metadata: databento_dbn.Metadata) -> list[MappingInterval
                 symbol, target = entry["symbol"], key
             else:
                 return []
-            if not symbol or not str(target).isdigit():
+            if not symbol or not target:
                 continue  # an unresolved day: Databento leaves the symbol empty
+            target = str(target)
+            # an id that is not plain decimal digits is kept as -1, which symbology_store
+            # refuses naming the file (it never equals a record's unsigned id)
+            source_id = int(target) if target.isascii() and target.isdigit() else -1
             intervals.append(
-                MappingInterval(symbol, int(target), entry["start_date"], entry["end_date"])
+                MappingInterval(symbol, source_id, entry["start_date"], entry["end_date"])
             )
     return intervals
 
@@ -333,7 +340,7 @@ class DbnOhlcvReader:
         raw: BinaryIO | CountingReader,
         name: str,
         *,
-        block_records: int = 200_000,
+        block_records: int | None = None,
         limits: ReadLimits | None = None,
         stored_size: int | None = None,
     ) -> None:
@@ -344,7 +351,7 @@ class DbnOhlcvReader:
         self.header = read_dbn_header(self._queue, name, limits.max_metadata_bytes)
         self.record_size = OHLCV_RECORD_SIZE + (8 if self.header.ts_out else 0)
         self._dtype = ohlcv_record_dtype(self.record_size)
-        self._block_bytes = block_records * self.record_size
+        self._block_bytes = (block_records or BLOCK_RECORDS) * self.record_size
         self.records_read = 0
 
     def __iter__(self) -> Iterator[np.ndarray]:

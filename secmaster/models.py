@@ -156,6 +156,52 @@ class OhlcvBlock(models.Model):
         return f"instrument {self.instrument_id} rtype {self.rtype} block {self.block}"
 
 
+class IngestJournal(models.Model):
+    """An ingest of one file that is writing its bars in bounded transactions.
+
+    Each chunk of bars commits on its own, together with ``IngestJournalEntry`` rows that say
+    what it wrote; when the file fails (or its process died: ``host`` and ``pid``), those rows
+    are removed again, so a failed file leaves nothing behind (``secmaster.services.journal``).
+    A file that succeeds deletes its journal in its last transaction.
+    """
+
+    journal_id = models.BigAutoField(primary_key=True)
+    source = models.TextField()
+    host = models.CharField(max_length=200)
+    pid = models.IntegerField()
+    started_ns = models.BigIntegerField()
+
+    class Meta:
+        db_table = "ingest_journal"
+
+    def __str__(self) -> str:
+        return f"ingest of {self.source} by {self.host}:{self.pid}"
+
+
+class IngestJournalEntry(models.Model):
+    """One thing an unfinished ingest wrote: bars in a key range it owns wholly (no row was
+    there before), bars at listed timestamps (int64 bytes), an instrument or a publisher."""
+
+    BARS_RANGE = "range"
+    BARS_KEYS = "keys"
+    INSTRUMENT = "instrument"
+    PUBLISHER = "publisher"
+
+    journal = models.ForeignKey(IngestJournal, on_delete=models.CASCADE, related_name="entries")
+    kind = models.CharField(max_length=16)
+    ref_id = models.BigIntegerField(help_text="instrument_id (bars, instrument) or publisher_id")
+    rtype = models.SmallIntegerField(null=True)
+    min_ts = models.BigIntegerField(null=True)
+    max_ts = models.BigIntegerField(null=True)
+    ts_list = models.BinaryField(null=True)
+
+    class Meta:
+        db_table = "ingest_journal_entries"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.ref_id}"
+
+
 class SymbologyMapping(models.Model):
     """A symbol maps to a source instrument for the UTC dates in [start_date, end_date)."""
 

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from backtests.api import serializers as s
 from backtests.models import ACTIVE_STATUSES, Fill, Run, RunStatus
-from backtests.services.jobs import stale_runs_recover_throttled
+from backtests.services.jobs import stale_runs_recover_in_request
 from ostsite.api_schema import BodyOnDeleteAutoSchema, error_response, error_responses
 from ostsite.errors import InvalidInput, NotFound
 from ostsite.permissions import user_may
@@ -129,7 +129,7 @@ class RunsAPIView(APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        stale_runs_recover_throttled()
+        stale_runs_recover_in_request()
 
 
 class RunsView(RunsAPIView):

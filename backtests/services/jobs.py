@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.brokers.orm import ORM
@@ -42,6 +42,7 @@ from backtests.models import EXECUTING_STATUSES, Run, RunStatus
 from backtests.queue_broker import RUN_TASK, run_ids_of
 from backtests.services.backtest_spec import BacktestSpec
 from backtests.services.runs import run_create, run_end_abandoned, runs_fail_stale
+from ostsite.db import short_lock_wait
 from ostsite.errors import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -248,3 +249,21 @@ def stale_runs_recover_throttled() -> int:
     if count:
         logger.warning("marked %d stale run(s) as failed", count)
     return count
+
+
+REQUEST_LOCK_WAIT_MILLISECONDS = 500
+
+
+def stale_runs_recover_in_request() -> int:
+    """``stale_runs_recover_throttled`` for a web request: it only writes when a run is
+    stale or lost, then waits at most ``REQUEST_LOCK_WAIT_MILLISECONDS`` for the write lock,
+    and a failure (database busy) is logged, never the request's error: the next check, at
+    most ``STALE_RECHECK_SECONDS`` later, tries again."""
+    global _next_check
+    try:
+        with short_lock_wait("default", REQUEST_LOCK_WAIT_MILLISECONDS):
+            return stale_runs_recover_throttled()
+    except DatabaseError as exc:
+        _next_check = time.monotonic() + STALE_RECHECK_SECONDS
+        logger.warning("stale-run check skipped (database busy): %s", exc)
+        return 0

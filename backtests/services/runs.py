@@ -45,6 +45,7 @@ from backtests.services.backtest_spec import (
     backtest_spec_from_mapping,
 )
 from backtests.services.evaluation import orchestrator_build, report_build, strategy_build
+from backtests.services.run_purge import runs_purge
 from ostsite.errors import Conflict, InvalidInput, NotFound
 
 logger = logging.getLogger(__name__)
@@ -396,25 +397,36 @@ def run_cancel(*, run_id: str) -> Run:
 
 
 def runs_delete(*, run_ids: list[str]) -> int:
-    """Delete these runs and all their events; running ones are cancelled first. Unknown ids
-    are ignored. Returns how many runs were deleted."""
+    """Delete these runs and all their rows; running ones are cancelled first. Unknown ids
+    are ignored. Returns how many runs were deleted.
+
+    The runs are marked deleted in one short transaction (``runs_mark_deleted``: hidden
+    everywhere from then on), then their rows are purged in bounded chunks
+    (``backtests.services.run_purge``), so the write lock is never held for long. (Inside a
+    caller's transaction the chunks are savepoints of it: call ``runs_mark_deleted`` there
+    and ``runs_purge`` after it commits, as ``studies_delete`` does.)
+    """
+    marked = runs_mark_deleted(run_ids=run_ids)
+    runs_purge(run_ids=marked)
+    return len(marked)
+
+
+def runs_mark_deleted(*, run_ids: list[str]) -> list[str]:
+    """Mark these runs deleted (active ones cancelled) in one transaction; the ids marked."""
     if not isinstance(run_ids, list | tuple) or not all(isinstance(r, str) for r in run_ids):
         raise InvalidInput(RUN_IDS_INVALID, fields={"run_ids": RUN_IDS_INVALID})
-    if not run_ids:
-        return 0
+    ids = [r for r in run_ids if "\x00" not in r]
+    if not ids:
+        return []
     with transaction.atomic():
-        # Locking the rows makes a worker's concurrent batch (whose foreign-key check needs
-        # the run row) wait, then fail cleanly once the row is gone.
-        locked = list(
-            Run.objects.select_for_update()
-            .filter(run_id__in=run_ids)
-            .values_list("run_id", flat=True)
-        )
-        Run.objects.filter(run_id__in=locked, status__in=ACTIVE_STATUSES).update(
+        marked = list(Run.objects.filter(run_id__in=ids).values_list("run_id", flat=True))
+        # Cancelled and hidden in one write: a worker's next batch or heartbeat finds the
+        # run no longer its claim's (or gone) and stops writing.
+        Run.objects.filter(run_id__in=marked, status__in=ACTIVE_STATUSES).update(
             status=RunStatus.CANCELLED, ts_end=time.time_ns()
         )
-        _, per_model = Run.objects.filter(run_id__in=locked).delete()
-    return per_model.get(Run._meta.label, 0)
+        Run.objects.filter(run_id__in=marked).update(deleted=True)
+    return marked
 
 
 def run_end_abandoned(run: Run, error: str) -> None:
@@ -433,16 +445,16 @@ def run_end_abandoned(run: Run, error: str) -> None:
 
 def runs_fail_stale(*, older_than_seconds: float = 30) -> int:
     """Mark runs left ``running`` without a heartbeat for that long as failed (dead worker);
-    ``cancelling`` ones end ``cancelled``."""
+    ``cancelling`` ones end ``cancelled``. Takes the write lock only when some run is stale."""
     cutoff = time.time_ns() - int(older_than_seconds * 1_000_000_000)
+    stale = Run.objects.filter(status__in=EXECUTING_STATUSES).filter(
+        Q(heartbeat_ns__lt=cutoff) | Q(heartbeat_ns__isnull=True)
+    )
+    if not stale.exists():  # a read: the write lock is only taken when there is work
+        return 0
     count = 0
     with transaction.atomic():
-        stale = (
-            Run.objects.select_for_update()
-            .filter(status__in=EXECUTING_STATUSES)
-            .filter(Q(heartbeat_ns__lt=cutoff) | Q(heartbeat_ns__isnull=True))
-        )
-        for run in stale:
+        for run in stale.select_for_update():
             run_end_abandoned(run, STALE_RUN_ERROR.format(seconds=older_than_seconds))
             count += 1
     return count

@@ -28,7 +28,8 @@ from backtests.services.backtest_spec import (
     strategy_classes,
 )
 from backtests.services.jobs import QueueUnavailable, backtest_submit
-from backtests.services.runs import runs_delete
+from backtests.services.run_purge import runs_purge
+from backtests.services.runs import runs_mark_deleted
 from backtests.studies.definition import StudyDefinition
 from backtests.studies.models import (
     ACTIVE_STUDY_STATUSES,
@@ -442,9 +443,9 @@ def studies_delete(*, study_ids: Any) -> int:
             .values_list("run_id", flat=True)
             .distinct()
         )
-        if run_ids:
-            runs_delete(run_ids=run_ids)
+        marked = runs_mark_deleted(run_ids=run_ids) if run_ids else []
         _, per_model = Study.objects.filter(study_id__in=locked).delete()
+    runs_purge(run_ids=marked)  # in bounded transactions of its own, after the commit
     return per_model.get(Study._meta.label, 0)
 
 

@@ -334,6 +334,7 @@ def bar_blocks_store(
     rtype: int,
     bars: BarColumns,
     rebuild: set[int] | frozenset[int] = frozenset(),
+    expected: set[int] | frozenset[int] = frozenset(),
 ) -> int:
     """Merge rows just inserted into ``ohlcv`` into their blocks; returns blocks written.
 
@@ -343,7 +344,9 @@ def bar_blocks_store(
     ``block_merge`` and written back. Merging is right for a block that was in step before
     these rows went in; the caller asks ``bar_blocks_out_of_step`` before inserting and passes
     the blocks it named as ``rebuild``: those, and stored blocks that cannot be decoded, are
-    built from their ``ohlcv`` rows instead.
+    built from their ``ohlcv`` rows instead. ``expected`` names blocks that were stored and in
+    step before the insert: one of them missing now was dropped by the REPLACE trigger (an
+    inserted row met a stored one with other values) and is built from ``ohlcv`` too.
     """
     groups = list(_groups_by_block(bars, rtype))
     if not groups:
@@ -365,8 +368,8 @@ def bar_blocks_store(
     rows = []
     for block, new in groups:
         merged = None
-        if block not in rebuild:
-            stored = existing.get(block)
+        stored = existing.get(block)
+        if block not in rebuild and not (stored is None and block in expected):
             try:
                 merged = block_merge(None if stored is None else block_decode(stored), new)
             except ValueError as exc:
@@ -393,9 +396,19 @@ def bar_blocks_out_of_step(
     A missing block counts as 0 bars. Ingest asks this before its first insert into a block:
     a block found in step then stays in step by merging what ingest inserts.
     """
+    return bar_blocks_check(
+        cursor=cursor, vendor=vendor, instrument_id=instrument_id, rtype=rtype, blocks=blocks
+    )[0]
+
+
+def bar_blocks_check(
+    *, cursor, vendor: str, instrument_id: int, rtype: int, blocks: Iterable[int]
+) -> tuple[set[int], set[int]]:
+    """(out of step, stored) among ``blocks``: those whose stored bar count differs from their
+    ``ohlcv`` row count (a missing block counts as 0 bars), and those that have a row."""
     wanted = sorted(set(int(b) for b in blocks))
     if not wanted:
-        return set()
+        return set(), set()
     start = _block_range(wanted[0], rtype)[0]
     end = _block_range(wanted[-1], rtype)[1]
     counts = bar_block_counts(
@@ -407,7 +420,8 @@ def bar_blocks_out_of_step(
         end_ns=end,
     )
     stored = _stored_blocks(cursor, instrument_id, rtype, wanted[0], wanted[-1], "bar_count")
-    return {b for b in wanted if int(stored.get(b, 0)) != counts.get(b, 0)}
+    stale = {b for b in wanted if int(stored.get(b, 0)) != counts.get(b, 0)}
+    return stale, {b for b in wanted if b in stored}
 
 
 # --- rebuilding -----------------------------------------------------------------------------

@@ -20,11 +20,13 @@ import gc
 from collections.abc import Iterator
 
 import numpy as np
-from django.db import connections
+from django.db import connections, transaction
 
 from secmaster.bar_blocks import BarColumns, block_of
-from secmaster.services.bar_blocks import bar_blocks_out_of_step, bar_blocks_store
+from secmaster.models import IngestJournal, IngestJournalEntry
+from secmaster.services.bar_blocks import bar_blocks_check, bar_blocks_store
 from secmaster.services.instruments import instruments_ensure
+from secmaster.services.journal import journal_bars, journal_created, transaction_records
 
 DB = "secmaster"
 COLUMNS = ("instrument_id", "rtype", "ts_event", "open", "high", "low", "close", "volume")
@@ -84,6 +86,9 @@ class _BlockBuffer:
         self._pending_rows = 0
         self._checked: dict[tuple[int, int], set[int]] = {}
         self._rebuild: dict[tuple[int, int], set[int]] = {}
+        # blocks stored and in step when first checked, or written since: merged into, unless
+        # the REPLACE trigger dropped them meanwhile (then rebuilt from ohlcv)
+        self._stored: dict[tuple[int, int], set[int]] = {}
 
     @staticmethod
     def _keys(table: np.ndarray) -> Iterator[tuple[tuple[int, int], np.ndarray]]:
@@ -103,7 +108,7 @@ class _BlockBuffer:
             fresh = set(blocks[[0, *starts.tolist()]].tolist()) - seen
             if not fresh:
                 continue
-            stale = bar_blocks_out_of_step(
+            stale, stored = bar_blocks_check(
                 cursor=self.cursor,
                 vendor=self.vendor,
                 instrument_id=key[0],
@@ -111,6 +116,7 @@ class _BlockBuffer:
                 blocks=fresh,
             )
             seen |= fresh
+            self._stored.setdefault(key, set()).update(stored - stale)
             if stale:
                 self._rebuild.setdefault(key, set()).update(stale)
 
@@ -127,13 +133,17 @@ class _BlockBuffer:
         for (instrument_id, rtype), parts in self._pending.items():
             rows = parts[0] if len(parts) == 1 else np.concatenate(parts)
             rebuild = self._rebuild.pop((instrument_id, rtype), set())
+            stored = self._stored.setdefault((instrument_id, rtype), set())
+            bars = BarColumns.from_rows(rows)
             self.blocks_written += bar_blocks_store(
                 cursor=self.cursor,
                 instrument_id=instrument_id,
                 rtype=rtype,
-                bars=BarColumns.from_rows(rows),
+                bars=bars,
                 rebuild=rebuild,
+                expected=stored,
             )
+            stored.update(np.unique(block_of(bars.ts, rtype)).tolist())
         self._pending.clear()
         self._pending_rows = 0
 
@@ -159,12 +169,29 @@ class BarWriter:
 
     ``close()`` writes the pending bar blocks and must run before the transaction commits;
     after a failure call ``discard()`` instead (the transaction is rolled back).
+
+    ``duplicates`` counts records that repeat the (instrument, rtype, ts_event) of an earlier
+    record of the same writer (one file, or one zip); the first is stored, the repeats are
+    not. Exact within a read block; across blocks it compares the keys at the boundary
+    timestamp, which finds every repeat of a file in time order, as Databento writes them (a
+    repeat further apart in an unordered file counts as an already stored bar).
     """
 
-    def __init__(self, publisher_id: int, *, block_flush_rows: int | None = None) -> None:
+    def __init__(
+        self,
+        publisher_id: int,
+        *,
+        block_flush_rows: int | None = None,
+        journal: IngestJournal | None = None,
+    ) -> None:
         self.publisher_id = publisher_id
+        # With a journal, each ``write`` is a transaction of its own that records what it
+        # wrote (``secmaster.services.journal``); without, the caller's transaction holds all.
+        self.journal = journal
         self.records = 0
         self.new_bars = 0
+        self.duplicates = 0
+        self._boundary: np.ndarray | None = None  # keys at the last block's latest ts
         self._instruments: dict[int, int] = {}
         connection = connections[DB]
         connection.ensure_connection()
@@ -187,9 +214,12 @@ class BarWriter:
         source_list = source_ids.tolist()
         missing = [s for s in source_list if s not in self._instruments]
         if missing:
-            self._instruments.update(
-                instruments_ensure(publisher_id=self.publisher_id, source_ids=missing)
-            )
+            before = self._instruments_stored(missing) if self.journal is not None else {}
+            ensured = instruments_ensure(publisher_id=self.publisher_id, source_ids=missing)
+            self._instruments.update(ensured)
+            if self.journal is not None:
+                created = sorted(i for s, i in ensured.items() if s not in before)
+                journal_created(self.journal, IngestJournalEntry.INSTRUMENT, created)
         internal = np.array([self._instruments[s] for s in source_list], dtype=np.int64)
         table = np.empty((len(records), len(COLUMNS)), dtype=np.int64)
         table[:, 0] = internal[inverse]
@@ -197,13 +227,43 @@ class BarWriter:
             table[:, column] = records[name]  # u64 fields were checked to fit int64
         return table
 
+    def _instruments_stored(self, source_ids: list[int]) -> dict[int, int]:
+        found: dict[int, int] = {}
+        with connections[DB].cursor() as cursor:
+            for i in range(0, len(source_ids), 500):
+                part = source_ids[i : i + 500]
+                cursor.execute(
+                    "SELECT source_instrument_id, instrument_id FROM instruments"
+                    f" WHERE publisher_ref = %s AND source_instrument_id IN"
+                    f" ({', '.join(['%s'] * len(part))})",
+                    [self.publisher_id, *part],
+                )
+                found.update(cursor.fetchall())
+        return found
+
     def write(self, records: np.ndarray) -> None:
-        """Store one block of records (fields as in ``dbn_reading.ohlcv_record_dtype``)."""
+        """Store one block of records (fields as in ``dbn_reading.ohlcv_record_dtype``); with
+        a journal, in a transaction of its own (its bar blocks included)."""
         if not len(records):
             return
+        if self.journal is None:
+            self._write(records)
+            return
+        step = transaction_records()  # a read may deliver more records than that at once
+        for start in range(0, len(records), step):
+            with transaction.atomic(using=DB):
+                self._write(records[start : start + step])
+                self._blocks.flush()
+
+    def _write(self, records: np.ndarray) -> None:
         table = self._table(records)
         table = table[np.lexsort((table[:, 2], table[:, 1], table[:, 0]))]  # primary-key order
-        table = first_of_each_key(table)  # lexsort is stable: the file's first row stays
+        unique = first_of_each_key(table)  # lexsort is stable: the file's first row stays
+        self.duplicates += len(table) - len(unique) + self._repeats_of_boundary(unique)
+        table = unique
+        if self.journal is not None:
+            with connections[DB].cursor() as cursor:
+                journal_bars(self.journal, cursor, table)
         self._blocks.before_insert(table)
         if self._postgres:
             self._write_postgres(table)
@@ -211,6 +271,20 @@ class BarWriter:
             self._write_sqlite(table)
         self._blocks.inserted(table)
         self.records += len(records)
+
+    def _repeats_of_boundary(self, table: np.ndarray) -> int:
+        """Rows of this key-sorted block whose key was at the previous block's latest ts;
+        keeps this block's keys at its own latest ts for the next."""
+        keys = table[:, :3]
+        count = 0
+        if self._boundary is not None and len(self._boundary):
+            at = keys[np.isin(keys[:, 2], self._boundary[:, 2])]
+            if len(at):
+                seen = {tuple(k) for k in self._boundary.tolist()}
+                count = sum(1 for k in at.tolist() if tuple(k) in seen)
+        if len(keys):
+            self._boundary = keys[keys[:, 2] == keys[:, 2].max()].copy()
+        return count
 
     def _write_postgres(self, table: np.ndarray) -> None:
         cursor = self._raw_cursor
@@ -222,6 +296,7 @@ class BarWriter:
             " ON CONFLICT DO NOTHING"
         )
         self.new_bars += max(cursor.rowcount, 0)
+        cursor.execute(f"TRUNCATE {PG_STAGE}")  # left empty, whatever transaction follows
 
     def _write_sqlite(self, table: np.ndarray) -> None:
         width = self._per_statement * len(COLUMNS)

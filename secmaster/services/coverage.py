@@ -9,6 +9,8 @@ first and last bar in the interval, so the cost grows with the number of mapping
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db import connections, transaction
 
 from secmaster.dbn_reading import OHLCV_RTYPES
@@ -40,6 +42,7 @@ FROM (
         JOIN instruments i
           ON i.publisher_ref = s.publisher_ref
          AND i.source_instrument_id = s.source_instrument_id
+        {where}
     ) m
     CROSS JOIN ({rtypes}) r
 ) per_mapping
@@ -48,21 +51,40 @@ GROUP BY publisher_id, symbol, symbol_type, rtype
 """
 
 
-def _rebuild_sql(vendor: str) -> str:
+def _rebuild_sql(vendor: str, publisher_ids: list[int] | None) -> str:
     date_ns = _DATE_NS.get(vendor, _DATE_NS["postgresql"])
     rtypes = " UNION ALL ".join(f"SELECT {r} AS rtype" for r in sorted(OHLCV_RTYPES))
+    where = ""
+    if publisher_ids is not None:  # integers, checked by the caller: safe to inline
+        where = f"WHERE s.publisher_ref IN ({', '.join(str(p) for p in publisher_ids)})"
     return _REBUILD_SQL.format(
         start_ns=date_ns.format(col="s.start_date"),
         end_ns=date_ns.format(col="s.end_date"),
         rtypes=rtypes,
+        where=where,
     )
 
 
-def coverage_rebuild() -> int:
-    """Recompute symbol_coverage from symbology and bars; returns the number of rows."""
+def coverage_rebuild(*, publisher_ids: Iterable[int] | None = None) -> int:
+    """Recompute symbol_coverage from symbology and bars (only the rows of ``publisher_ids``
+    when given); returns the number of rows of the whole table.
+
+    Runs in the caller's transaction when there is one: ingest rebuilds the coverage of a
+    file's publisher in the file's own transaction, so the committed coverage always matches
+    the committed bars, whenever the process stops.
+    """
+    ids = None if publisher_ids is None else sorted({int(p) for p in publisher_ids})
     connection = connections[DB]
     with transaction.atomic(using=DB), connection.cursor() as cursor:
-        cursor.execute("DELETE FROM symbol_coverage")
-        cursor.execute(_rebuild_sql(connection.vendor))
+        if ids is None:
+            cursor.execute("DELETE FROM symbol_coverage")
+        elif ids:
+            cursor.execute(
+                "DELETE FROM symbol_coverage WHERE publisher_id IN"
+                f" ({', '.join(['%s'] * len(ids))})",
+                ids,
+            )
+        if ids is None or ids:
+            cursor.execute(_rebuild_sql(connection.vendor, ids))
         cursor.execute("SELECT COUNT(*) FROM symbol_coverage")
         return int(cursor.fetchone()[0])

@@ -4,9 +4,13 @@ Accepted inputs: batch zips (``.dbn.zst``/``.dbn`` members with ``metadata.json`
 ``symbology.json``), single ``.dbn``/``.dbn.zst`` files (dataset and symbol mappings from their
 own DBN metadata), and folders of those (recursively, in sorted order).
 
-Each file is one transaction on the secmaster database: a file that fails half-way leaves the
-database as it was, and a zip is stored whole or not at all. Bars already stored are left alone,
-so ingesting the same file twice changes nothing. Symbol coverage is rebuilt at the end.
+Each file is stored whole or not at all: its bars are written in bounded transactions
+(``OST_INGEST_TRANSACTION_RECORDS`` records each, so the write lock is never held for long) that
+an ingest journal can undo (``secmaster.services.journal``): a file that fails half-way leaves
+the database as it was, and a zip is stored whole or not at all. Bars already stored are left
+alone, so ingesting the same file twice changes nothing. The file's symbology (checked before
+its bars are written) and the symbol coverage of its publisher are stored in its last
+transaction, which also deletes its journal.
 
 Hostile input is refused with a message naming the file (and zip member) and nothing stored:
 - zip members whose path is absolute, holds ``..``, a backslash or a drive letter (even though
@@ -24,6 +28,7 @@ Hostile input is refused with a message naming the file (and zip member) and not
 from __future__ import annotations
 
 import json
+import logging
 import time
 import zipfile
 import zlib
@@ -34,6 +39,7 @@ from pathlib import Path, PurePosixPath
 from django.conf import settings
 from django.db import transaction
 
+from ostsite.db import wal_checkpoint
 from ostsite.errors import InvalidInput
 from secmaster.dbn_reading import (
     DEFAULT_MAX_MEMBER_BYTES,
@@ -46,10 +52,20 @@ from secmaster.dbn_reading import (
     MappingInterval,
     ReadLimits,
 )
-from secmaster.models import Publisher
+from secmaster.models import IngestJournal, IngestJournalEntry, Publisher
 from secmaster.services.bars import BarWriter
 from secmaster.services.coverage import coverage_rebuild
+from secmaster.services.journal import (
+    journal_close,
+    journal_created,
+    journal_open,
+    journal_rollback,
+    journals_recover,
+    transaction_records,
+)
 from secmaster.services.symbology import symbology_parse, symbology_store
+
+logger = logging.getLogger(__name__)
 
 DB = "secmaster"
 DBN_SUFFIXES = (".dbn.zst", ".dbn")
@@ -65,6 +81,7 @@ MSG_BAD_ZIP = "{path}: not a readable zip archive: {error}"
 MSG_ZIP_NO_DBN = "{path}: the zip holds no .dbn or .dbn.zst files"
 MSG_ZIP_DUPLICATE = "{path}: the zip holds more than one {name}: {members}"
 MSG_METADATA_JSON = "{source}: invalid JSON: {error}"
+MSG_METADATA_DEPTH = "{source}: invalid JSON: nested too deeply"
 MSG_METADATA_ROOT = "{source}: expected an object with a 'query' object"
 MSG_METADATA_DATASET = "{source}: 'query.dataset' must be a non-empty string, got {value!r}"
 MSG_METADATA_SCHEMA = (
@@ -88,6 +105,10 @@ MSG_DATASET_MISMATCH = (
 )
 
 NO_NEW_BARS = "no new bars (all were stored already)"
+DUPLICATES_NOTE = (
+    "duplicate records (same instrument, rtype and ts_event as an earlier record of the file;"
+    " the first was stored, the repeats skipped): {files}"
+)
 
 ProgressCallback = Callable[[int, int, int], None]
 """Called as progress(bytes_done, bytes_total, records_so_far) while files are read."""
@@ -118,6 +139,7 @@ class IngestSummary:
     symbols: set[str] = field(default_factory=set)
     coverage_rows: int = 0
     elapsed_seconds: float = 0.0
+    duplicates: dict[str, int] = field(default_factory=dict)  # file -> repeated records
 
     @property
     def bars_per_second(self) -> float:
@@ -126,11 +148,16 @@ class IngestSummary:
     def line(self) -> str:
         """The one-line summary the command prints (the rate counts records read, new or not)."""
         new = f"{self.new_bars:,} new bars" if self.new_bars else NO_NEW_BARS
-        return (
+        line = (
             f"Ingested {self.files} file(s): {self.records:,} records, {new},"
             f" {len(self.symbols)} symbols in {self.elapsed_seconds:.1f} s"
             f" ({self.bars_per_second:,.0f} records/s)"
         )
+        if self.duplicates:
+            line += "; " + DUPLICATES_NOTE.format(
+                files="; ".join(f"{path}: {n:,}" for path, n in self.duplicates.items())
+            )
+        return line
 
 
 def databento_files(paths: Sequence[Path]) -> list[Path]:
@@ -177,22 +204,46 @@ def ingest_databento_paths(
     started = time.perf_counter()
     summary = IngestSummary()
     ingester = _Ingester(publisher_name, symbol_type, dataset, summary, progress)
+    journals_recover()  # a killed ingest's partial file goes first
     try:
         for path in files:
+            journal = journal_open(source=str(path))
+            ingester.begin(journal)
             try:
+                if path.name.endswith(".zip"):
+                    ingester.ingest_zip(path)
+                else:
+                    ingester.ingest_dbn_file(path)
+                # The file's last transaction: its symbology and coverage (so committed
+                # coverage matches committed bars), and the journal is forgotten.
                 with transaction.atomic(using=DB):
-                    if path.name.endswith(".zip"):
-                        ingester.ingest_zip(path)
-                    else:
-                        ingester.ingest_dbn_file(path)
-            except OSError as exc:
-                raise IngestError(MSG_UNREADABLE.format(path=path, error=exc)) from exc
+                    ingester.finish()
+                    summary.coverage_rows = coverage_rebuild(publisher_ids=ingester.publishers)
+                    journal_close(journal)
+            except BaseException as exc:
+                _rollback_quietly(journal)
+                if isinstance(exc, OSError):
+                    raise IngestError(MSG_UNREADABLE.format(path=path, error=exc)) from exc
+                raise
             summary.files += 1
     finally:
         if summary.files:
-            summary.coverage_rows = coverage_rebuild()
+            wal_checkpoint(DB)  # SQLite: the WAL the file's transactions grew shrinks back
         summary.elapsed_seconds = time.perf_counter() - started
     return summary
+
+
+def _rollback_quietly(journal: IngestJournal) -> None:
+    """Remove what a failed file wrote; a failure here is logged (the journal stays, and the
+    next ingest finishes the rollback), never raised over the file's own error."""
+    try:
+        journal_rollback(journal)
+    except Exception:
+        logger.exception("rollback of the failed ingest of %s incomplete", journal.source)
+
+
+class _DryRun(Exception):
+    """Rolls back a check that had to write to find conflicts."""
 
 
 def _venue(dataset: str) -> str | None:
@@ -216,22 +267,56 @@ class _Ingester:
         self.limits = ingest_limits()
         self._bytes_done = 0
         self._bytes_total = 0
+        self.publishers: set[int] = set()  # those the current file writes to
+        self.journal: IngestJournal | None = None
+        self._symbology: list[tuple[int, list[MappingInterval], str]] = []
+
+    def begin(self, journal: IngestJournal) -> None:
+        """Start a file whose writes ``journal`` records."""
+        self.journal = journal
+        self.publishers.clear()
+        self._symbology.clear()
+
+    def finish(self) -> None:
+        """Store the file's symbology (in the caller's transaction, the file's last)."""
+        for publisher_id, intervals, source in self._symbology:
+            self.summary.symbols |= symbology_store(
+                publisher_id=publisher_id,
+                symbol_type=self.symbol_type,
+                intervals=intervals,
+                source=source,
+            )
 
     def _publisher_id(self, dataset: str) -> int:
-        publisher, _ = Publisher.objects.using(DB).get_or_create(
-            name=self.publisher_name, dataset=dataset, defaults={"venue": _venue(dataset)}
-        )
+        with transaction.atomic(using=DB):
+            publisher, created = Publisher.objects.using(DB).get_or_create(
+                name=self.publisher_name, dataset=dataset, defaults={"venue": _venue(dataset)}
+            )
+            if created and self.journal is not None:
+                journal_created(
+                    self.journal, IngestJournalEntry.PUBLISHER, [publisher.publisher_id]
+                )
+        self.publishers.add(publisher.publisher_id)
         return publisher.publisher_id
 
     def _store_symbology(
         self, publisher_id: int, intervals: Iterable[MappingInterval], source: str
     ) -> None:
-        self.summary.symbols |= symbology_store(
-            publisher_id=publisher_id,
-            symbol_type=self.symbol_type,
-            intervals=intervals,
-            source=source,
-        )
+        """Check the mappings now (a conflict refuses the file before its bars are written);
+        they are stored in the file's last transaction (``finish``)."""
+        intervals = list(intervals)
+        try:
+            with transaction.atomic(using=DB):
+                symbology_store(
+                    publisher_id=publisher_id,
+                    symbol_type=self.symbol_type,
+                    intervals=intervals,
+                    source=source,
+                )
+                raise _DryRun
+        except _DryRun:
+            pass
+        self._symbology.append((publisher_id, intervals, source))
 
     def _stream_bars(
         self, reader: DbnOhlcvReader, counter: CountingReader, writer: BarWriter
@@ -249,21 +334,25 @@ class _Ingester:
         with path.open("rb") as raw:
             counter = CountingReader(raw)
             reader = DbnOhlcvReader(
-                counter, str(path), limits=self.limits, stored_size=self._bytes_total
+                counter,
+                str(path),
+                limits=self.limits,
+                stored_size=self._bytes_total,
+                block_records=transaction_records(),
             )
             dataset = self.dataset_override or reader.header.dataset
             if not dataset:
                 raise IngestError(MSG_NO_DATASET.format(source=path))
             publisher_id = self._publisher_id(dataset)
             self._store_symbology(publisher_id, reader.header.mappings, str(path))
-            writer = BarWriter(publisher_id)
+            writer = BarWriter(publisher_id, journal=self.journal)
             try:
                 self._stream_bars(reader, counter, writer)
             except BaseException:
                 writer.discard()
                 raise
             writer.close()  # writes the pending bar blocks, inside the file's transaction
-        self.summary.new_bars += writer.new_bars
+        self._count(writer, path)
 
     def ingest_zip(self, path: Path) -> None:
         try:
@@ -313,7 +402,11 @@ class _Ingester:
                 with archive.open(member) as stream:
                     counter = CountingReader(stream)
                     reader = DbnOhlcvReader(
-                        counter, name, limits=self.limits, stored_size=member.compress_size
+                        counter,
+                        name,
+                        limits=self.limits,
+                        stored_size=member.compress_size,
+                        block_records=transaction_records(),
                     )
                     if dataset is None:
                         dataset = reader.header.dataset or None
@@ -329,7 +422,7 @@ class _Ingester:
                         publisher_id = self._publisher_id(dataset)
                         if symbology is not None:
                             self._store_symbology(publisher_id, symbology[0], symbology[1])
-                        writer = BarWriter(publisher_id)
+                        writer = BarWriter(publisher_id, journal=self.journal)
                     header_mappings.extend(reader.header.mappings)
                     self._stream_bars(reader, counter, writer)
             if symbology is None and header_mappings:
@@ -339,7 +432,12 @@ class _Ingester:
                 writer.discard()
             raise
         writer.close()  # writes the pending bar blocks, inside the zip's transaction
+        self._count(writer, path)
+
+    def _count(self, writer: BarWriter, path: Path) -> None:
         self.summary.new_bars += writer.new_bars
+        if writer.duplicates:
+            self.summary.duplicates[str(path)] = writer.duplicates
 
     def _check_declared_sizes(
         self,
@@ -437,6 +535,8 @@ def _metadata_dataset(raw: bytes, source: str, *, required: bool = True) -> str 
         document = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise IngestError(MSG_METADATA_JSON.format(source=source, error=exc)) from exc
+    except RecursionError:
+        raise IngestError(MSG_METADATA_DEPTH.format(source=source)) from None
     if not isinstance(document, dict) or not isinstance(document.get("query"), dict):
         raise IngestError(MSG_METADATA_ROOT.format(source=source))
     query = document["query"]

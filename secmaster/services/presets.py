@@ -27,12 +27,12 @@ from ostsite.errors import Conflict, InvalidInput, NotFound
 from ostsite.permissions import user_may_check
 from secmaster.models import SymbolPreset
 from secmaster.selectors import PRESET_NOT_FOUND
+from secmaster.symbol_rules import SYMBOL_MAX_LENGTH
 
 SECMASTER_DB = "secmaster"
 
 PRESET_NAME_MAX_LENGTH = 200
 PRESET_MAX_SYMBOLS = 10_000
-SYMBOL_MAX_LENGTH = 100
 
 NAME_NOT_STRING = "The name must be a string."
 NAME_BLANK = "The name must not be empty or blank."

@@ -19,6 +19,7 @@ from ostsite.errors import InvalidInput
 from secmaster.dbn_reading import MappingInterval
 from secmaster.models import SymbologyMapping
 from secmaster.services.instruments import instruments_ensure
+from secmaster.symbol_rules import INSTRUMENT_ID_MAX, instrument_id_valid, shown, symbol_problem
 
 DB = "secmaster"
 IN_CHUNK = 500
@@ -27,6 +28,12 @@ MSG_SYMBOLOGY_JSON = "{source}: invalid JSON: {error}"
 MSG_SYMBOLOGY_ROOT = "{source}: expected an object with a 'result' object of symbols"
 MSG_SYMBOLOGY_LIST = "{source}: mappings of symbol {symbol!r} must be a list"
 MSG_SYMBOLOGY_ENTRY = "{source}: symbol {symbol!r} mapping {index}: {problem}"
+MSG_SYMBOLOGY_DEPTH = "{source}: invalid JSON: nested too deeply"
+MSG_SYMBOLOGY_SYMBOL = "{source}: symbol {symbol} is refused: {problem}"
+MSG_SYMBOLOGY_INSTRUMENT = (
+    "{source}: symbol {symbol} maps to instrument id {value}, which is not a DBN instrument id"
+    " (a whole number from 0 to {maximum})"
+)
 MSG_SYMBOLOGY_OVERLAP = (
     "symbology conflict in {source}: symbol {symbol!r} ({symbol_type}) maps to instrument "
     "{first_id} on [{first_start}, {first_end}) and to instrument {second_id} on "
@@ -53,10 +60,13 @@ def symbology_parse(raw: bytes | str, *, source: str) -> list[MappingInterval]:
         document = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise SymbologyError(MSG_SYMBOLOGY_JSON.format(source=source, error=exc)) from exc
+    except RecursionError:
+        raise SymbologyError(MSG_SYMBOLOGY_DEPTH.format(source=source)) from None
     if not isinstance(document, dict) or not isinstance(document.get("result"), dict):
         raise SymbologyError(MSG_SYMBOLOGY_ROOT.format(source=source))
     intervals: list[MappingInterval] = []
     for symbol, entries in document["result"].items():
+        _check_symbol(symbol, source)
         if not isinstance(entries, list):
             raise SymbologyError(MSG_SYMBOLOGY_LIST.format(source=source, symbol=symbol))
         for index, entry in enumerate(entries):
@@ -81,11 +91,23 @@ def _parse_entry(symbol: str, entry: object) -> MappingInterval:
     if end < start:
         raise ValueError(f"d1 {end} is before d0 {start}")
     target = entry["s"]
-    if isinstance(target, bool) or not (
-        isinstance(target, int) or (isinstance(target, str) and target.isdigit())
-    ):
-        raise ValueError(f"'s' must be a numeric instrument id, got {target!r}")
-    return MappingInterval(symbol, int(target), start, end)
+    if isinstance(target, str) and target.isascii() and target.isdigit() and len(target) <= 20:
+        target = int(target)
+    if not instrument_id_valid(target):
+        shown_target = shown(target) if isinstance(target, str) else repr(target)[:60]
+        raise ValueError(
+            f"'s' must be an instrument id from 0 to {INSTRUMENT_ID_MAX}, got {shown_target}"
+        )
+    return MappingInterval(symbol, target, start, end)
+
+
+def _check_symbol(symbol: object, source: str) -> None:
+    problem = symbol_problem(symbol)
+    if problem is not None:
+        text = shown(symbol) if isinstance(symbol, str) else repr(symbol)
+        raise SymbologyError(
+            MSG_SYMBOLOGY_SYMBOL.format(source=source, symbol=text, problem=problem)
+        )
 
 
 Key = tuple[dt.date, dt.date, int]  # (start, end, source instrument id)
@@ -155,11 +177,23 @@ def symbology_store(
 ) -> set[str]:
     """Merge ``intervals`` into the symbology table; returns the symbols they name.
 
-    Call inside the caller's transaction: a conflict raises SymbologyError before any row of
-    this call is written, and the caller's rollback discards everything else.
+    Symbols no request could name and instrument ids no DBN record carries are refused
+    (``secmaster.symbol_rules``) before anything is read or written. Call inside the
+    caller's transaction: a conflict raises SymbologyError before any row of this call is
+    written, and the caller's rollback discards everything else.
     """
     new: dict[str, set[Key]] = defaultdict(set)
     for interval in intervals:
+        _check_symbol(interval.symbol, source)
+        if not instrument_id_valid(interval.source_instrument_id):
+            raise SymbologyError(
+                MSG_SYMBOLOGY_INSTRUMENT.format(
+                    source=source,
+                    symbol=shown(interval.symbol),
+                    value=interval.source_instrument_id,
+                    maximum=INSTRUMENT_ID_MAX,
+                )
+            )
         new[interval.symbol].add(
             (interval.start_date, interval.end_date, interval.source_instrument_id)
         )

@@ -181,7 +181,8 @@ def test_ingest_malformed_metadata_json_refused(tmp_path, stored, content, probl
         ),
         (
             '{"result": {"MSFT": [{"d0": "2024-01-02", "d1": "2024-02-01", "s": "MSFT"}]}}',
-            "symbol 'MSFT' mapping 0: 's' must be a numeric instrument id, got 'MSFT'",
+            "symbol 'MSFT' mapping 0: 's' must be an instrument id from 0 to 4294967295,"
+            " got 'MSFT'",
         ),
         (
             '{"result": {"MSFT": [{"d0": "2024-02-02", "d1": "2024-02-01", "s": "300"}]}}',
