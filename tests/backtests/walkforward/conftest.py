@@ -37,12 +37,12 @@ def walkforward_body(sessions) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def strategies_dir(tmp_path_factory):
-    """The worker tests' strategies folder (tests/backtests/conftest.py), plus ``Fragile``."""
+def strategies_dir(strategies_dir):
+    """The worker tests' strategies folder (tests/backtests/conftest.py), plus ``Fragile``:
+    the same folder as theirs, since a strategy module is registered once per process."""
     from tests.backtests.studies.strategies import write_study_strategies
-    from tests.backtests.worker_runs import write_strategies
 
-    return write_study_strategies(write_strategies(tmp_path_factory.mktemp("strategies")))
+    return write_study_strategies(strategies_dir)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('backtests', '0006_studies'),
+        ('backtests', '0007_walkforward'),
     ]
 
     operations = [
