@@ -24,9 +24,9 @@ from backtests.studies.models import (
     Trial,
 )
 from ostsite.errors import ServiceError
-from ostsite.permissions import user_may, user_may_check
+from ostsite.owned_admin import OwnedDeletionMixin
+from ostsite.permissions import user_may_check
 
-NOT_YOURS_NOTE = "study {study_id} (not yours)"
 CANCELLED = "Cancelled {count} study(ies)."
 RESUMED = "Resumed {count} study(ies)."
 NOTHING_TO_CANCEL = "None of the selected studies is queued or running."
@@ -80,7 +80,17 @@ class TrialInline(admin.TabularInline):
 
 
 @admin.register(Study)
-class StudyAdmin(admin.ModelAdmin):
+class StudyAdmin(OwnedDeletionMixin, admin.ModelAdmin):
+    not_yours_note = "study {pk} (not yours)"
+    deletion_label = "studies"
+    deletion_summary = "{count} study(ies), with their trials and opened runs"
+
+    @staticmethod
+    def delete_service(ids: list[str]) -> None:
+        from backtests.studies.services import studies_delete
+
+        studies_delete(study_ids=ids)
+
     list_display = (
         "study_id",
         "name",
@@ -203,35 +213,6 @@ class StudyAdmin(admin.ModelAdmin):
             self.message_user(request, RESUMED.format(count=count), messages.SUCCESS)
         else:
             self.message_user(request, NOTHING_TO_RESUME, messages.WARNING)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Study | None = None) -> bool:
-        """The ownership rule (ostsite.permissions) per study; without one (the delete
-        action's offer), anyone who may see studies, as they may own some."""
-        if obj is None:
-            return super().has_delete_permission(request) or self.has_view_permission(request)
-        return user_may(request.user, obj, "delete")
-
-    def delete_model(self, request: HttpRequest, obj: Study) -> None:
-        from backtests.studies.services import studies_delete
-
-        studies_delete(study_ids=[obj.study_id])
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
-        from backtests.studies.services import studies_delete
-
-        studies_delete(study_ids=list(queryset.values_list("study_id", flat=True)))
-
-    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple:
-        """Summarise instead of listing every trial."""
-        studies = list(objs)
-        perms_needed = {
-            NOT_YOURS_NOTE.format(study_id=study.study_id)
-            for study in studies
-            if not user_may(request.user, study, "delete")
-        }
-        summary = [str(study) for study in studies]
-        count = {"studies": f"{len(studies)} study(ies), with their trials and opened runs"}
-        return summary, count, perms_needed, []
 
 
 @admin.register(Trial)

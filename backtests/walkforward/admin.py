@@ -22,9 +22,9 @@ from backtests.walkforward.models import (
     WalkForwardWindow,
 )
 from ostsite.errors import ServiceError
-from ostsite.permissions import user_may, user_may_check
+from ostsite.owned_admin import OwnedDeletionMixin
+from ostsite.permissions import user_may_check
 
-NOT_YOURS_NOTE = "walk-forward {walkforward_id} (not yours)"
 CANCELLED = "Cancelled {count} walk-forward(s)."
 NOTHING_TO_CANCEL = "None of the selected walk-forwards is queued or running."
 
@@ -63,7 +63,17 @@ class WindowInline(admin.TabularInline):
 
 
 @admin.register(WalkForward)
-class WalkForwardAdmin(admin.ModelAdmin):
+class WalkForwardAdmin(OwnedDeletionMixin, admin.ModelAdmin):
+    not_yours_note = "walk-forward {pk} (not yours)"
+    deletion_label = "walk-forwards"
+    deletion_summary = "{count}, with their windows and in-sample studies"
+
+    @staticmethod
+    def delete_service(ids: list[str]) -> None:
+        from backtests.walkforward.services import walkforwards_delete
+
+        walkforwards_delete(walkforward_ids=ids)
+
     list_display = (
         "walkforward_id",
         "name",
@@ -148,30 +158,3 @@ class WalkForwardAdmin(admin.ModelAdmin):
             self.message_user(request, CANCELLED.format(count=count), messages.SUCCESS)
         else:
             self.message_user(request, NOTHING_TO_CANCEL, messages.WARNING)
-
-    def has_delete_permission(self, request: HttpRequest, obj: WalkForward | None = None) -> bool:
-        """The ownership rule (ostsite.permissions) per walk-forward."""
-        if obj is None:
-            return super().has_delete_permission(request) or self.has_view_permission(request)
-        return user_may(request.user, obj, "delete")
-
-    def delete_model(self, request: HttpRequest, obj: WalkForward) -> None:
-        from backtests.walkforward.services import walkforwards_delete
-
-        walkforwards_delete(walkforward_ids=[obj.walkforward_id])
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[WalkForward]) -> None:
-        from backtests.walkforward.services import walkforwards_delete
-
-        walkforwards_delete(walkforward_ids=list(queryset.values_list("walkforward_id", flat=True)))
-
-    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple:
-        """Summarise instead of listing every window and trial."""
-        found = list(objs)
-        perms_needed = {
-            NOT_YOURS_NOTE.format(walkforward_id=w.walkforward_id)
-            for w in found
-            if not user_may(request.user, w, "delete")
-        }
-        count = {"walk-forwards": f"{len(found)}, with their windows and in-sample studies"}
-        return [str(w) for w in found], count, perms_needed, []

@@ -77,3 +77,26 @@ def test_trials_are_read_only(admin_client, study_body):
         admin_client.post(f"/admin/backtests/trial/{trial.pk}/delete/", {"post": "yes"}).status_code
         == 403
     )
+
+
+def test_staff_may_not_delete_a_study_that_is_not_theirs(client, study_body, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    owner = django_user_model.objects.create_user(username="olga", password="pw-olga-123")
+    study = study_create(definition=study_definition_build(**study_body), enqueue=False)
+    Study.objects.filter(pk=study.pk).update(owner=owner)
+    staff = django_user_model.objects.create_user(
+        username="sam", password="pw-sam-12345", is_staff=True
+    )
+    staff.user_permissions.add(Permission.objects.get(codename="view_study"))
+    client.force_login(staff)
+    page = client.get(f"{CHANGELIST}{study.study_id}/delete/")
+    assert page.status_code == 403  # not theirs, and no backtests.delete_study
+    assert client.post(f"{CHANGELIST}{study.study_id}/delete/", {"post": "yes"}).status_code == 403
+    assert Study.objects.filter(pk=study.pk).exists()
+    # The changelist's delete action lists it as what the user may not delete.
+    response = client.post(
+        CHANGELIST, {"action": "delete_selected", "_selected_action": [study.study_id]}
+    )
+    assert f"study {study.study_id} (not yours)" in response.content.decode()
+    assert Study.objects.filter(pk=study.pk).exists()
