@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import Http404
 
 from backtests.studies.models import Study
@@ -24,4 +25,5 @@ class StudyPageView(PageView):
         if "\x00" in study_id or not Study.objects.filter(study_id=study_id).exists():
             raise Http404(f"no study {study_id!r}")
         context["study_id"] = study_id
+        context["compare_max"] = settings.OST_COMPARE_MAX_RUNS
         return context

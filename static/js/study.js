@@ -22,7 +22,9 @@
     chartsAt: 0,
     timer: null,
     trialsToken: 0,    // the latest trials request; older answers are dropped
+    ticked: new Set(), // trial numbers ticked to compare (kept across pages)
   };
+  const COMPARE_MAX = Number(document.getElementById("study-root").dataset.compareMax) || 8;
 
   function base(path) { return "/api/studies/" + encodeURIComponent(state.id) + (path || ""); }
 
@@ -167,7 +169,7 @@
 
   function columns() {
     const study = state.study;
-    return [["number", "#"], ["status", "Status"]]
+    return [[null, "Compare"], ["number", "#"], ["status", "Status"]]
       .concat(study.searched.map((name) => ["param." + name, name]))
       .concat([["value", study.objective], ["metric.trades", "Trades"], ["metric.sharpe", "Sharpe"],
         ["metric.max_drawdown", "Max drawdown"], ["seconds", "Seconds"], [null, "Note"], [null, ""]]);
@@ -197,15 +199,22 @@
 
   function trialRow(trial) {
     const m = trial.metrics || {};
-    const cells = [el("td", { class: "num", text: String(trial.number) }),
+    const finished = ["complete", "infeasible", "failed"].includes(trial.status);
+    const box = el("input", { type: "checkbox", "aria-label": "Compare trial " + trial.number,
+      checked: state.ticked.has(trial.number), disabled: trial.status !== "complete",
+      title: trial.status === "complete" ? "" : "Only complete trials can be compared" });
+    box.addEventListener("change", () => {
+      if (box.checked) state.ticked.add(trial.number); else state.ticked.delete(trial.number);
+      compareChanged();
+    });
+    const cells = [el("td", {}, [box]), el("td", { class: "num", text: String(trial.number) }),
       el("td", {}, [el("span", { class: badgeClass({ complete: "completed", infeasible: "cancelled", failed: "failed", running: "running" }[trial.status] || "queued"), text: trial.status })])];
     for (const name of state.study.searched) cells.push(el("td", { class: "num", text: fmt(trial.params[name]) }));
     cells.push(el("td", { class: "num", text: fmt(trial.value) }), el("td", { class: "num", text: fmt(m.trades) }),
       el("td", { class: "num", text: fmt(m.sharpe) }), el("td", { class: "num", text: fmt(m.max_drawdown) }),
       el("td", { class: "num", text: trial.seconds === null ? "—" : num(trial.seconds, 2) }),
       el("td", { class: "reason", text: trial.reason || "" }));
-    const ran = ["complete", "infeasible", "failed"].includes(trial.status);
-    const open = el("button", { type: "button", class: "small-button", text: trial.run_id ? "Run" : "Open", disabled: !ran,
+    const open = el("button", { type: "button", class: "small-button", text: trial.run_id ? "Run" : "Open", disabled: !finished,
       title: "Re-run trial " + trial.number + " as a full run" });
     open.addEventListener("click", () => openAsRun(trial.number, open));
     cells.push(el("td", {}, [open]));
@@ -232,6 +241,46 @@
       say($("page-status"), "Cannot load trials: " + err.message, "error");
     } finally {
       if (token === state.trialsToken) $("trials").setAttribute("aria-busy", "false");
+    }
+  }
+
+  /* ---------- comparing trials ---------- */
+
+  function compareChanged() {
+    const n = state.ticked.size;
+    const button = $("compare-trials");
+    button.disabled = n < 2 || n > COMPARE_MAX;
+    button.textContent = n ? "Compare " + n + " ticked trials" : "Compare ticked trials";
+    say($("compare-status"), n > COMPARE_MAX ? "At most " + COMPARE_MAX + " runs can be compared at once." : "", n > COMPARE_MAX ? "error" : "");
+  }
+
+  /* Each ticked trial as a full run (made once, then reused), then the comparison page. */
+  async function compareTrials() {
+    const numbers = [...state.ticked].sort((a, b) => a - b);
+    const button = $("compare-trials");
+    button.disabled = true;
+    try {
+      const runs = [];
+      for (const number of numbers) runs.push((await api.post(base("/trials/" + number + "/run"))).run_id);
+      for (let i = 0; i < 1200; i++) {
+        const statuses = await Promise.all(runs.map((id) => api.get("/api/backtest/status/" + encodeURIComponent(id))));
+        const bad = statuses.findIndex((st) => st.status === "failed" || st.status === "cancelled");
+        if (bad >= 0) {
+          say($("compare-status"), "Trial " + numbers[bad] + "'s run " + runs[bad] + " " + statuses[bad].status + ".", "error");
+          return;
+        }
+        const ready = statuses.filter((st) => st.status === "completed").length;
+        if (ready === runs.length) {
+          window.location.href = "/compare?run_ids=" + encodeURIComponent(runs.join(","));
+          return;
+        }
+        say($("compare-status"), "Running the trials in full: " + ready + " of " + runs.length + " ready…", "loading");
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    } catch (err) {
+      say($("compare-status"), err.message, "error");
+    } finally {
+      compareChanged();
     }
   }
 
@@ -299,6 +348,7 @@
     $("trial-status").addEventListener("change", () => { state.status = $("trial-status").value; state.offset = 0; loadTrials(); });
     $("prev-page").addEventListener("click", () => { state.offset = Math.max(0, state.offset - PAGE); loadTrials(); });
     $("next-page").addEventListener("click", () => { state.offset += PAGE; loadTrials(); });
+    $("compare-trials").addEventListener("click", compareTrials);
     $("cancel-study").addEventListener("click", () => act("/cancel", undefined, "Cancelled: running trials stop within a second."));
     $("resume-study").addEventListener("click", () => act("/resume", undefined, "Resumed."));
     $("extend-study").addEventListener("click", () =>

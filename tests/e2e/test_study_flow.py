@@ -69,3 +69,22 @@ def test_study_from_the_backtest_page_to_its_best_trial(
     # The full run reproduces the trial: same net P&L.
     assert run.metadata["summary"]["net_pnl"] == best.value
     assert page_errors == []
+
+    # Two trials ticked in the table → each run in full → the comparison page holds both.
+    page.go_back()
+    page.wait_for_selector("#trials[aria-busy=false] tbody tr[data-number]")
+    other = Trial.objects.filter(study=study, status="complete").exclude(pk=best.pk).first()
+    for number in (best.number, other.number):
+        page.check(f"#trials tr[data-number='{number}'] input[type=checkbox]")
+    assert page.locator("#compare-trials").inner_text() == "Compare 2 ticked trials"
+    page.click("#compare-trials")
+    page.wait_for_url("**/compare?run_ids=*", timeout=SECONDS * 1000)
+    other.refresh_from_db()
+    assert other.run_id is not None
+    assert set(page.url.rpartition("=")[2].replace("%2C", ",").split(",")) == {
+        run.run_id,
+        other.run_id,
+    }
+    page.wait_for_function("window.ostCharts && window.ostCharts['compare-chart']")
+    assert page.evaluate("window.ostCharts['compare-chart'].seriesCount") == 4  # 2 × (return, DD)
+    assert page_errors == []
