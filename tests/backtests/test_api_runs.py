@@ -46,6 +46,8 @@ ROUTES = [
     ("get", "/api/runs/trade1/symbols"),
     ("get", "/api/runs/trade1/chart.png"),
     ("get", "/api/runs/trade1/window.png"),
+    ("get", "/api/runs/trade1/chart-data"),
+    ("get", "/api/runs/trade1/equity"),
     ("get", "/api/runs/trade1/trade-journey.png"),
     ("get", "/api/runs/trade1/pnl-summary.png"),
     ("get", "/api/runs/trade1/equity.png"),
