@@ -27,13 +27,18 @@ for _folder in _sqlite_test_dirs():
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """Deselect tests marked ``backend(vendor)`` for a database of another vendor.
+    """Deselect tests marked ``backend(vendor)`` for a database of another vendor, and
+    pure tests (no database) on any backend but SQLite.
 
     Backend-specific code (SQLite's writer process, PostgreSQL's TRUNCATE) is tested where it
     runs; CI runs the suite on both backends, so nothing is hidden by a skip.
     """
     kept, deselected = [], []
+    on_sqlite = connections["default"].vendor == "sqlite"
     for item in items:
+        if item.get_closest_marker("pure") is not None or _pure_path(item):
+            (kept if on_sqlite else deselected).append(item)
+            continue
         marker = item.get_closest_marker("backend")
         if marker is None:
             kept.append(item)
@@ -44,6 +49,17 @@ def pytest_collection_modifyitems(config, items) -> None:
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept
+
+
+# Tests of code that imports no Django and touches no database (the engine): the same on
+# every backend, so they run once, in the SQLite suite. Modules elsewhere say it with
+# ``pytestmark = pytest.mark.pure``.
+PURE_FOLDERS = ("tests/backtests/engine/",)
+
+
+def _pure_path(item) -> bool:
+    path = str(item.path.relative_to(item.config.rootpath))
+    return path.startswith(PURE_FOLDERS)
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:

@@ -43,7 +43,7 @@ from tests.fuzz.conftest import SYMBOLS, USER_PASSWORD, FuzzData
 
 pytestmark = pytest.mark.django_db(databases=ALL_DATABASES)
 
-EXAMPLES_PER_OPERATION_AND_MODE = 15  # 150 for a deeper local run (about 10x longer)
+EXAMPLES_PER_OPERATION_AND_MODE = 8  # 150 for a deeper local run (about 20x longer)
 MIN_TOTAL_CASES = 500
 MAX_RANDOM_FIELDS = 2  # a case with known values keeps at most this many generated ones
 CHECKS = [

@@ -60,6 +60,8 @@ from backtests.studies.overfitting import (
 )
 from ostsite.errors import InvalidInput
 
+pytestmark = pytest.mark.pure  # no database: runs once, in the SQLite suite
+
 ROOT = Path(__file__).resolve().parents[3]
 GAMMA = 0.5772156649015329  # Euler-Mascheroni
 Z_95 = 1.6448536269514722  # Φ⁻¹(0.95), from tables

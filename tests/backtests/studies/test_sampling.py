@@ -10,6 +10,8 @@ from backtests.engine.strategies.examples.sma_crossover import SMACrossover
 from backtests.studies.sampling import PastTrial, batch_seed, points_ask
 from backtests.studies.space import space_parse
 
+pytestmark = pytest.mark.pure  # no database: runs once, in the SQLite suite
+
 SPACE = {
     "fast_period": {"min": 5, "max": 50, "step": 5},
     "slow_period": {"min": 60, "max": 150, "step": 10},

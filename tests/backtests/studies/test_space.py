@@ -13,6 +13,8 @@ from backtests.engine.strategies.examples.sma_crossover import SMACrossover
 from backtests.studies import space as sp
 from backtests.studies.space import SpaceError, space_from_json, space_parse
 
+pytestmark = pytest.mark.pure  # no database: runs once, in the SQLite suite
+
 
 class ChoiceStrategy(StrategyBase, register=False):
     """Parameters of every kind, for the space's choice rules."""

@@ -14,6 +14,8 @@ from backtests.walkforward.windows import (
     windows_layout,
 )
 
+pytestmark = pytest.mark.pure  # no database: runs once, in the SQLite suite
+
 D = dt.date
 
 
