@@ -28,16 +28,24 @@ for _folder in _sqlite_test_dirs():
 
 def pytest_collection_modifyitems(config, items) -> None:
     """Deselect tests marked ``backend(vendor)`` for a database of another vendor, and
-    pure tests (no database) on any backend but SQLite.
+    pure tests (no database) on any backend but SQLite, and worker tests on the other
+    suite's broker (SQLite runs them with the ORM broker, PostgreSQL with Redis: the two
+    deployments the README describes).
 
     Backend-specific code (SQLite's writer process, PostgreSQL's TRUNCATE) is tested where it
     runs; CI runs the suite on both backends, so nothing is hidden by a skip.
     """
     kept, deselected = [], []
     on_sqlite = connections["default"].vendor == "sqlite"
+    suite_broker = "redis" if settings.REDIS_URL else "orm"
     for item in items:
         if item.get_closest_marker("pure") is not None or _pure_path(item):
             (kept if on_sqlite else deselected).append(item)
+            continue
+        callspec = getattr(item, "callspec", None)
+        broker = callspec.params.get("broker_env") if callspec is not None else None
+        if broker not in (None, suite_broker):  # each suite runs its deployment's broker
+            deselected.append(item)
             continue
         marker = item.get_closest_marker("backend")
         if marker is None:

@@ -3,7 +3,8 @@
 A worker gets the test databases' names through the same environment variables a deployment
 uses (RUNS_DB_PATH / SECMASTER_DB_PATH, or DATABASE_URL / SECMASTER_DATABASE_URL on
 PostgreSQL), so it reads and writes what the test process sees. ``broker_env`` runs a test on
-the ORM queue in the default database and on Redis (a queue name of its own per test).
+the ORM queue in the default database and on Redis (a queue name of its own per test); each
+suite keeps its deployment's broker (tests/conftest.py: ORM on SQLite, Redis on PostgreSQL).
 """
 
 from __future__ import annotations
