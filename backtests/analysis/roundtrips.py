@@ -35,27 +35,8 @@ import numpy as np
 import pandas as pd
 
 from backtests.analysis.frames import empty_bars_frame
+from backtests.analysis.roundtrip_columns import ROUNDTRIP_COLUMNS
 from backtests.engine.accounting import AccountingResult
-
-ROUNDTRIP_COLUMNS = (
-    "symbol",
-    "direction",
-    "duration_bars",
-    "max_position",
-    "high_watermark",
-    "low_watermark",
-    "max_drawdown",
-    "pnl_before_commission",
-    "pnl_after_commission",
-    "entry_ts",
-    "exit_ts",
-    "quantity",
-    "entry_price",
-    "exit_price",
-    "commission",
-    "n_fills",
-    "closed",
-)
 
 UNKNOWN_SIDE = "Unknown fill side(s) {sides}; expected BUY or SELL"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from backtests.analysis.roundtrips import ROUNDTRIP_COLUMNS
+from backtests.analysis.roundtrip_columns import ROUNDTRIP_COLUMNS
 
 # A stored round trip's fields: the analysis' columns but ``closed`` (only closed trips are kept).
 ROUNDTRIP_FIELDS = tuple(name for name in ROUNDTRIP_COLUMNS if name != "closed")
