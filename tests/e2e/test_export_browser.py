@@ -76,6 +76,9 @@ def test_export_menu_fits_a_phone(phone, run_id, page_errors):
 def test_rerun_button_says_fills_identical(desktop, run_id, worker, page_errors):
     page = desktop
     page.goto(page.base_url + "/performance?run=" + run_id)
+    # The tools belong to the run once the page has loaded it (a click before is no rerun).
+    page.wait_for_selector("#run-tools:not([hidden])")
+    page.wait_for_load_state("networkidle")
     page.click("#rerun-button")
     expect(page.locator("#rerun-status")).to_contain_text("Fills identical", timeout=90_000)
     fills = Fill.objects.filter(run_id=run_id).count()

