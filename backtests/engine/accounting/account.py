@@ -58,6 +58,8 @@ def _group_running(
 ) -> np.ndarray:
     """Running sums restarting at each group (contiguous runs), each from its ``carry``, in
     the same order of additions as ``_running_from`` (independent of the batching)."""
+    if not values.any():  # no fill in the stretch: every sum stays at its carry, exactly
+        return np.repeat(carry, lengths)
     if starts.size == 1:
         return _running_from(carry[:1], values[None, :])[0]
     width = int(lengths.max())
