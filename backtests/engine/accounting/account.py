@@ -9,7 +9,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from backtests.engine.accounting.results import AccountingResult, SymbolAccount
+from backtests.engine.accounting.layout import symbol_layout
+from backtests.engine.accounting.results import AccountingResult, PositionBars, SymbolAccount
+from backtests.engine.accounting.running import (
+    changes,
+    ends_of,
+    running_from,
+    running_max,
+)
 from backtests.engine.accounting.series import Downsampler
 from backtests.engine.events import FillEvent
 from backtests.engine.positions import PositionBook
@@ -21,68 +28,47 @@ DEFAULT_MAX_POINTS = 10_000
 FILL_OUTSIDE_BARS = "fill #{index} of {symbol} at {ts} has no bar in the stretch it was booked in"
 
 
-_SMALL_INT = {True: np.int16, False: np.int64}  # radix sort for few symbols
+_SCAN_WIDTH = 64  # timestamps with at most this many bars are scanned, wider ones sorted
 
 
-def _starts(sorted_groups: np.ndarray) -> np.ndarray:
-    """Where each run of equal values starts."""
-    return np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
+def _bars_of_fills(ts: np.ndarray, g: np.ndarray, f_ts: np.ndarray, f_g: np.ndarray) -> np.ndarray:
+    """The bar (index into the stretch) each fill belongs to: the bar of its symbol ``f_g``
+    at its timestamp ``f_ts``; -1 where there is none. The stretch's timestamps are sorted."""
+    n = ts.size
+    lo = np.searchsorted(ts, f_ts, side="left")
+    hi = np.searchsorted(ts, f_ts, side="right")
+    bar = np.full(f_ts.size, -1, dtype=np.int64)
+    width = int((hi - lo).max())
+    if width <= _SCAN_WIDTH:  # a few bars a timestamp: look at each of them at once
+        candidates = lo[:, None] + np.arange(width)
+        mine = (candidates < hi[:, None]) & (g[np.minimum(candidates, n - 1)] == f_g[:, None])
+        found = mine.any(axis=1)
+        if found.any():
+            bar[found] = lo[found] + mine[found].argmax(axis=1)
+        return bar
+    # Many bars a timestamp: key the bars by (timestamp's rank, symbol) and search the keys.
+    change = changes(ts)
+    rank = np.cumsum(change) - 1
+    width = int(g.max()) + 1
+    bar_key = rank * width + g
+    key_order = np.argsort(bar_key, kind="stable")
+    sorted_keys = bar_key[key_order]
+    f_key = rank[np.minimum(lo, n - 1)] * width + f_g
+    where = np.minimum(np.searchsorted(sorted_keys, f_key), n - 1)
+    found = (lo < hi) & (sorted_keys[where] == f_key)
+    bar[found] = key_order[where[found]]
+    return bar
 
 
-def _running_max(values: np.ndarray) -> np.ndarray:
-    return np.maximum.accumulate(values)
-
-
-def _running_max_in_groups(values: np.ndarray, group: np.ndarray, groups: int) -> np.ndarray:
-    """Running maxima restarting at each group (groups are contiguous and numbered 0, 1, ...
-    in order): each group is lifted above every earlier one, so one pass serves all."""
-    if groups == 1:
-        return _running_max(values)
-    low = float(values.min())
-    span = float(values.max()) - low + 1.0
-    lift = group * span - low
-    return _running_max(values + lift) - lift
-
-
-def _running_from(carry: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Running sums of each row of ``values`` (2-D) started from that row's ``carry``.
-
-    Added one after the other from the carry (``((carry + v0) + v1) + ...``), so a run cut
-    into stretches at other places gives the same sums to the last bit: marking does not
-    depend on how the bars were batched (sub-batches are sized by time)."""
-    return np.cumsum(np.column_stack((carry, values)), axis=1)[:, 1:]
-
-
-def _group_running(
-    values: np.ndarray, carry: np.ndarray, starts: np.ndarray, lengths: np.ndarray
-) -> np.ndarray:
-    """Running sums restarting at each group (contiguous runs), each from its ``carry``, in
-    the same order of additions as ``_running_from`` (independent of the batching)."""
-    if not values.any():  # no fill in the stretch: every sum stays at its carry, exactly
-        return np.repeat(carry, lengths)
-    if starts.size == 1:
-        return _running_from(carry[:1], values[None, :])[0]
-    width = int(lengths.max())
-    if starts.size * width <= 4 * values.size:  # a padded rectangle: one vectorised scan
-        column = np.arange(values.size) - np.repeat(starts, lengths)
-        row = np.repeat(np.arange(starts.size), lengths)
-        grid = np.zeros((starts.size, width))
-        grid[row, column] = values
-        return _running_from(carry, grid)[row, column]
-    out = np.empty_like(values)
-    for i, (start, length) in enumerate(zip(starts.tolist(), lengths.tolist(), strict=True)):
-        out[start : start + length] = _running_from(
-            carry[i : i + 1], values[None, start : start + length]
-        )[0]
-    return out
-
-
-def _shift_in_groups(values: np.ndarray, first: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Each element's predecessor in its group; a group's first element gets ``first``."""
-    shifted = np.empty_like(values)
-    shifted[1:] = values[:-1]
-    shifted[starts] = first
-    return shifted
+def _timestamp_ends(ts: np.ndarray) -> slice | np.ndarray:
+    """Where each timestamp's last bar is (``ts`` sorted): a slice when the timestamps have
+    the same number of bars each (no copies then), else their indices."""
+    n = ts.size
+    ends = ends_of(ts)
+    step = n // ends.size
+    if ends.size * step == n and bool((ends[:-1] + step == ends[1:]).all()):
+        return slice(step - 1, n, step)
+    return ends
 
 
 class Accounting:
@@ -117,8 +103,8 @@ class Accounting:
         self.fill_counts = np.zeros(n, dtype=np.int64)
         self.weight = self.capital / n if n else 0.0
         # The account at the end of the last bar handled.
-        self.market_value = 0.0
-        self.marked_cash = self.capital  # cash as marked bar by bar (the fills' cash per bar)
+        self.marked_equity = self.capital  # the equity after the last bar marked
+        self.marked_cash = self.capital  # the cash of the fills marked so far, in bar order
         self.gross = 0.0
         self.bench_value = self.capital
         self.n_open = 0
@@ -137,6 +123,8 @@ class Accounting:
         self.timestamps_in_position = 0
         self.first_ts: int | None = None
         self.last_ts: int | None = None
+        # The last timestamp marked (ts, equity, benchmark, gross, in position): the next
+        # stretch may hold more of its bars.
         self._pending_point: tuple[int, float, float, float, bool] | None = None
         self.peak = self.capital
         self.peak_ts: int | None = None
@@ -223,100 +211,74 @@ class Accounting:
         close = np.asarray(close, dtype=float)
         dq, dcash = self._fills_at_bars(ts, g)
 
-        # Per symbol, in time order (a stretch of one symbol is in that order already).
-        single = bool((g == g[0]).all())
-        order = (
-            None
-            if single
-            else np.argsort(g.astype(_SMALL_INT[len(self.symbols) < 32_767]), kind="stable")
-        )
-
-        def by_symbol(values: np.ndarray) -> np.ndarray:
-            return values if order is None else values[order]
-
-        gs = by_symbol(g)
-        starts = np.zeros(1, dtype=np.int64) if single else _starts(gs)
-        lengths = np.diff(np.r_[starts, n])
-        first_g = gs[starts]
-        group = (
-            np.zeros(n, dtype=np.int64) if single else np.repeat(np.arange(starts.size), lengths)
-        )
+        # Per symbol, in time order (the layout's order).
+        layout = symbol_layout(g, len(self.symbols))
+        by_symbol, first_g = layout.by_symbol, layout.first
         pos_before = self.positions[first_g]
-        pos = _group_running(by_symbol(dq), pos_before, starts, lengths)
+        pos, flows = layout.running(
+            np.vstack((by_symbol(dq), by_symbol(dcash))),
+            np.vstack((pos_before, self.cashflow[first_g])),
+        )
         pos[np.abs(pos) < 1e-9] = 0.0
         cs = by_symbol(close)
         value = pos * cs
-        prev_value = _shift_in_groups(
-            value, np.nan_to_num(pos_before * self.last_close[first_g]), starts
-        )
-        prev_pos = _shift_in_groups(pos, pos_before, starts)
+        prev_value = layout.previous(value, np.nan_to_num(pos_before * self.last_close[first_g]))
+        prev_pos = layout.previous(pos, pos_before)
         # Benchmark: a symbol's part is invested at the open of its first bar.
         new = np.isnan(self.first_open[first_g])
         if new.any():
-            self.first_open[first_g[new]] = by_symbol(np.asarray(open, dtype=float))[starts[new]]
-        scale = (self.weight / self.first_open[first_g])[group]
-        bench_value = scale * cs
-        prev_bench = _shift_in_groups(
-            bench_value,
-            np.where(
-                new,
-                self.weight,
-                (self.weight / self.first_open[first_g]) * self.last_close[first_g],
-            ),
-            starts,
+            opens = layout.first_of(by_symbol(np.asarray(open, dtype=float)))
+            self.first_open[first_g[new]] = opens[new]
+        scale = self.weight / self.first_open[first_g]
+        bench_value = layout.times(cs, scale)
+        prev_bench = layout.previous(
+            bench_value, np.where(new, self.weight, scale * self.last_close[first_g])
         )
-        flows = _group_running(by_symbol(dcash), self.cashflow[first_g], starts, lengths)
-        pnl = flows + value
         held = pos != 0.0
         was_held = prev_pos != 0.0
 
-        # The account after each bar, in delivery order.
-        deltas = np.stack(
-            (
-                value - prev_value,
-                np.abs(value) - np.abs(prev_value),
-                bench_value - prev_bench,
-                held.astype(float) - was_held,
+        # The account after each bar, in delivery order: equity moves by the change of the
+        # bar's position value and the cash of its fills.
+        deltas = layout.in_delivery_order(
+            np.stack(
+                (value - prev_value, np.abs(value) - np.abs(prev_value), bench_value - prev_bench)
             )
         )
-        if order is not None:
-            unsorted = np.empty_like(deltas)
-            unsorted[:, order] = deltas
-            deltas = unsorted
-        carry = np.array(
-            [self.market_value, self.gross, self.bench_value, self.n_open, self.marked_cash]
+        deltas[0] += dcash
+        equity, gross, bench = running_from(
+            np.array([self.marked_equity, self.gross, self.bench_value]), deltas
         )
-        market, gross, bench, n_open, cash = _running_from(carry, np.vstack((deltas, dcash)))
-        equity = cash + market
+        # Positions open: whole numbers, so any order of additions gives the same count.
+        opened = layout.in_delivery_order(held.view(np.int8) - was_held.view(np.int8))
+        n_open = self.n_open + np.cumsum(opened, dtype=np.int64)
 
         # Per-symbol state and statistics.
-        ends = starts + lengths - 1
-        self.positions[first_g] = pos[ends]
-        self.last_close[first_g] = cs[ends]
-        self.cashflow[first_g] = flows[ends]
+        self.positions[first_g] = layout.last_of(pos)
+        self.last_close[first_g] = layout.last_of(cs)
+        self.cashflow[first_g] = layout.last_of(flows)
         if len(self.symbols) > 1:  # with one symbol, its drawdown is the account's
-            peaks = np.maximum(_running_max_in_groups(pnl, group, starts.size), self.pnl_peak[gs])
-            worst = np.maximum.reduceat(peaks - pnl, starts)
+            pnl = flows + value
+            peaks = layout.running_max(pnl, self.pnl_peak[first_g])
+            worst = layout.max_of(peaks - pnl)
             self.max_dd[first_g] = np.maximum(self.max_dd[first_g], worst)
-            self.pnl_peak[first_g] = peaks[ends]
-        self.bars_per_symbol[first_g] += lengths
-        self.bars_in_position[first_g] += np.add.reduceat(held.astype(np.int64), starts)
-        in_trade = held | was_held
+            self.pnl_peak[first_g] = layout.last_of(peaks)
+        self.bars_per_symbol[first_g] += layout.lengths
+        self.bars_in_position[first_g] += layout.count_of(held)
+        in_trade = layout.in_delivery_order(held | was_held)
         if in_trade.any():
-            keep = np.empty(n, dtype=bool)
-            if order is None:
-                keep = in_trade
-            else:
-                keep[order] = in_trade
-            self._keep_position_bars(ts, high, low, g, keep)
+            self._keep_position_bars(ts, high, low, g, in_trade)
 
-        self.marked_cash = float(cash[-1])
-        self.market_value = float(market[-1])
+        fill_cash = dcash[dcash != 0]
+        if fill_cash.size:  # added in bar order, as the equity's running sum adds them
+            self.marked_cash = float(
+                running_from(np.array([self.marked_cash]), fill_cash[None])[0, -1]
+            )
+        self.marked_equity = float(equity[-1])
         self.gross = float(gross[-1])
         self.bench_value = float(bench[-1])
-        self.n_open = int(round(n_open[-1]))
+        self.n_open = int(n_open[-1])
         self.bars += n
-        self._timestamps(ts, equity, bench, gross, n_open > 0.5)
+        self._timestamps(ts, equity, bench, gross, n_open > 0)
 
     def _fills_at_bars(self, ts: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Signed quantity and cash of the pending fills, summed per bar they filled on."""
@@ -334,19 +296,10 @@ class Accounting:
             * np.frombuffer(self._fill_qty, dtype=float)[start:end]
         )
         cash = np.frombuffer(self._fill_cash, dtype=float)[start:end]
-        # The stretch's timestamps are sorted: rank them, then key bars by (rank, symbol).
-        unique_ts, rank = np.unique(ts, return_inverse=True)
-        width = len(self.symbols) + 1
-        bar_key = rank.astype(np.int64) * width + g
-        key_order = np.argsort(bar_key, kind="stable")
-        sorted_keys = bar_key[key_order]
-        f_rank = np.minimum(np.searchsorted(unique_ts, f_ts), unique_ts.size - 1)
-        f_key = f_rank * width + f_g
-        where = np.minimum(np.searchsorted(sorted_keys, f_key), n - 1)
-        found = (unique_ts[f_rank] == f_ts) & (sorted_keys[where] == f_key)
-        if not found.all():
-            self._fail_fill(start + int(np.flatnonzero(~found)[0]))
-        bar = key_order[where]
+        bar = _bars_of_fills(ts, g, f_ts, f_g)
+        missing = np.flatnonzero(bar < 0)
+        if missing.size:
+            self._fail_fill(start + int(missing[0]))
         np.add.at(dq, bar, signed)
         np.add.at(dcash, bar, cash)
         return dq, dcash
@@ -359,41 +312,25 @@ class Accounting:
 
     def _keep_position_bars(self, ts, high, low, g, keep) -> None:
         """Keep (ts, high, low) of the bars a symbol spent in, entered or left a position."""
-        if keep.any():
-            self._position_bars.append(
-                (
-                    g[keep],
-                    ts[keep],
-                    np.asarray(high, dtype=float)[keep],
-                    np.asarray(low, dtype=float)[keep],
-                )
-            )
+        columns = (g, ts, np.asarray(high, dtype=float), np.asarray(low, dtype=float))
+        if keep.all():  # always in a position: copies, cheaper than picking every bar
+            self._position_bars.append(tuple(column.copy() for column in columns))
+        elif keep.any():
+            self._position_bars.append(tuple(column[keep] for column in columns))
 
     def _timestamps(self, ts, equity, bench, gross, in_position) -> None:
         """Reduce bars to timestamps (the account after a timestamp's last bar) and feed the
         drawdown, exposure, daily and series statistics. A stretch may end in the middle of
         a timestamp: its last timestamp waits for the next stretch (or ``finish``)."""
-        last = np.flatnonzero(np.r_[ts[1:] != ts[:-1], True])
-        point_ts = ts[last]
-        if self._pending_point is not None and self._pending_point[0] != int(point_ts[0]):
-            p = self._pending_point
-            self._points(
-                np.array([p[0]], dtype=np.int64),
-                np.array([p[1]]),
-                np.array([p[2]]),
-                np.array([p[3]]),
-                np.array([p[4]]),
-            )
-        self._pending_point = (
-            int(point_ts[-1]),
-            float(equity[last[-1]]),
-            float(bench[last[-1]]),
-            float(gross[last[-1]]),
-            bool(in_position[last[-1]]),
-        )
-        if last.size > 1:
-            keep = last[:-1]
-            self._points(ts[keep], equity[keep], bench[keep], gross[keep], in_position[keep])
+        ends = _timestamp_ends(ts)
+        points = [ts[ends], equity[ends], bench[ends], gross[ends], in_position[ends]]
+        pending = self._pending_point
+        self._pending_point = tuple(p[-1].item() for p in points)
+        done = [p[:-1] for p in points]  # every timestamp but the last, which may go on
+        if pending is not None and pending[0] != int(ts[0]):  # its timestamp is over
+            done = [np.concatenate(([before], p)) for before, p in zip(pending, done, strict=True)]
+        if done[0].size:
+            self._points(*done)
 
     def _points(self, ts, equity, bench, gross, in_position) -> None:
         if self.first_ts is None:
@@ -403,7 +340,7 @@ class Accounting:
         self.timestamps += int(ts.size)
         self.timestamps_in_position += int(np.count_nonzero(in_position))
         # Drawdown from the running peak (which starts at the capital).
-        peak = np.maximum(_running_max(equity), self.peak)
+        peak = np.maximum(running_max(equity), self.peak)
         drawdown = peak - equity
         self.max_drawdown = max(self.max_drawdown, float(drawdown.max()))
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -422,7 +359,7 @@ class Accounting:
                 self.max_leverage = max(self.max_leverage, float(leverage.max()))
         # Daily: the equity after the last timestamp of each UTC day.
         day = ts // NS_PER_DAY
-        ends = np.flatnonzero(np.r_[day[1:] != day[:-1], True])
+        ends = ends_of(day)
         for d, e, b in zip(
             day[ends].tolist(), equity[ends].tolist(), bench[ends].tolist(), strict=True
         ):
@@ -443,8 +380,8 @@ class Accounting:
             return
         # A point at a peak right after points under water ends a stretch that began at the
         # previous peak point (or the carried one, for the first).
-        previous_ts = np.r_[self.peak_ts, ts[at[:-1]]]
-        previous_at = np.r_[-1, at[:-1]]
+        previous_ts = np.concatenate(([self.peak_ts], ts[at[:-1]]))
+        previous_at = np.concatenate(([-1], at[:-1]))
         gap = at - previous_at > 1
         if at[0] == 0:
             gap[0] = self.underwater
@@ -460,20 +397,13 @@ class Accounting:
     @property
     def equity(self) -> float:
         """Cash plus every position at its last close (as of the bars handled so far)."""
-        return self.cash + self.market_value
+        return self.marked_equity + (self.cash - self.marked_cash)
 
     def finish(self) -> AccountingResult:
         """The account after the last bar handled (call once, when the run is over)."""
         if self._pending_point is not None:
-            p = self._pending_point
+            self._points(*(np.array([value]) for value in self._pending_point))
             self._pending_point = None
-            self._points(
-                np.array([p[0]], dtype=np.int64),
-                np.array([p[1]]),
-                np.array([p[2]]),
-                np.array([p[3]]),
-                np.array([p[4]]),
-            )
         if len(self.symbols) == 1:  # the one symbol's P&L is the equity less the capital
             self.max_dd[0], self.pnl_peak[0] = self.max_drawdown, self.peak - self.capital
         per_symbol = {}
@@ -495,7 +425,7 @@ class Accounting:
             value = account.position * account.last_close if account.position else 0.0
             account.pnl = float(self.cashflow[i]) + value
             per_symbol[symbol] = account
-        equity = self.cash + self.market_value
+        equity = self.equity
         return AccountingResult(
             capital=self.capital,
             symbols=self.symbols,
@@ -530,18 +460,5 @@ class Accounting:
                 "price": np.frombuffer(self._fill_price, dtype=float).copy(),
                 "commission": np.frombuffer(self._fill_commission, dtype=float).copy(),
             },
-            position_bars=self._position_bars_by_symbol(),
+            position_bars=PositionBars(self.symbols, self._position_bars),
         )
-
-    def _position_bars_by_symbol(self) -> dict[str, dict[str, np.ndarray]]:
-        if not self._position_bars:
-            return {}
-        g, ts, high, low = (np.concatenate(c) for c in zip(*self._position_bars, strict=True))
-        order = np.argsort(g, kind="stable")  # stretches came in time order
-        g, ts, high, low = g[order], ts[order], high[order], low[order]
-        starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
-        ends = np.r_[starts[1:], g.size]
-        return {
-            self.symbols[int(g[a])]: {"ts": ts[a:b], "high": high[a:b], "low": low[a:b]}
-            for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
-        }

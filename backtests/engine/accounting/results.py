@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from backtests.engine.accounting.running import lengths_of, stable_order, starts_of
 
 
 @dataclass(eq=False)
@@ -104,7 +107,7 @@ class AccountingResult:
     series: EquityBuckets
     per_symbol: dict[str, SymbolAccount]
     fills: dict[str, np.ndarray]  # ts, symbol (index), side_sign, quantity, price, commission
-    position_bars: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    position_bars: Mapping[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     @property
     def net_pnl(self) -> float:
@@ -112,3 +115,46 @@ class AccountingResult:
 
     def __eq__(self, other: object) -> bool:
         return _same(self, other)
+
+
+class PositionBars(Mapping[str, dict[str, np.ndarray]]):
+    """The bars each symbol spent in, entered or left a position, by symbol: ``ts``, ``high``
+    and ``low`` in time order. Kept as the stretches of bars the account marked, and grouped
+    by symbol when first read (by the round trips' watermarks, after the run)."""
+
+    def __init__(self, symbols: tuple[str, ...], parts: list[tuple[np.ndarray, ...]]) -> None:
+        self._symbols = symbols
+        self._parts: list[tuple[np.ndarray, ...]] | None = parts
+        self._by_symbol: dict[str, dict[str, np.ndarray]] = {}
+
+    def _grouped(self) -> dict[str, dict[str, np.ndarray]]:
+        if self._parts is not None:
+            parts, self._parts = self._parts, None
+            if parts:
+                g, ts, high, low = (np.concatenate(c) for c in zip(*parts, strict=True))
+                order = stable_order(g, len(self._symbols))  # stretches came in time order
+                g, ts, high, low = g[order], ts[order], high[order], low[order]
+                starts = starts_of(g)
+                ends = starts + lengths_of(starts, g.size)
+                self._by_symbol = {
+                    self._symbols[int(g[a])]: {"ts": ts[a:b], "high": high[a:b], "low": low[a:b]}
+                    for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
+                }
+        return self._by_symbol
+
+    def __getitem__(self, symbol: str) -> dict[str, np.ndarray]:
+        return self._grouped()[symbol]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._grouped())
+
+    def __len__(self) -> int:
+        return len(self._grouped())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PositionBars):
+            other = other._grouped()
+        return isinstance(other, dict) and _same(self._grouped(), other)
+
+    def __repr__(self) -> str:
+        return repr(self._grouped())

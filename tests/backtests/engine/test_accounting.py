@@ -89,16 +89,16 @@ def reference(bars, fills, capital):
     }
 
 
-def market(seed: int, symbols=("AAA", "BBB", "CCC"), steps: int = 300):
-    """Bars on an hourly grid over several days; each symbol skips some hours; fills on
-    random bars of random size, side and price (inside the bar)."""
+def market(seed: int, symbols=("AAA", "BBB", "CCC"), steps: int = 300, gaps: float = 0.2):
+    """Bars on an hourly grid over several days; each symbol skips a share ``gaps`` of the
+    hours; fills on random bars of random size, side and price (inside the bar)."""
     rng = np.random.default_rng(seed)
     bars, fills = [], []
     price = dict.fromkeys(symbols, 100.0)
     for step in range(steps):
         ts = T0 + step * HOUR * 5
         for symbol in symbols:
-            if rng.random() < 0.2:
+            if rng.random() < gaps:
                 continue
             o = price[symbol]
             c = max(1.0, o * (1 + rng.normal(0, 0.01)))
@@ -137,13 +137,25 @@ def feed(account: Accounting, bars, fills, cuts):
     return account.finish()
 
 
+# Markets laid out the ways the account groups bars by symbol: symbols missing some hours
+# (sorted), every symbol every hour (a fixed cycle: reshaped), and more symbols a timestamp
+# than the account scans for a fill's bar (searched by key).
+MARKETS = {
+    "gaps": {"symbols": ("AAA", "BBB", "CCC"), "gaps": 0.2},
+    "every-hour": {"symbols": ("AAA", "BBB", "CCC"), "gaps": 0.0},
+    "wide": {"symbols": tuple(f"S{i:02d}" for i in range(70)), "gaps": 0.1, "steps": 30},
+}
+
+
+@pytest.mark.parametrize("kind", MARKETS)
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("stretch", [1, 7, 64, 100_000])
-def test_account_equals_a_per_bar_ledger_whatever_the_stretches(seed, stretch) -> None:
-    bars, fills = market(seed)
+def test_account_equals_a_per_bar_ledger_whatever_the_stretches(kind, seed, stretch) -> None:
+    bars, fills = market(seed, **MARKETS[kind])
     expected = reference(bars, fills, 50_000.0)
     cuts = list(range(stretch, len(bars), stretch))
-    result = feed(Accounting(symbols=("AAA", "BBB", "CCC"), capital=50_000.0), bars, fills, cuts)
+    symbols = MARKETS[kind]["symbols"]
+    result = feed(Accounting(symbols=symbols, capital=50_000.0), bars, fills, cuts)
 
     points = expected["points"]
     assert result.timestamps == len(points)
@@ -171,12 +183,13 @@ def test_account_equals_a_per_bar_ledger_whatever_the_stretches(seed, stretch) -
     assert net == pytest.approx(result.net_pnl, abs=1e-6)
 
 
+@pytest.mark.parametrize("kind", MARKETS)
 @pytest.mark.parametrize("seed", [1, 2])
-def test_account_is_the_same_to_the_last_bit_however_the_bars_are_cut(seed) -> None:
+def test_account_is_the_same_to_the_last_bit_however_the_bars_are_cut(kind, seed) -> None:
     """Sub-batches are sized by time, so the same run is cut differently each time: its
     account (equity series, drawdowns, per-symbol figures) must not change by one bit."""
-    bars, fills = market(seed, steps=400)
-    symbols = ("AAA", "BBB", "CCC")
+    bars, fills = market(seed, **{"steps": 400, **MARKETS[kind]})
+    symbols = MARKETS[kind]["symbols"]
     whole = feed(Accounting(symbols=symbols, capital=50_000.0), bars, fills, [])
     rng = np.random.default_rng(seed)
     for _ in range(3):

@@ -195,6 +195,7 @@ def test_cancel_checked_per_sub_batch_stops_run_without_expiry():
     outcome, rec = run(strategy, flat_bars(10), batch_size=3, should_cancel=should_cancel)
     assert (outcome.status, outcome.bars, outcome.orders) == ("cancelled", 3, 1)
     assert rec.of_type(OrderExpired) == [] and rec.flushes == 1
+    assert outcome.account.bars == 3  # the account marked every bar walked before the cancel
 
 
 def test_strategy_exception_propagates():
@@ -418,6 +419,7 @@ def test_strategy_taking_a_second_a_bar_is_checked_for_cancel_after_every_bar(cl
     # Checked after each one-second bar; the cancel asked at 3.5 s is seen at 4 s.
     assert checks == [0.0, 1.0, 2.0, 3.0, 4.0]
     assert (outcome.status, outcome.bars) == ("cancelled", 4)
+    assert outcome.account.bars == 4  # one-bar sub-batches, marked together at the cancel
 
 
 def test_sub_batches_shrink_when_a_strategy_slows_down(clock):
