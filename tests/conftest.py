@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.db import connections
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 ALL_DATABASES = ["default", "secmaster"]
@@ -86,6 +88,13 @@ def _forget_redis_queue() -> None:
     keys = client.keys(f"django_q:{settings.Q_CLUSTER['name']}:*")
     if keys:
         client.delete(*keys)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def quick_password_hashing() -> Iterator[None]:
+    """Users made by tests get cheap hashes (``tests.password_hashing``)."""
+    with override_settings(PASSWORD_HASHERS=["tests.password_hashing.QuickPBKDF2PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -3,12 +3,14 @@ viewport (the page never scrolls sideways); wide content scrolls inside a box of
 
 ``PAGES`` lists them; a page added later (studies, comparison, walk-forward...) is one more
 line. Paths may name ``{run_id}`` (a completed run with trades), ``{failed_run_id}`` and
-``{long_run_id}`` (a run with a long name) of ``tests.e2e.site_data``. Screenshots of the
-walk go to /tmp/pages/walk-<page>-<width>.png.
+``{long_run_id}`` (a run with a long name) of ``tests.e2e.site_data``. A page that sticks out
+is screenshot to /tmp/pages/walk-<page>-<width>.png; with ``OST_WALK_SCREENSHOTS=1`` every page
+is (full-page screenshots of long pages cost seconds each, so CI takes only the ones it needs).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import pytest
@@ -22,6 +24,7 @@ pytestmark = [
 ]
 
 WIDTHS = (1400, 390)
+SCREENSHOT_EVERY_PAGE = os.environ.get("OST_WALK_SCREENSHOTS") == "1"
 CHARTS_LOADED = (
     "[...document.querySelectorAll('img.chart:not([hidden])')]"
     ".filter(i => i.getAttribute('src')).every(i => i.complete)"
@@ -122,9 +125,10 @@ def test_no_page_is_wider_than_the_screen(browser, live_server, staff, tmp_path,
             if spec.charts:
                 page.wait_for_function(CHARTS_LOADED, timeout=60_000)
             found = page.evaluate(OUTSIDE_THE_VIEWPORT)
-            screenshot(page, f"walk-{spec.name}-{width}")
             if found["scrollWidth"] > found["width"] or found["out"]:
                 problems[spec.name] = found
+            if spec.name in problems or SCREENSHOT_EVERY_PAGE:
+                screenshot(page, f"walk-{spec.name}-{width}")
     finally:
         anonymous.context.close()
         logged_in.context.close()
