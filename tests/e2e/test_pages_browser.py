@@ -141,11 +141,12 @@ def test_chart_page_browses_windows_and_opens_trades(completed_run, desktop, pag
     assert int(first["end_ns"]) - int(first["start_ns"]) == 119 * MINUTE_NS
     assert page.locator("#prev").is_disabled()
 
+    # Read before the click: its answer may change the link before a read after it.
+    before = page.locator("#chart-link").get_attribute("href")
     page.click("#next")
     # The next window is asked of the server (/bar-window) before its chart is drawn.
     page.wait_for_function(
-        "src => document.getElementById('chart-link').getAttribute('href') !== src",
-        arg=page.locator("#chart-link").get_attribute("href"),
+        "src => document.getElementById('chart-link').getAttribute('href') !== src", arg=before
     )
     wait_chart_loaded(page)
     second = chart_src(page)
